@@ -1,0 +1,1 @@
+"""Model and training presets (YAML), installed as ``keras_hdl.configs``."""

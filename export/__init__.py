@@ -1,0 +1,1 @@
+"""SavedModel, TensorFlow Serving and TFLite export (installed as ``keras_hdl.export``)."""

@@ -1,0 +1,5 @@
+"""``python -m keras_hdl`` is the ``keras-hdl`` command."""
+
+from keras_hdl.cli import main
+
+main()

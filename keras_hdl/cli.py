@@ -1,0 +1,87 @@
+"""The ``keras-hdl`` command line.
+
+Each command lives in its own module under :mod:`keras_hdl.commands` and is
+imported only when it runs, so ``keras-hdl --help`` never imports TensorFlow.
+Commands are thin click parsers over plain library functions that tests call
+directly. Bad input raised as :class:`keras_hdl.errors.InputError` anywhere below
+becomes a one-line message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from keras_hdl import __version__
+from keras_hdl.errors import InputError
+
+# name → (module under keras_hdl.commands, or None while the command is not built yet;
+#          one-line help shown by `keras-hdl --help`)
+COMMANDS: dict[str, tuple[str | None, str]] = {
+    "demo": (None, "Run the whole story on the built-in phantom."),
+    "phantom": (None, "Generate a phantom 3Dir MVM dataset with known velocities."),
+    "train": (None, "Train the interpolator and/or the phase synthesis model."),
+    "export": (None, "Export trained models for TensorFlow Serving and TFLite."),
+    "synthesize": (None, "Make a synthetic digital twin from a low-frame-rate magnitude series."),
+    "assess": (None, "Assess myocardial velocities of a series (DICOM or .npz)."),
+    "evaluate": (None, "Run the paper's experiments on held-out phantom subjects."),
+}
+
+
+class UserInputError(click.ClickException):
+    """A click error for bad input: prints ``Error: <message>`` and exits with code 2."""
+
+    exit_code = 2
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, short_help = COMMANDS[cmd_name]
+        if module_name is None:
+            return _not_built_yet(cmd_name, short_help)
+        return importlib.import_module(f"keras_hdl.commands.{module_name}").command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands from :data:`COMMANDS` without importing their modules."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short_help) for name, (_, short_help) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as err:
+            raise UserInputError(str(err)) from err
+
+
+def _not_built_yet(name: str, short_help: str) -> click.Command:
+    """A command that exists in the CLI's plan but not in this version: says so and exits 2."""
+
+    def refuse(**_: object) -> None:
+        raise UserInputError(f"`keras-hdl {name}` is not available in keras-hdl {__version__} yet")
+
+    return click.Command(
+        name,
+        callback=refuse,
+        help=f"{short_help} (not available in this version yet)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keras-hdl")
+def main() -> None:
+    """keras-hdl: synthetic digital twins of 3Dir myocardial velocity mapping MRI.
+
+    \b
+    Start with `keras-hdl demo`, or generate data with `keras-hdl phantom OUT_DIR`.
+    Units: velocities in mm/s in reports, cm/s for venc; times in frames (normalised
+    to 50) and ms.
+    """

@@ -1,0 +1,26 @@
+"""Shared fixtures. Keep TensorFlow out of here: most tests do not need it."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+# Quiet TensorFlow's C++ start-up logs for the tests that import it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def small_series_arrays(rng):
+    """Arrays of a valid 4-frame, 2-slice, 16×16 series: magnitude, phase, masks."""
+    shape = (4, 2, 16, 16)
+    magnitude = rng.uniform(0, 100, shape).astype(np.float32)
+    phase = rng.integers(0, 4097, (4, 2, 3, 16, 16)).astype(np.float32)
+    masks = rng.random(shape) > 0.5
+    return magnitude, phase, masks
