@@ -1,0 +1,304 @@
+"""The tf.data pipeline: slice cines in, training samples for both modules out.
+
+A *slice cine* is one slice of one series over the whole cycle, cropped around the
+LV and normalised (DESIGN §3.1), channels last:
+
+- ``magnitude`` (T, C, C) float32 in [−1, 1];
+- ``mask`` (T, C, C) float32 in {0, 1};
+- ``phase`` (T, C, C, 3) float32 in [−1, 1] (normalised x, y, z phase);
+- ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently).
+
+Samples for the temporal interpolator (DESIGN §2.1), frame indices wrapping modulo T::
+
+    inputs  = {"magnitudes": (C, C, 2) [M_τ, M_τ+K+1], "masks": (C, C, 2) [S_τ, S_τ+K+1],
+               "condition": (3,) [τ/T, (τ+k)/T, (τ+K+1)/T]}
+    targets = {"magnitude": (C, C, 1) M_τ+k, "mask": (C, C, 1) S_τ+k}
+
+The condition holds *unwrapped* positions (the last may exceed 1 when the gap runs
+into the next cycle), so k/(K+1) = (c1 − c0) / (c2 − c0) for every gap.
+
+Samples for phase synthesis (DESIGN §2.2), cyclic::
+
+    inputs  = {"magnitudes": (C, C, 3) [M_t−1, M_t, M_t+1]}
+    targets = {"phase": (C, C, 3) normalised (x, y, z) of frame t, "mask": (C, C, 1) S_t}
+
+Randomness is stateless and derived from ``(seed, epoch)``, so an epoch's samples
+are the same whether a run was resumed or not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from keras_hdl.errors import InputError
+from keras_hdl.series import Series
+
+DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceCines:
+    """N slice cines stacked (see module docstring for the per-cine shapes)."""
+
+    magnitude: np.ndarray  # (N, T, C, C)
+    mask: np.ndarray  # (N, T, C, C)
+    phase: np.ndarray  # (N, T, C, C, 3)
+    venc: np.ndarray  # (N, 3)
+
+    @property
+    def num_frames(self) -> int:
+        return self.magnitude.shape[1]
+
+
+def lv_centre(masks: np.ndarray) -> tuple[float, float]:
+    """(row, column) centroid of the union of a slice's masks over the cycle; masks (T, H, W)."""
+    rows, cols = np.nonzero(masks.any(axis=0))
+    if rows.size == 0:
+        raise InputError("a slice has no myocardium in any frame; cannot crop around the LV")
+    return float(rows.mean()), float(cols.mean())
+
+
+def crop_around(image: np.ndarray, centre: tuple[float, float], size: int, fill: float) -> np.ndarray:
+    """Crop (..., H, W) to (..., size, size) centred on ``centre`` (row, col), padding with ``fill``."""
+    height, width = image.shape[-2:]
+    top = round(centre[0]) - size // 2
+    left = round(centre[1]) - size // 2
+    pad = max(0, -top, -left, top + size - height, left + size - width)
+    if pad:
+        widths = [(0, 0)] * (image.ndim - 2) + [(pad, pad), (pad, pad)]
+        image = np.pad(image, widths, constant_values=fill)
+        top, left = top + pad, left + pad
+    return image[..., top : top + size, left : left + size]
+
+
+def slice_cines_from_series(series_list: Sequence[Series], crop_size: int) -> SliceCines:
+    """Normalise every slice of every series and crop it around its LV.
+
+    Every series needs phase and masks and the same number of frames.
+    """
+    if not series_list:
+        raise InputError("no series to train on: the data source holds no usable series")
+    num_frames = {series.num_frames for series in series_list}
+    if len(num_frames) != 1:
+        raise InputError(f"all training series need the same number of frames, got {sorted(num_frames)}")
+    magnitudes, masks, phases, vencs = [], [], [], []
+    for series in series_list:
+        source = series.provenance.get("scan", series.provenance.get("source", "a series"))
+        if series.masks is None or series.phase is None:
+            raise InputError(f"{source}: training needs magnitude, phase and myocardium masks; this series lacks some")
+        magnitude = series.normalized_magnitude()
+        phase = np.moveaxis(series.normalized_phase(), 2, -1)  # (T, S, H, W, 3)
+        for slice_index in range(series.num_slices):
+            slice_masks = series.masks[:, slice_index]
+            centre = lv_centre(slice_masks)
+            magnitudes.append(crop_around(magnitude[:, slice_index], centre, crop_size, fill=-1.0))
+            masks.append(crop_around(slice_masks.astype(np.float32), centre, crop_size, fill=0.0))
+            cropped_phase = crop_around(np.moveaxis(phase[:, slice_index], -1, 1), centre, crop_size, fill=0.0)
+            phases.append(np.moveaxis(cropped_phase, 1, -1))
+            vencs.append(np.asarray(series.venc, np.float32))
+    return SliceCines(
+        magnitude=np.stack(magnitudes).astype(np.float32),
+        mask=np.stack(masks).astype(np.float32),
+        phase=np.stack(phases).astype(np.float32),
+        venc=np.stack(vencs),
+    )
+
+
+# ------------------------------------------------------------------ sampling
+def interpolation_window(tau: tf.Tensor, k: tf.Tensor, gap: tf.Tensor, num_frames: int):
+    """Frame indices and condition of one interpolation sample.
+
+    Args:
+        tau: first kept frame; k: offset of the target (1 ≤ k ≤ K); gap: K, frames dropped.
+
+    Returns:
+        ``(start, target, end, condition)``: wrapped indices τ, (τ+k) mod T, (τ+K+1) mod T
+        and the (3,) float32 condition [τ/T, (τ+k)/T, (τ+K+1)/T] (unwrapped).
+    """
+    positions = tf.stack([tau, tau + k, tau + gap + 1])
+    condition = tf.cast(positions, tf.float32) / float(num_frames)
+    wrapped = positions % num_frames
+    return wrapped[0], wrapped[1], wrapped[2], condition
+
+
+def draw_interpolation_params(seed: tf.Tensor, num_frames: int, k_values: Sequence[int]):
+    """Draw (τ, k, K) with K uniform over ``k_values``, τ uniform in [0, T), k uniform in [1, K]."""
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    k_table = tf.constant(k_values, tf.int32)
+    gap = tf.gather(k_table, tf.random.stateless_uniform([], seeds[0], 0, len(k_values), tf.int32))
+    tau = tf.random.stateless_uniform([], seeds[1], 0, num_frames, tf.int32)
+    k = tf.random.stateless_uniform([], seeds[2], 1, gap + 1, tf.int32)
+    return tau, k, gap
+
+
+def _interpolation_sample(cine: dict, seed: tf.Tensor, num_frames: int, k_values: Sequence[int]):
+    tau, k, gap = draw_interpolation_params(seed, num_frames, k_values)
+    start, target, end, condition = interpolation_window(tau, k, gap, num_frames)
+    magnitude = cine["magnitude"]
+    mask = cine["mask"]
+    inputs = {
+        "magnitudes": tf.stack([magnitude[start], magnitude[end]], axis=-1),
+        "masks": tf.stack([mask[start], mask[end]], axis=-1),
+        "condition": condition,
+    }
+    targets = {"magnitude": magnitude[target][..., None], "mask": mask[target][..., None]}
+    return inputs, targets
+
+
+def _phase_sample(cine: dict, seed: tf.Tensor, num_frames: int):
+    frame = tf.random.stateless_uniform([], seed, 0, num_frames, tf.int32)
+    neighbours = tf.stack([frame - 1, frame, frame + 1]) % num_frames
+    magnitude = cine["magnitude"]
+    inputs = {"magnitudes": tf.transpose(tf.gather(magnitude, neighbours), [1, 2, 0])}
+    targets = {"phase": cine["phase"][frame], "mask": cine["mask"][frame][..., None]}
+    return inputs, targets
+
+
+# -------------------------------------------------------------- augmentation
+def augmentation_matrix(seed: tf.Tensor, max_rotation_deg: float, flips: bool) -> tf.Tensor:
+    """A random 2×2 map A of image (x, y) offsets: optional x/y flips then a small rotation.
+
+    Positions and velocity vectors both transform as v' = A v.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    angle = tf.random.stateless_uniform([], seeds[0], -1.0, 1.0) * np.deg2rad(max_rotation_deg)
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    rotation = tf.reshape(tf.stack([cos, -sin, sin, cos]), (2, 2))
+    if not flips:
+        return rotation
+    signs = tf.where(tf.random.stateless_uniform([2], seeds[1]) < 0.5, -1.0, 1.0)
+    return rotation @ tf.linalg.diag(signs)
+
+
+def _warp(images: tf.Tensor, matrix: tf.Tensor, interpolation: str) -> tf.Tensor:
+    """Warp (H, W, C) images so that the content at offset p from the centre moves to A p."""
+    import keras
+
+    height, width = images.shape[0], images.shape[1]
+    centre = tf.constant([(width - 1) / 2.0, (height - 1) / 2.0])
+    inverse = tf.linalg.inv(matrix)
+    offset = centre - tf.linalg.matvec(inverse, centre)
+    transform = tf.stack([inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1], 0.0, 0.0])
+    return keras.ops.image.affine_transform(
+        images, transform, interpolation=interpolation, fill_mode="nearest", data_format="channels_last"
+    )
+
+
+def augment_images(
+    images: tf.Tensor, masks: tf.Tensor, phase: tf.Tensor | None, venc: tf.Tensor | None, matrix: tf.Tensor
+):
+    """Apply one map A to images (H, W, Ci), masks (H, W, Cm) and phase (H, W, 3) alike.
+
+    The in-plane velocity vectors are transformed too: (vx, vy)' = A (vx, vy), in cm/s
+    (so unequal x/y venc are handled), then re-normalised and clipped to [−1, 1].
+    """
+    images = _warp(images, matrix, "bilinear")
+    masks = tf.round(_warp(masks, matrix, "nearest"))
+    if phase is None:
+        return images, masks, None
+    phase = _warp(phase, matrix, "bilinear")
+    in_plane = phase[..., :2] * venc[:2]
+    rotated = tf.einsum("ij,hwj->hwi", matrix, in_plane) / venc[:2]
+    phase = tf.concat([tf.clip_by_value(rotated, -1.0, 1.0), phase[..., 2:]], axis=-1)
+    return images, masks, phase
+
+
+def _augment_interpolation(inputs, targets, seed, max_rotation_deg, flips):
+    matrix = augmentation_matrix(seed, max_rotation_deg, flips)
+    images = tf.concat([inputs["magnitudes"], targets["magnitude"]], axis=-1)
+    masks = tf.concat([inputs["masks"], targets["mask"]], axis=-1)
+    images, masks, _ = augment_images(images, masks, None, None, matrix)
+    inputs = {**inputs, "magnitudes": images[..., :2], "masks": masks[..., :2]}
+    return inputs, {"magnitude": images[..., 2:], "mask": masks[..., 2:]}
+
+
+def _augment_phase(inputs, targets, venc, seed, max_rotation_deg, flips):
+    matrix = augmentation_matrix(seed, max_rotation_deg, flips)
+    images, masks, phase = augment_images(inputs["magnitudes"], targets["mask"], targets["phase"], venc, matrix)
+    return {"magnitudes": images}, {"phase": phase, "mask": masks}
+
+
+# ------------------------------------------------------------------ datasets
+@dataclasses.dataclass(frozen=True)
+class PipelineOptions:
+    """How samples are drawn: K set, samples per cine per epoch, batch, augmentation, shuffling."""
+
+    k_values: tuple[int, ...] = DEFAULT_K_VALUES
+    samples_per_cine: int = 16
+    batch_size: int = 8
+    augment: bool = False
+    max_rotation_deg: float = 10.0
+    flips: bool = True
+    shuffle_buffer: int = 1024
+
+    def __post_init__(self) -> None:
+        if not self.k_values or min(self.k_values) < 1:
+            raise InputError(f"k_values: need one or more K >= 1 (frames dropped), got {self.k_values}")
+        if self.samples_per_cine < 1 or self.batch_size < 1:
+            raise InputError("samples_per_cine and batch_size must be >= 1")
+
+
+def _epoch_order(num_cines: int, options: PipelineOptions, seed: int, epoch: int):
+    """Shuffled cine indices (each cine ``samples_per_cine`` times) and one stateless seed per sample."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(np.repeat(np.arange(num_cines), options.samples_per_cine)).astype(np.int32)
+    seeds = rng.integers(0, 2**31 - 1, size=(order.size, 2), dtype=np.int64)
+    return order, seeds
+
+
+def _in_memory_stream(cines: SliceCines, options: PipelineOptions, seed: int, epoch: int) -> tf.data.Dataset:
+    """(cine dict, sample seed) pairs in a shuffled order, gathering cines from memory by index."""
+    order, seeds = _epoch_order(cines.magnitude.shape[0], options, seed, epoch)
+    arrays = {name: tf.constant(value) for name, value in dataclasses.asdict(cines).items()}
+
+    def gather(index, sample_seed):
+        return {name: array[index] for name, array in arrays.items()}, sample_seed
+
+    return tf.data.Dataset.from_tensor_slices((order, seeds)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _finish(samples: tf.data.Dataset, options: PipelineOptions) -> tf.data.Dataset:
+    return samples.batch(options.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def interpolation_dataset(
+    cines: SliceCines, options: PipelineOptions, seed: int = 0, epoch: int = 0
+) -> tf.data.Dataset:
+    """Batches of interpolator samples (module docstring) for one epoch."""
+    num_frames = cines.num_frames
+    if max(options.k_values) + 1 >= num_frames:
+        raise InputError(
+            f"K = {max(options.k_values)} frames dropped needs more than {max(options.k_values) + 1} frames per cycle; "
+            f"the data have {num_frames}. Lower k_values in the config."
+        )
+
+    def sample(cine, sample_seed):
+        inputs, targets = _interpolation_sample(cine, sample_seed, num_frames, options.k_values)
+        if options.augment:
+            aug_seed = tf.random.experimental.stateless_fold_in(sample_seed, 1)
+            inputs, targets = _augment_interpolation(inputs, targets, aug_seed, options.max_rotation_deg, options.flips)
+        return inputs, targets
+
+    stream = _in_memory_stream(cines, options, seed, epoch)
+    return _finish(stream.map(sample, num_parallel_calls=tf.data.AUTOTUNE), options)
+
+
+def phase_dataset(cines: SliceCines, options: PipelineOptions, seed: int = 0, epoch: int = 0) -> tf.data.Dataset:
+    """Batches of phase-synthesis samples (module docstring) for one epoch."""
+    num_frames = cines.num_frames
+
+    def sample(cine, sample_seed):
+        inputs, targets = _phase_sample(cine, sample_seed, num_frames)
+        if options.augment:
+            aug_seed = tf.random.experimental.stateless_fold_in(sample_seed, 1)
+            inputs, targets = _augment_phase(
+                inputs, targets, cine["venc"], aug_seed, options.max_rotation_deg, options.flips
+            )
+        return inputs, targets
+
+    stream = _in_memory_stream(cines, options, seed, epoch)
+    return _finish(stream.map(sample, num_parallel_calls=tf.data.AUTOTUNE), options)
