@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -38,6 +39,14 @@ from keras_hdl.errors import InputError
 from keras_hdl.series import Series
 
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
+
+
+def epoch_order(num_cines: int, samples_per_cine: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled cine indices (each cine ``samples_per_cine`` times) and one stateless seed (2,) per sample."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(np.repeat(np.arange(num_cines), samples_per_cine)).astype(np.int32)
+    seeds = rng.integers(0, 2**31 - 1, size=(order.size, 2), dtype=np.int64)
+    return order, seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +61,16 @@ class SliceCines:
     @property
     def num_frames(self) -> int:
         return self.magnitude.shape[1]
+
+    def stream(self, samples_per_cine: int, seed: int, epoch: int) -> tf.data.Dataset:
+        """(cine dict, sample seed) pairs in a shuffled order, gathering cines from memory by index."""
+        order, seeds = epoch_order(self.magnitude.shape[0], samples_per_cine, seed, epoch)
+        arrays = {name: tf.constant(value) for name, value in dataclasses.asdict(self).items()}
+
+        def gather(index, sample_seed):
+            return {name: array[index] for name, array in arrays.items()}, sample_seed
+
+        return tf.data.Dataset.from_tensor_slices((order, seeds)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def lv_centre(masks: np.ndarray) -> tuple[float, float]:
@@ -242,34 +261,28 @@ class PipelineOptions:
             raise InputError("samples_per_cine and batch_size must be >= 1")
 
 
-def _epoch_order(num_cines: int, options: PipelineOptions, seed: int, epoch: int):
-    """Shuffled cine indices (each cine ``samples_per_cine`` times) and one stateless seed per sample."""
-    rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(np.repeat(np.arange(num_cines), options.samples_per_cine)).astype(np.int32)
-    seeds = rng.integers(0, 2**31 - 1, size=(order.size, 2), dtype=np.int64)
-    return order, seeds
+class CineSource(Protocol):
+    """Where slice cines come from: :class:`SliceCines` in memory, or TFRecord shards on disk."""
+
+    @property
+    def num_frames(self) -> int: ...
+
+    def stream(self, samples_per_cine: int, seed: int, epoch: int) -> tf.data.Dataset: ...
 
 
-def _in_memory_stream(cines: SliceCines, options: PipelineOptions, seed: int, epoch: int) -> tf.data.Dataset:
-    """(cine dict, sample seed) pairs in a shuffled order, gathering cines from memory by index."""
-    order, seeds = _epoch_order(cines.magnitude.shape[0], options, seed, epoch)
-    arrays = {name: tf.constant(value) for name, value in dataclasses.asdict(cines).items()}
-
-    def gather(index, sample_seed):
-        return {name: array[index] for name, array in arrays.items()}, sample_seed
-
-    return tf.data.Dataset.from_tensor_slices((order, seeds)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _finish(samples: tf.data.Dataset, options: PipelineOptions) -> tf.data.Dataset:
+def _batched(source: CineSource, sample_fn, options: PipelineOptions, seed: int, epoch: int) -> tf.data.Dataset:
+    stream = source.stream(options.samples_per_cine, seed, epoch)
+    samples = stream.map(sample_fn, num_parallel_calls=tf.data.AUTOTUNE)
+    if not isinstance(source, SliceCines):  # streamed cines arrive in file order: mix their samples
+        samples = samples.shuffle(options.shuffle_buffer, seed=seed * 100_003 + epoch)
     return samples.batch(options.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def interpolation_dataset(
-    cines: SliceCines, options: PipelineOptions, seed: int = 0, epoch: int = 0
+    source: CineSource, options: PipelineOptions, seed: int = 0, epoch: int = 0
 ) -> tf.data.Dataset:
     """Batches of interpolator samples (module docstring) for one epoch."""
-    num_frames = cines.num_frames
+    num_frames = source.num_frames
     if max(options.k_values) + 1 >= num_frames:
         raise InputError(
             f"K = {max(options.k_values)} frames dropped needs more than {max(options.k_values) + 1} frames per cycle; "
@@ -283,13 +296,12 @@ def interpolation_dataset(
             inputs, targets = _augment_interpolation(inputs, targets, aug_seed, options.max_rotation_deg, options.flips)
         return inputs, targets
 
-    stream = _in_memory_stream(cines, options, seed, epoch)
-    return _finish(stream.map(sample, num_parallel_calls=tf.data.AUTOTUNE), options)
+    return _batched(source, sample, options, seed, epoch)
 
 
-def phase_dataset(cines: SliceCines, options: PipelineOptions, seed: int = 0, epoch: int = 0) -> tf.data.Dataset:
+def phase_dataset(source: CineSource, options: PipelineOptions, seed: int = 0, epoch: int = 0) -> tf.data.Dataset:
     """Batches of phase-synthesis samples (module docstring) for one epoch."""
-    num_frames = cines.num_frames
+    num_frames = source.num_frames
 
     def sample(cine, sample_seed):
         inputs, targets = _phase_sample(cine, sample_seed, num_frames)
@@ -300,5 +312,4 @@ def phase_dataset(cines: SliceCines, options: PipelineOptions, seed: int = 0, ep
             )
         return inputs, targets
 
-    stream = _in_memory_stream(cines, options, seed, epoch)
-    return _finish(stream.map(sample, num_parallel_calls=tf.data.AUTOTUNE), options)
+    return _batched(source, sample, options, seed, epoch)
