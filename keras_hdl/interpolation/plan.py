@@ -1,0 +1,86 @@
+"""Frame bookkeeping of a low-frame-rate acquisition, and the interpolator interface.
+
+A series of T frames acquired with K frames dropped between kept ones keeps frames
+0, K+1, 2(K+1), … < T. Each gap runs from a kept frame to the next kept one; the last
+gap runs past the end of the cycle to frame 0 of the next cycle (frame T ≡ 0), so the
+last gap may be shorter than K (DESIGN §2.1). Positions stay *unwrapped* (the last
+gap's end is T) so that the fraction of a target inside its gap is always
+(target − start) / (end − start).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import numpy as np
+
+from keras_hdl.errors import InputError
+
+MAX_K = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class Gap:
+    """One gap: kept frames ``start`` and ``end`` (unwrapped, ≤ T) and the frames between them."""
+
+    start: int
+    end: int
+
+    @property
+    def targets(self) -> range:
+        return range(self.start + 1, self.end)
+
+    def fraction(self, target: int) -> float:
+        """Position of ``target`` inside the gap: 0 at ``start``, 1 at ``end``."""
+        return (target - self.start) / (self.end - self.start)
+
+
+def kept_frames(num_frames: int, k: int) -> np.ndarray:
+    """Indices of the frames a K-dropped acquisition keeps: 0, K+1, 2(K+1), … < T."""
+    validate_k(k, num_frames)
+    return np.arange(0, num_frames, k + 1)
+
+
+def gaps(num_frames: int, k: int) -> list[Gap]:
+    """The gaps between consecutive kept frames, the last one ending at frame T (≡ 0)."""
+    kept = kept_frames(num_frames, k)
+    ends = np.append(kept[1:], num_frames)
+    return [Gap(int(s), int(e)) for s, e in zip(kept, ends, strict=True) if e - s > 1]
+
+
+def validate_k(k: int, num_frames: int) -> None:
+    """K must be 0…MAX_K (0 = nothing dropped) and leave at least two kept frames."""
+    if not 0 <= k <= MAX_K:
+        raise InputError(
+            f"K = {k} is out of range: use 0 (nothing dropped) to {MAX_K} frames dropped between kept ones"
+        )
+    if num_frames < 2 * (k + 1):
+        raise InputError(f"K = {k} keeps fewer than two of the {num_frames} frames; use a smaller K")
+
+
+class Interpolator(Protocol):
+    """Predict in-between magnitude frames and myocardium masks from the two kept frames around them.
+
+    ``interpolate`` takes batched numpy arrays: ``start``/``end`` magnitudes (N, H, W) in [−1, 1],
+    ``start_mask``/``end_mask`` (N, H, W) in {0, 1}, and ``positions`` (N, 3) float holding the
+    unwrapped frame positions (start, target, end) divided by T. It returns the magnitude
+    (N, H, W) in [−1, 1] and the mask probability (N, H, W) in [0, 1] of each target frame.
+    """
+
+    name: str
+
+    def interpolate(
+        self,
+        start: np.ndarray,
+        end: np.ndarray,
+        start_mask: np.ndarray,
+        end_mask: np.ndarray,
+        positions: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def gap_fractions(positions: np.ndarray) -> np.ndarray:
+    """(N,) fraction k/(K+1) of each target inside its gap, from (N, 3) positions (start, target, end)."""
+    positions = np.asarray(positions, np.float64)
+    return (positions[:, 1] - positions[:, 0]) / (positions[:, 2] - positions[:, 0])
