@@ -37,7 +37,7 @@ def test_linear_gives_the_end_frames_at_k_zero_and_k_gap():
     np.testing.assert_allclose(mask[2], 0.75 * masks[0][2] + 0.25 * masks[1][2])
 
 
-@pytest.mark.parametrize(("dx", "dy"), [(1.5, -0.8), (-3.0, 2.0)])
+@pytest.mark.parametrize(("dx", "dy"), [(1.5, -0.8), (-3.0, 2.0), (6.0, -4.0)])
 def test_horn_schunck_recovers_a_translation(dx, dy):
     first = textured_image()
     second = shifted(first, dx, dy)
