@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "train": (None, "Train the interpolator and/or the phase synthesis model."),
     "export": (None, "Export trained models for TensorFlow Serving and TFLite."),
     "synthesize": (None, "Make a synthetic digital twin from a low-frame-rate magnitude series."),
-    "assess": (None, "Assess myocardial velocities of a series (DICOM or .npz)."),
+    "assess": ("assess", "Assess myocardial velocities of a series (DICOM or .npz)."),
     "evaluate": (None, "Run the paper's experiments on held-out phantom subjects."),
 }
 
