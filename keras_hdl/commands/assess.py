@@ -101,7 +101,7 @@ def assess_path(
     "reference_path",
     type=click.Path(exists=True, path_type=Path),
     help="A reference series (e.g. the real scan of a twin): its curves are drawn dashed and Pearson "
-    "correlations reported. Uses its own masks, else INPUT's.",
+    "correlations reported. Read with the same flips/swap as INPUT; uses its own masks, else INPUT's.",
 )
 @click.option(
     "--out",
