@@ -49,6 +49,7 @@ from keras_hdl.io_utils import atomic_path
 UNITS = "mm/s"
 OUTPUT_FILES = ("velocities.csv", "markers.csv", "report.json", "curves.png")
 MEAN_LABEL = "mean"
+WINDOW_COLOURS = ("#fde0dd", "#deebf7", "#e5f5e0")
 TIME_SUFFIXES = ("", "_ms", "_frame")
 """``tpsv`` (frames normalised to 50), ``tpsv_ms`` (ms), ``tpsv_frame`` (0-based index); same for tpdv, tpav."""
 
@@ -249,6 +250,7 @@ def plot_curves(assessment: Assessment, path: str | Path, reference: Assessment 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.transforms
 
     path = Path(path)
     frames = assessment.num_frames
@@ -256,26 +258,37 @@ def plot_curves(assessment: Assessment, path: str | Path, reference: Assessment 
     markers = compute_markers(assessment.mean_curves, assessment.rr_interval_ms)
     figure, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True, constrained_layout=True)
     for c, (component, axis) in enumerate(zip(COMPONENT_NAMES, axes, strict=True)):
-        for (start, end), shade in zip(WINDOWS_AT_50.values(), ("#fde0dd", "#deebf7", "#e5f5e0"), strict=True):
+        window_label_at = matplotlib.transforms.blended_transform_factory(axis.transData, axis.transAxes)
+        for (name, (start, end)), shade in zip(WINDOWS_AT_50.items(), WINDOW_COLOURS, strict=True):
             axis.axvspan(start, end, color=shade, zorder=0)
+            axis.text(
+                (start + end) / 2,
+                0.97,
+                name.replace("_", " "),
+                transform=window_label_at,
+                ha="center",
+                va="top",
+                fontsize=7,
+                color="0.4",
+            )
         axis.axhline(0, color="0.6", linewidth=0.8)
         if assessment.num_slices > 1:
             for index in range(assessment.num_slices):
-                axis.plot(times50, assessment.global_curves[index, c], linewidth=0.8, alpha=0.5, label=f"slice {index}")
+                axis.plot(times50, assessment.global_curves[index, c], linewidth=0.8, alpha=0.6, label=f"slice {index}")
         axis.plot(times50, assessment.mean_curves[c], color="k", linewidth=2, label="mean over slices")
         if reference is not None:
-            axis.plot(times50, reference.mean_curves[c], "k--", linewidth=1.5, label="reference (mean)")
-        for value_name, time_name in PEAKS:
+            axis.plot(times50, reference.mean_curves[c], "k--", linewidth=1.5, label="reference (mean over slices)")
+        for (value_name, time_name), offset in zip(PEAKS, ((4, 6), (-52, -14), (4, -14)), strict=True):
             t, v = markers[time_name][c], markers[value_name][c]
             axis.plot(t, v, "o", color="tab:red")
             axis.annotate(
-                f"{value_name.upper()} {v:.1f}", (t, v), textcoords="offset points", xytext=(4, 6), fontsize=8
+                f"{value_name.upper()} {v:.1f}", (t, v), textcoords="offset points", xytext=offset, fontsize=8
             )
-        rule = PEAK_RULES[component][0]
-        axis.set_title(f"{component} (peaks: {'max/min' if rule == 'max' else 'largest |v|'})", fontsize=10)
-        axis.set_ylabel("velocity (mm/s)")
-        axis.legend(fontsize=7, loc="upper right")
-    axes[-1].set_xlabel("time (frames normalised to 50; windows: systole, early diastole, atrial)")
+        rule = "max / min" if PEAK_RULES[component][0] == "max" else "largest |v|"
+        axis.set_ylabel(f"{component} (mm/s)\npeaks: {rule}")
+        axis.margins(y=0.18)  # room for the peak labels
+    axes[0].legend(fontsize=7, loc="lower left")
+    axes[-1].set_xlabel("time (frames normalised to 50, 0 = R wave)")
     axes[-1].set_xlim(0, NORMALISED_FRAMES)
     if assessment.rr_interval_ms is not None:
         scale = assessment.rr_interval_ms / NORMALISED_FRAMES
