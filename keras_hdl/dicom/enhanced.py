@@ -1,0 +1,505 @@
+"""Enhanced MR Image Storage: one multi-frame ``series.dcm`` holding every slice, frame and image type.
+
+Layout written (see :mod:`keras_hdl.dicom.common` for the pixel conventions):
+4·S·T frames: magnitude, then phase x, y, z; within each, slice by slice, frame by frame.
+Each frame carries Frame Content (Dimension Index Values, Temporal Position Index,
+Stack ID "1", In-Stack Position Number), Plane Position, MR Image Frame Type (Complex
+Image Component MAGNITUDE / PHASE), MR Velocity Encoding (direction in patient
+coordinates, min −venc / max +venc cm/s), Cardiac Synchronization (Nominal Cardiac
+Trigger Delay Time, ms) and Pixel Value Transformation. Dimensions: Frame Label
+(image type), In-Stack Position Number (slice), Temporal Position Index (frame).
+
+The reader never trusts storage order: frames are placed by their image type (Complex
+Image Component + velocity direction projected onto the image axes), their slice
+position along the normal and the temporal dimension's Dimension Index Value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import EnhancedMRImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from keras_hdl.dicom.common import (
+    NOMINAL_PROTOCOL,
+    PHASE_RESCALE_INTERCEPT,
+    PHASE_RESCALE_SLOPE,
+    SourceFrames,
+    check_channels,
+    decimal_string,
+    encoding_axis,
+    image_axes,
+    magnitude_slope,
+    magnitude_to_stored,
+    phase_from_stored,
+    read_dataset,
+    require_mr,
+    rescaled,
+    slice_keys,
+)
+from keras_hdl.dicom.deidentify import (
+    ACQUISITION_ALLOWLIST,
+    SERIES_UID_KEY,
+    Identity,
+    SyntheticInfo,
+    acquisition_provenance,
+    allowed_acquisition,
+)
+from keras_hdl.errors import InputError
+from keras_hdl.io_utils import atomic_path
+from keras_hdl.series import COMPONENTS, PHASE_LEVELS, Series, velocity_to_phase
+
+FRAME_LABELS = ("MAGNITUDE", "VELOCITY X", "VELOCITY Y", "VELOCITY Z")
+TEMPORAL_POINTERS = {0x00209128, 0x00209153, 0x00181060}
+"""Dimension Index Pointers that order frames in time: Temporal Position Index,
+Nominal Cardiac Trigger Delay Time, Trigger Time."""
+
+
+def _item(**attributes) -> Dataset:
+    item = Dataset()
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def _code(value: str, scheme: str, meaning: str) -> Dataset:
+    return _item(CodeValue=value, CodingSchemeDesignator=scheme, CodeMeaning=meaning)
+
+
+def _shared_groups(series: Series, acquisition: dict[str, float]) -> Dataset:
+    """Functional groups common to every frame (geometry, timing, coils, anatomy)."""
+    groups = _item(
+        PixelMeasuresSequence=[
+            _item(
+                PixelSpacing=decimal_string(series.pixel_spacing),
+                SliceThickness=decimal_string(acquisition["SliceThickness"]),
+            )
+        ],
+        PlaneOrientationSequence=[_item(ImageOrientationPatient=decimal_string(np.round(series.image_orientation, 6)))],
+        FrameAnatomySequence=[_item(AnatomicRegionSequence=[_code("80891009", "SCT", "Heart")], FrameLaterality="U")],
+        MRTimingAndRelatedParametersSequence=[
+            _item(
+                RepetitionTime=decimal_string(acquisition["RepetitionTime"]),
+                FlipAngle=decimal_string(acquisition["FlipAngle"]),
+                EchoTrainLength=1,
+                RFEchoTrainLength=0,
+                GradientEchoTrainLength=1,
+                # A simulation deposits no energy: SAR and gradient output are written as 0.
+                SpecificAbsorptionRateSequence=[
+                    _item(SpecificAbsorptionRateDefinition="IEC_WHOLE_BODY", SpecificAbsorptionRateValue=0.0)
+                ],
+                GradientOutputType="DB_DT",
+                GradientOutput=0.0,
+                OperatingModeSequence=[
+                    _item(OperatingModeType=mode, OperatingMode="IEC_NORMAL")
+                    for mode in ("STATIC FIELD", "RF", "GRADIENT")
+                ],
+            )
+        ],
+        MRFOVGeometrySequence=[
+            _item(
+                InPlanePhaseEncodingDirection="ROW",
+                MRAcquisitionFrequencyEncodingSteps=series.image_shape[1],
+                MRAcquisitionPhaseEncodingStepsInPlane=series.image_shape[0],
+                PercentSampling=100.0,
+                PercentPhaseFieldOfView=100.0,
+            )
+        ],
+        MREchoSequence=[_item(EffectiveEchoTime=decimal_string(acquisition["EchoTime"]))],
+        MRModifierSequence=[
+            _item(
+                InversionRecovery="NO",
+                FlowCompensation="NONE",
+                T2Preparation="NO",
+                SpectrallySelectedExcitation="NONE",
+                SpatialPresaturation="NONE",
+                PartialFourier="NO",
+                ParallelAcquisition="NO",
+            )
+        ],
+        MRImagingModifierSequence=[
+            _item(
+                MagnetizationTransfer="NONE",
+                BloodSignalNulling="NO",
+                Tagging="NONE",
+                TransmitterFrequency=decimal_string(42.577478 * acquisition["MagneticFieldStrength"]),
+                PixelBandwidth=decimal_string(acquisition.get("PixelBandwidth", 0.0)),
+            )
+        ],
+        MRReceiveCoilSequence=[
+            _item(
+                ReceiveCoilName="SIMULATED",
+                ReceiveCoilManufacturerName="",
+                ReceiveCoilType="BODY",
+                QuadratureReceiveCoil="NO",
+            )
+        ],
+        MRTransmitCoilSequence=[
+            _item(TransmitCoilName="SIMULATED", TransmitCoilManufacturerName="", TransmitCoilType="BODY")
+        ],
+        MRAveragesSequence=[_item(NumberOfAverages=decimal_string(acquisition.get("NumberOfAverages", 1.0)))],
+    )
+    return groups
+
+
+def _frame_group(
+    series: Series,
+    channel: int,
+    slice_index: int,
+    frame_index: int,
+    magnitude_rescale: float,
+    trigger_ms: float | None,
+    frame_datetime: str,
+    image_type: str,
+    frame_duration_ms: float,
+) -> Dataset:
+    """Per-frame functional groups of one (image type, slice, frame)."""
+    axes = image_axes(series.image_orientation)
+    directions = [0, 1, 2] if channel == 0 else [channel - 1]
+    velocity_items = [
+        _item(
+            VelocityEncodingDirection=decimal_string(axes[c].round(6)),
+            VelocityEncodingMinimumValue=decimal_string(-series.venc[c]),
+            VelocityEncodingMaximumValue=decimal_string(series.venc[c]),
+        )
+        for c in directions
+    ]
+    is_phase = channel > 0
+    group = _item(
+        FrameContentSequence=[
+            _item(
+                FrameAcquisitionNumber=1,
+                FrameReferenceDateTime=frame_datetime,
+                FrameAcquisitionDateTime=frame_datetime,
+                FrameAcquisitionDuration=decimal_string(frame_duration_ms),
+                DimensionIndexValues=[channel + 1, slice_index + 1, frame_index + 1],
+                TemporalPositionIndex=frame_index + 1,
+                StackID="1",
+                InStackPositionNumber=slice_index + 1,
+                FrameLabel=FRAME_LABELS[channel],
+            )
+        ],
+        PlanePositionSequence=[
+            _item(ImagePositionPatient=decimal_string(series.image_positions[slice_index].round(4)))
+        ],
+        MRImageFrameTypeSequence=[
+            _item(
+                FrameType=[image_type, "PRIMARY", "CARDIAC_GATED", "NONE"],
+                PixelPresentation="MONOCHROME",
+                VolumetricProperties="VOLUME",
+                VolumeBasedCalculationTechnique="NONE",
+                ComplexImageComponent="PHASE" if is_phase else "MAGNITUDE",
+                AcquisitionContrast="FLOW_ENCODED",
+            )
+        ],
+        MRVelocityEncodingSequence=velocity_items,
+        PixelValueTransformationSequence=[
+            _item(
+                RescaleIntercept=decimal_string(PHASE_RESCALE_INTERCEPT if is_phase else 0.0),
+                RescaleSlope=decimal_string(PHASE_RESCALE_SLOPE if is_phase else magnitude_rescale),
+                RescaleType="US",
+            )
+        ],
+    )
+    if trigger_ms is not None:
+        group.CardiacSynchronizationSequence = [
+            _item(
+                NominalCardiacTriggerDelayTime=decimal_string(round(trigger_ms, 3)),
+                RRIntervalTimeNominal=decimal_string(series.rr_interval_ms),
+            )
+        ]
+    return group
+
+
+def write_enhanced_mr(
+    series: Series,
+    path: str | Path,
+    *,
+    synthetic: SyntheticInfo | None = None,
+    identity: Identity | None = None,
+    series_number: int = 1,
+) -> Path:
+    """Write ``series`` (magnitude + phase) as one Enhanced MR Image Storage file at ``path``.
+
+    ``synthetic`` marks a synthetic twin (ImageType DERIVED, a description of how it was
+    made, an anonymous patient); ``identity`` shares patient/study/frame of reference
+    with other files of one acquisition (default: a new one). Returns ``path``.
+    """
+    if series.phase is None:
+        raise InputError("write_enhanced_mr: the series has no phase images; a 3Dir MVM file needs magnitude and phase")
+    identity = identity or Identity.new(synthetic)
+    acquisition = {**NOMINAL_PROTOCOL, **allowed_acquisition(series.provenance)}
+    frames, slices, rows, cols = series.magnitude.shape
+    slope = magnitude_slope(series.magnitude)
+    trigger_times = series.trigger_times_ms
+    original = "DERIVED" if identity.synthetic else "ORIGINAL"
+    frame_datetime = identity.date + identity.time
+    frame_ms = 0.0 if series.rr_interval_ms is None else series.rr_interval_ms / frames
+
+    pixels = np.empty((4, slices, frames, rows, cols), np.uint16)
+    pixels[0] = magnitude_to_stored(series.magnitude, slope).transpose(1, 0, 2, 3)
+    pixels[1:] = np.clip(np.round(series.phase), 0, PHASE_LEVELS).astype(np.uint16).transpose(2, 1, 0, 3, 4)
+
+    per_frame = []
+    for channel in range(4):
+        for s in range(slices):
+            for t in range(frames):
+                trigger_ms = None if trigger_times is None else float(trigger_times[t])
+                per_frame.append(
+                    _frame_group(series, channel, s, t, slope, trigger_ms, frame_datetime, original, frame_ms)
+                )
+
+    ds = Dataset()
+    sop_uid = generate_uid()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = EnhancedMRImageStorage
+    ds.SOPInstanceUID = sop_uid
+    identity.apply(ds, series_uid=generate_uid(), series_number=series_number, description="keras-hdl 3Dir MVM phantom")
+    ds.Modality = "MR"
+    ds.InstanceNumber = 1
+    ds.ImageType = [original, "PRIMARY", "CARDIAC_GATED", "NONE"]
+    ds.PixelPresentation = "MONOCHROME"
+    ds.VolumetricProperties = "VOLUME"
+    ds.VolumeBasedCalculationTechnique = "NONE"
+    ds.ComplexImageComponent = "MIXED"
+    ds.AcquisitionContrast = "FLOW_ENCODED"
+    ds.ContentQualification = "RESEARCH"
+    ds.ResonantNucleus = "1H"
+    ds.KSpaceFiltering = "NONE"
+    ds.ApplicableSafetyStandardAgency = "IEC"
+    ds.MagneticFieldStrength = decimal_string(acquisition["MagneticFieldStrength"])
+    ds.PatientPosition = "HFS"
+    ds.AcquisitionNumber = 1
+    ds.AcquisitionDateTime = frame_datetime
+    ds.AcquisitionDuration = 0.0
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.AcquisitionContextSequence = []
+    ds.BodyPartExamined = "HEART"
+    # MR Pulse Sequence module
+    ds.PulseSequenceName = "PC_GRE_3DIR"
+    ds.MRAcquisitionType = "2D"
+    ds.EchoPulseSequence = "GRADIENT"
+    ds.MultiPlanarExcitation = "NO"
+    ds.PhaseContrast = "YES"
+    ds.VelocityEncodingAcquisitionSequence = [
+        _item(VelocityEncodingDirection=decimal_string(axis.round(6))) for axis in image_axes(series.image_orientation)
+    ]
+    ds.TimeOfFlightContrast = "NO"
+    ds.SteadyStatePulseSequence = "NONE"
+    ds.EchoPlanarPulseSequence = "NO"
+    ds.SaturationRecovery = "NO"
+    ds.SpectrallySelectedSuppression = "NONE"
+    ds.OversamplingPhase = "NONE"
+    ds.GeometryOfKSpaceTraversal = "RECTILINEAR"
+    ds.RectilinearPhaseEncodeReordering = "LINEAR"
+    ds.SegmentedKSpaceTraversal = "SINGLE"
+    ds.NumberOfKSpaceTrajectories = 1
+    if trigger_times is not None:
+        ds.CardiacSynchronizationTechnique = "RETROSPECTIVE"
+        ds.CardiacSignalSource = "ECG"
+        ds.CardiacRRIntervalSpecified = decimal_string(series.rr_interval_ms)
+        ds.CardiacBeatRejectionTechnique = "NONE"
+        ds.LowRRValue = ds.HighRRValue = ds.IntervalsAcquired = ds.IntervalsRejected = None
+    # Image pixel and multi-frame
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, cols
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.NumberOfFrames = len(per_frame)
+    ds.SharedFunctionalGroupsSequence = [_shared_groups(series, acquisition)]
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    organization_uid = generate_uid()
+    ds.DimensionOrganizationSequence = [_item(DimensionOrganizationUID=organization_uid)]
+    ds.DimensionOrganizationType = "3D_TEMPORAL"
+    ds.DimensionIndexSequence = [
+        _item(
+            DimensionOrganizationUID=organization_uid,
+            DimensionIndexPointer=pointer,
+            FunctionalGroupPointer=0x00209111,
+            DimensionDescriptionLabel=label,
+        )
+        for pointer, label in (
+            (0x00209453, "Image type"),
+            (0x00209057, "Slice"),
+            (0x00209128, "Cardiac phase"),
+        )
+    ]
+    ds.PixelData = pixels.reshape(-1, rows, cols).tobytes()
+    ds["PixelData"].VR = "OW"
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+    return path
+
+
+# --------------------------------------------------------------------------- reader
+def _group_item(frame: Dataset, shared: Dataset, keyword: str) -> Dataset | None:
+    """The first item of functional group ``keyword`` for one frame: per-frame first, then shared."""
+    for groups in (frame, shared):
+        sequence = groups.get(keyword)
+        if sequence:
+            return sequence[0]
+    return None
+
+
+def _temporal_dimension(ds: Dataset, path: Path) -> int:
+    """Index into Dimension Index Values of the dimension that orders frames in time."""
+    for index, dimension in enumerate(ds.get("DimensionIndexSequence", [])):
+        if int(dimension.DimensionIndexPointer) in TEMPORAL_POINTERS:
+            return index
+    raise InputError(
+        f"{path}: the Dimension Index Sequence (0020,9222) has no temporal dimension (Temporal Position Index, "
+        "Nominal Cardiac Trigger Delay Time or Trigger Time), so the cardiac frames cannot be ordered"
+    )
+
+
+def _frame_channel(frame: Dataset, shared: Dataset, ds: Dataset, number: int, path: Path):
+    """(channel 0 = magnitude / 1..3 = phase x..z or None to skip, sign, vmin, vmax) of frame ``number``."""
+    frame_type = _group_item(frame, shared, "MRImageFrameTypeSequence")
+    component = frame_type.get("ComplexImageComponent") if frame_type else ds.get("ComplexImageComponent")
+    if component == "MAGNITUDE":
+        return 0, 1.0, 0.0, 0.0
+    if component != "PHASE":
+        return None, 1.0, 0.0, 0.0
+    where = f"{path}: phase frame {number}"
+    encodings = [
+        item
+        for groups in (frame, shared)
+        for sequence in [groups.get("MRVelocityEncodingSequence")]
+        if sequence
+        for item in sequence
+    ][:1]
+    if not encodings or "VelocityEncodingDirection" not in encodings[0]:
+        raise InputError(
+            f"{where} has no MR Velocity Encoding Sequence (0018,9197) with a Velocity Encoding Direction "
+            "(0018,9090): venc missing; phase frames need their encoding direction and venc"
+        )
+    encoding = encodings[0]
+    vmin = float(encoding.get("VelocityEncodingMinimumValue") or 0.0)
+    vmax = float(encoding.get("VelocityEncodingMaximumValue") or 0.0)
+    if max(abs(vmin), abs(vmax)) == 0:
+        raise InputError(
+            f"{where}: Velocity Encoding Minimum/Maximum Value (0018,9091)/(0018,9217) missing or zero; "
+            "the venc (cm/s) must be > 0"
+        )
+    orientation = _group_item(frame, shared, "PlaneOrientationSequence").ImageOrientationPatient
+    axis, sign = encoding_axis(encoding.VelocityEncodingDirection, orientation, where)
+    return axis + 1, sign, vmin, vmax
+
+
+def _stored_frames(ds: Dataset, path: Path) -> np.ndarray:
+    try:
+        pixels = ds.pixel_array
+    except Exception as err:  # pydicom raises many types for unreadable pixel data
+        raise InputError(f"{path}: pixel data cannot be decoded ({err})") from err
+    return pixels.reshape(int(ds.get("NumberOfFrames", 1)), ds.Rows, ds.Columns)
+
+
+def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
+    """Read an Enhanced MR file into a :class:`Series` and the references a SEG needs."""
+    path = Path(path)
+    ds = read_dataset(path)
+    if require_mr(ds, path) != "enhanced":
+        raise InputError(f"{path}: a classic MR image, not an Enhanced MR multi-frame file; pass its folder instead")
+    shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else Dataset()
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    if len(per_frame) != int(ds.get("NumberOfFrames", 0)) or not per_frame:
+        raise InputError(f"{path}: Per-frame Functional Groups Sequence does not match Number of Frames")
+    orientations = np.array(
+        [_group_item(frame, shared, "PlaneOrientationSequence").ImageOrientationPatient for frame in per_frame], float
+    )
+    if np.abs(orientations - orientations[0]).max() > 1e-4:
+        raise InputError(f"{path}: frames have different Image Orientation (Patient); one slice stack is needed")
+    orientation = orientations[0]
+    positions = np.array(
+        [_group_item(frame, shared, "PlanePositionSequence").ImagePositionPatient for frame in per_frame], float
+    )
+    keys = slice_keys(positions, orientation)
+    temporal = _temporal_dimension(ds, path)
+    channels = [_frame_channel(frame, shared, ds, n + 1, path) for n, frame in enumerate(per_frame)]
+    times = [
+        int(_group_item(frame, shared, "FrameContentSequence").DimensionIndexValues[temporal]) for frame in per_frame
+    ]
+
+    placed: dict[int, dict[float, list[tuple[int, int]]]] = {}
+    for number, ((channel, *_), key, time) in enumerate(zip(channels, keys, times, strict=True)):
+        if channel is not None:
+            placed.setdefault(channel, {}).setdefault(float(key), []).append((time, number))
+    check_channels({c: {k: len(v) for k, v in per_slice.items()} for c, per_slice in placed.items()}, path)
+    slice_order = sorted(placed[0])
+    # order[c, s, t] = frame number (0-based) of channel c, slice s, frame t, by the temporal index value
+    order = np.array([[[n for _, n in sorted(placed[c][k])] for k in slice_order] for c in range(4)])
+    for c in range(4):
+        for s, key in enumerate(slice_order):
+            if len({time for time, _ in placed[c][key]}) != order.shape[2]:
+                raise InputError(f"{path}: two frames share one temporal index at slice {key} mm")
+
+    stored = _stored_frames(ds, path)
+    transforms = [_group_item(frame, shared, "PixelValueTransformationSequence") or ds for frame in per_frame]
+    slopes = np.array([t.get("RescaleSlope") for t in transforms], dtype=object)
+    intercepts = np.array([t.get("RescaleIntercept") for t in transforms], dtype=object)
+
+    mag_frames = order[0].T  # (T, S)
+    magnitude = np.stack([rescaled(stored[n], slopes[n], intercepts[n]) for n in mag_frames.ravel()]).reshape(
+        *mag_frames.shape, ds.Rows, ds.Columns
+    )
+    phase = np.empty((*mag_frames.shape[:2], 3, ds.Rows, ds.Columns), np.float32)
+    venc = []
+    for c in range(1, 4):
+        numbers = order[c].T.ravel()
+        ranges = {(channels[n][2], channels[n][3]) for n in numbers}
+        signs = {channels[n][1] for n in numbers}
+        if len(ranges) > 1 or len(signs) > 1:
+            raise InputError(f"{path}: phase {COMPONENTS[c - 1]} frames have different venc or encoding directions")
+        (vmin, vmax), sign = ranges.pop(), signs.pop()
+        raw = np.stack([phase_from_stored(stored[n], slopes[n], intercepts[n]) for n in numbers])
+        component_venc = max(abs(vmin), abs(vmax))
+        if abs(vmin + vmax) <= 1e-6 * component_venc:
+            raw = raw if sign > 0 else PHASE_LEVELS - raw
+        else:  # asymmetric range: go through velocities
+            velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
+            raw = velocity_to_phase(velocity[:, None], (component_venc,) * 3, quantize=False)[:, 0]
+        phase[:, :, c - 1] = raw.reshape(*mag_frames.shape, ds.Rows, ds.Columns)
+        venc.append(component_venc)
+
+    first = per_frame[int(order[0, 0, 0])]
+    cardiac = _group_item(first, shared, "CardiacSynchronizationSequence")
+    rr = (cardiac.get("RRIntervalTimeNominal") if cardiac else None) or ds.get("CardiacRRIntervalSpecified")
+    measures = _group_item(first, shared, "PixelMeasuresSequence")
+    lookup = {keyword: ds.get(keyword) for keyword in ACQUISITION_ALLOWLIST}
+    for keyword, (group, enhanced_keyword) in ACQUISITION_ALLOWLIST.items():
+        item = _group_item(first, shared, group) if group else ds
+        if item is not None and item.get(enhanced_keyword) is not None:
+            lookup[keyword] = item.get(enhanced_keyword)
+    series = Series(
+        magnitude=magnitude,
+        phase=phase,
+        venc=tuple(venc),
+        pixel_spacing=tuple(float(v) for v in measures.PixelSpacing),
+        image_orientation=tuple(orientation),
+        image_positions=positions[order[0, :, 0]],
+        rr_interval_ms=float(rr) if rr else None,
+        provenance={
+            "source_format": "dicom-enhanced",
+            SERIES_UID_KEY: str(ds.SeriesInstanceUID),
+            **acquisition_provenance(lookup),
+        },
+    )
+    references = tuple(tuple((str(ds.SOPInstanceUID), int(n) + 1) for n in row) for row in mag_frames)
+    return series, SourceFrames(ds, str(ds.SOPClassUID), str(ds.SeriesInstanceUID), references)
+
+
+def read_enhanced_mr(path: str | Path) -> Series:
+    """Read one Enhanced MR Image Storage file (magnitude + phase x, y, z frames) into a :class:`Series`."""
+    return read_enhanced_frames(path)[0]
