@@ -233,8 +233,8 @@ class Series:
 
     # -------------------------------------------------------------------- io
     def save_npz(self, path: str | Path) -> Path:
-        """Write the series to ``path`` (.npz) atomically; returns the path."""
-        from keras_hdl.io_utils import atomic_path
+        """Write the series to ``path`` (.npz) atomically, with deterministic bytes; returns the path."""
+        from keras_hdl.io_utils import write_npz
 
         arrays = {
             "magnitude": self.magnitude,
@@ -250,10 +250,7 @@ class Series:
             arrays["phase"] = self.phase
         if self.masks is not None:
             arrays["masks"] = self.masks
-        path = Path(path)
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        return path
+        return write_npz(path, arrays)
 
     @classmethod
     def load_npz(cls, path: str | Path) -> Series:
