@@ -1,22 +1,45 @@
 """Read a series from whatever a path holds: the one entry point for every command.
 
-``read_series(path)`` picks the reader from the path: a keras-hdl ``.npz`` file here;
-DICOM readers (Enhanced MR file, classic folder) plug in beside it.
+``read_series(path)`` picks the reader from what the path holds: a keras-hdl ``.npz``
+file, an Enhanced MR multi-frame DICOM file, or a folder of classic MR DICOM files
+(:mod:`keras_hdl.dicom`). ``read_masks(path, series)`` reads myocardium masks from a
+DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from keras_hdl.errors import InputError
 from keras_hdl.series import Series
 
 
 def read_series(path: str | Path) -> Series:
-    """Read the series stored at ``path`` (a keras-hdl ``.npz``)."""
+    """Read the series stored at ``path``: a keras-hdl ``.npz``, an Enhanced MR file or a classic MR folder.
+
+    A DICOM series comes with the masks of its SEG (inside a classic folder, or a
+    ``seg.dcm`` beside the path that references it).
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.suffix == ".npz":
         return Series.load_npz(path)
-    raise InputError(f"{path}: cannot tell what this holds; expected a keras-hdl .npz series")
+    from keras_hdl.dicom import read_dicom_series
+    from keras_hdl.dicom.common import is_dicom_file
+
+    if path.is_dir() or is_dicom_file(path):
+        return read_dicom_series(path)
+    raise InputError(
+        f"{path}: not DICOM and not a .npz: expected a keras-hdl .npz series, an Enhanced MR DICOM file "
+        "or a folder of classic MR DICOM files"
+    )
+
+
+def read_masks(path: str | Path, series: Series) -> np.ndarray:
+    """Myocardium masks (T, S, H, W) bool for ``series`` from a DICOM SEG, a ``.npz`` or a NIfTI file."""
+    from keras_hdl.dicom.masks import read_masks as read_mask_file
+
+    return read_mask_file(path, series)

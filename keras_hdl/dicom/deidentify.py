@@ -80,9 +80,11 @@ def acquisition_provenance(lookup: Mapping[str, object]) -> dict[str, float]:
     for keyword, value in lookup.items():
         if keyword in ACQUISITION_ALLOWLIST and value not in (None, ""):
             try:
-                provenance[PROVENANCE_PREFIX + keyword] = float(value)
+                number = float(value)
             except (TypeError, ValueError):
                 continue
+            if number != 0:  # 0 means "not recorded" for every allow-listed attribute
+                provenance[PROVENANCE_PREFIX + keyword] = number
     return provenance
 
 

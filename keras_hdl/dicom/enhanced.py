@@ -437,13 +437,13 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
         if channel is not None:
             placed.setdefault(channel, {}).setdefault(float(key), []).append((time, number))
     check_channels({c: {k: len(v) for k, v in per_slice.items()} for c, per_slice in placed.items()}, path)
+    for per_slice in placed.values():
+        for key, entries in per_slice.items():
+            if len({time for time, _ in entries}) != len(entries):
+                raise InputError(f"{path}: two frames of one image type share a temporal index at slice {key} mm")
     slice_order = sorted(placed[0])
     # order[c, s, t] = frame number (0-based) of channel c, slice s, frame t, by the temporal index value
     order = np.array([[[n for _, n in sorted(placed[c][k])] for k in slice_order] for c in range(4)])
-    for c in range(4):
-        for s, key in enumerate(slice_order):
-            if len({time for time, _ in placed[c][key]}) != order.shape[2]:
-                raise InputError(f"{path}: two frames share one temporal index at slice {key} mm")
 
     stored = _stored_frames(ds, path)
     transforms = [_group_item(frame, shared, "PixelValueTransformationSequence") or ds for frame in per_frame]

@@ -1,0 +1,264 @@
+"""Cine DICOM SEG of the LV myocardium, referencing an Enhanced MR file or a classic folder.
+
+highdicom 0.28 refuses a source with several frames at one plane position (a cine:
+"Plane positions must not contain duplicates"), so the SEG is built here with pydicom,
+with highdicom only describing the segment. Layout: one BINARY segment (myocardium,
+SCT 74281007), T·S frames; dimensions Referenced Segment Number, Temporal Position Index
+(cardiac frame) and Image Position (Patient) (slice); every frame's Derivation Image
+Sequence references the magnitude image (and frame number, for a multi-frame source) it
+was drawn on.
+
+Reading places each frame by its plane position (slice along the normal) and Temporal
+Position Index (frame), and refuses a SEG whose Referenced Series Sequence does not name
+the series.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels import pack_bits
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.sr.coding import Code
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from keras_hdl import __version__
+from keras_hdl.dicom.common import SEG_SOP_CLASS, SourceFrames, decimal_string, image_axes, read_dataset, slice_keys
+from keras_hdl.dicom.deidentify import SERIES_UID_KEY
+from keras_hdl.errors import InputError
+from keras_hdl.io_utils import atomic_path
+from keras_hdl.series import Series
+
+MYOCARDIUM = Code("74281007", "SCT", "Myocardium")
+ANATOMICAL_STRUCTURE = Code("91723000", "SCT", "Anatomical Structure")
+SEGMENTATION_DERIVATION = Code("113076", "DCM", "Segmentation")
+SOURCE_IMAGE_PURPOSE = Code("121322", "DCM", "Source image for image processing operation")
+COPIED_FROM_SOURCE = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "FrameOfReferenceUID",
+)
+"""Patient, study and frame-of-reference attributes a SEG shares with the series it segments."""
+
+
+def _item(**attributes) -> Dataset:
+    item = Dataset()
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def _code_item(code: Code) -> Dataset:
+    return _item(CodeValue=code.value, CodingSchemeDesignator=code.scheme_designator, CodeMeaning=code.meaning)
+
+
+def write_cine_seg(masks: np.ndarray, series: Series, source: SourceFrames, path: str | Path) -> Path:
+    """Write a BINARY cine SEG of ``masks`` (T, S, H, W) bool drawn on ``series`` (as read from ``source``).
+
+    ``series`` gives the geometry (pixel spacing mm, orientation, slice positions mm) and
+    ``source`` the referenced magnitude images. Returns ``path``.
+    """
+    masks = np.asarray(masks)
+    if masks.shape != series.magnitude.shape:
+        raise InputError(f"SEG masks: expected shape (T, S, H, W) = {series.magnitude.shape}, got {masks.shape}")
+    frames, slices, rows, cols = masks.shape
+    now_date, now_time = source.dataset.get("ContentDate", ""), source.dataset.get("ContentTime", "")
+    segment = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label="Myocardium",
+        segmented_property_category=ANATOMICAL_STRUCTURE,
+        segmented_property_type=MYOCARDIUM,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=hd.AlgorithmIdentificationSequence(
+            name="keras-hdl", version=__version__, family=SEGMENTATION_DERIVATION
+        ),
+    )
+
+    per_frame = []
+    for t in range(frames):
+        for s in range(slices):
+            sop_uid, frame_number = source.references[t][s]
+            reference = _item(
+                ReferencedSOPClassUID=source.sop_class_uid,
+                ReferencedSOPInstanceUID=sop_uid,
+                PurposeOfReferenceCodeSequence=[_code_item(SOURCE_IMAGE_PURPOSE)],
+            )
+            if frame_number is not None:
+                reference.ReferencedFrameNumber = frame_number
+            per_frame.append(
+                _item(
+                    DerivationImageSequence=[
+                        _item(
+                            SourceImageSequence=[reference],
+                            DerivationCodeSequence=[_code_item(SEGMENTATION_DERIVATION)],
+                        )
+                    ],
+                    FrameContentSequence=[_item(DimensionIndexValues=[1, t + 1, s + 1], TemporalPositionIndex=t + 1)],
+                    PlanePositionSequence=[_item(ImagePositionPatient=decimal_string(series.image_positions[s]))],
+                    SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=1)],
+                )
+            )
+
+    ds = Dataset()
+    sop_uid = generate_uid()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = SEG_SOP_CLASS
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.SOPClassUID = SEG_SOP_CLASS
+    ds.SOPInstanceUID = sop_uid
+    for keyword in COPIED_FROM_SOURCE:
+        if keyword in source.dataset:
+            setattr(ds, keyword, source.dataset.data_element(keyword).value)
+    ds.PositionReferenceIndicator = ""
+    ds.Modality = "SEG"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = 100
+    ds.SeriesDescription = "Myocardium segmentation (cine)"
+    ds.InstanceNumber = 1
+    ds.ContentDate, ds.ContentTime = now_date, now_time
+    ds.SeriesDate, ds.SeriesTime = now_date, now_time
+    ds.Manufacturer = "keras-hdl"
+    ds.ManufacturerModelName = "keras-hdl"
+    ds.DeviceSerialNumber = "0"
+    ds.SoftwareVersions = __version__
+    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.ContentLabel = "MYOCARDIUM"
+    ds.ContentDescription = "LV myocardium per cardiac frame"
+    ds.ContentCreatorName = ""
+    ds.SegmentationType = "BINARY"
+    ds.SegmentSequence = [segment]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, cols
+    ds.BitsAllocated = 1
+    ds.BitsStored = 1
+    ds.HighBit = 0
+    ds.PixelRepresentation = 0
+    ds.LossyImageCompression = "00"
+    ds.NumberOfFrames = len(per_frame)
+    instances = {uid for row in source.references for uid, _ in row}
+    ds.ReferencedSeriesSequence = [
+        _item(
+            SeriesInstanceUID=source.series_uid,
+            ReferencedInstanceSequence=[
+                _item(ReferencedSOPClassUID=source.sop_class_uid, ReferencedSOPInstanceUID=uid)
+                for uid in sorted(instances)
+            ],
+        )
+    ]
+    ds.SharedFunctionalGroupsSequence = [
+        _item(
+            PixelMeasuresSequence=[
+                _item(
+                    PixelSpacing=decimal_string(series.pixel_spacing),
+                    SliceThickness=decimal_string(series.provenance.get("dicom.SliceThickness", 8.0)),
+                )
+            ],
+            PlaneOrientationSequence=[_item(ImageOrientationPatient=decimal_string(series.image_orientation))],
+        )
+    ]
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    organization_uid = generate_uid()
+    ds.DimensionOrganizationSequence = [_item(DimensionOrganizationUID=organization_uid)]
+    ds.DimensionIndexSequence = [
+        _item(
+            DimensionOrganizationUID=organization_uid,
+            DimensionIndexPointer=pointer,
+            FunctionalGroupPointer=group,
+            DimensionDescriptionLabel=label,
+        )
+        for pointer, group, label in (
+            (0x0062000B, 0x0062000A, "Segment"),
+            (0x00209128, 0x00209111, "Cardiac phase"),
+            (0x00200032, 0x00209113, "Slice position"),
+        )
+    ]
+    ds.PixelData = pack_bits(masks.astype(np.uint8).reshape(-1))
+    ds["PixelData"].VR = "OB"
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+    return path
+
+
+def _myocardium_segment(ds: Dataset, path: Path) -> int:
+    segments = list(ds.get("SegmentSequence", []))
+    if len(segments) == 1:
+        return int(segments[0].SegmentNumber)
+    for segment in segments:
+        codes = segment.get("SegmentedPropertyTypeCodeSequence", [])
+        if "myocard" in str(segment.get("SegmentLabel", "")).lower() or any(
+            c.get("CodeValue") == MYOCARDIUM.value for c in codes
+        ):
+            return int(segment.SegmentNumber)
+    labels = [str(s.get("SegmentLabel", "")) for s in segments]
+    raise InputError(f"{path}: cannot tell which of the segments {labels} is the myocardium; label one 'Myocardium'")
+
+
+def referenced_series_uids(ds: Dataset) -> set[str]:
+    """SeriesInstanceUIDs named in a SEG's Referenced Series Sequence (0008,1115)."""
+    return {str(item.SeriesInstanceUID) for item in ds.get("ReferencedSeriesSequence", [])}
+
+
+def read_seg_masks(path: str | Path, series: Series) -> np.ndarray:
+    """Masks (T, S, H, W) bool of the myocardium segment of the DICOM SEG at ``path``, placed on ``series``."""
+    path = Path(path)
+    ds = read_dataset(path)
+    if str(ds.get("SOPClassUID", "")) != SEG_SOP_CLASS:
+        raise InputError(f"{path}: not a DICOM SEG (SOP class {ds.get('SOPClassUID', 'missing')})")
+    own_uid = series.provenance.get(SERIES_UID_KEY)
+    referenced = referenced_series_uids(ds)
+    if own_uid is not None and own_uid not in referenced:
+        raise InputError(
+            f"{path}: the SEG references another series ({', '.join(sorted(referenced)) or 'none'}), "
+            f"not this series ({own_uid}); use the SEG drawn on this series"
+        )
+    frames, _, rows, cols = series.magnitude.shape
+    if (ds.Rows, ds.Columns) != (rows, cols):
+        raise InputError(f"{path}: SEG frames are {ds.Rows}x{ds.Columns}, the series images {rows}x{cols}")
+    shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else Dataset()
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+
+    def group(frame: Dataset, keyword: str) -> Dataset | None:
+        sequence = frame.get(keyword) or shared.get(keyword)
+        return sequence[0] if sequence else None
+
+    segment_number = _myocardium_segment(ds, path)
+    pixels = ds.pixel_array.reshape(len(per_frame), rows, cols)
+    if ds.get("SegmentationType") == "FRACTIONAL":
+        pixels = pixels > 0.5 * float(ds.get("MaximumFractionalValue", 255))
+    series_keys = slice_keys(series.image_positions, series.image_orientation)
+    masks = np.zeros(series.magnitude.shape, bool)
+    for number, frame in enumerate(per_frame, start=1):
+        identification = group(frame, "SegmentIdentificationSequence")
+        if identification is None or int(identification.ReferencedSegmentNumber) != segment_number:
+            continue
+        orientation = np.asarray(group(frame, "PlaneOrientationSequence").ImageOrientationPatient, float)
+        if np.abs(image_axes(orientation) - image_axes(series.image_orientation)).max() > 1e-3:
+            raise InputError(f"{path}: SEG frame {number} has another image orientation than the series")
+        position = group(frame, "PlanePositionSequence").ImagePositionPatient
+        key = slice_keys(np.asarray([position], float), series.image_orientation)[0]
+        matches = np.flatnonzero(np.abs(series_keys - key) < 0.05)
+        temporal = group(frame, "FrameContentSequence").get("TemporalPositionIndex")
+        if matches.size != 1 or temporal is None or not 1 <= int(temporal) <= frames:
+            raise InputError(
+                f"{path}: SEG frame {number} (slice at {key} mm, Temporal Position Index {temporal}) matches no "
+                f"frame of the series ({frames} frames at slices {series_keys.tolist()} mm)"
+            )
+        masks[int(temporal) - 1, int(matches[0])] |= pixels[number - 1].astype(bool)
+    return masks
