@@ -20,7 +20,7 @@ from keras_hdl.assessment import (
 )
 from keras_hdl.assessment.velocity import DEFAULT_REFERENCE_ANGLE_DEG
 from keras_hdl.errors import InputError
-from keras_hdl.readers import read_series
+from keras_hdl.readers import read_masks, read_series
 from keras_hdl.series import Series
 
 OUTPUT_SUFFIX = "_assessment"
@@ -32,32 +32,13 @@ def default_output_dir(input_path: str | Path) -> Path:
     return input_path.with_name(input_path.stem + OUTPUT_SUFFIX)
 
 
-def read_masks_npz(path: str | Path, series: Series) -> np.ndarray:
-    """(T, S, H, W) bool myocardium masks from a ``.npz`` holding an array ``masks`` of the series' shape."""
-    import zipfile
-
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "masks" not in data:
-                raise InputError(f"{path}: no array named `masks`; save the (T, S, H, W) myocardium masks as `masks`")
-            masks = data["masks"]
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise InputError(f"{path}: not a readable .npz file ({err})") from err
-    if masks.shape != series.magnitude.shape:
-        raise InputError(
-            f"{path}: masks of shape {masks.shape} differ from the images' (T, S, H, W) = {series.magnitude.shape}"
-        )
-    return masks
-
-
-def read_with_masks(path: str | Path, masks_path: str | Path | None = None, fallback_masks=None) -> Series:
+def read_with_masks(
+    path: str | Path, masks_path: str | Path | None = None, fallback_masks: np.ndarray | None = None
+) -> Series:
     """Read a series and make sure it carries myocardium masks (from ``masks_path``, itself, or ``fallback_masks``)."""
     series = read_series(path)
     if masks_path is not None:
-        if Path(masks_path).suffix != ".npz":
-            raise InputError(f"{masks_path}: masks are read from a .npz file (array `masks`, shape (T, S, H, W))")
-        series = series.replace(masks=read_masks_npz(masks_path, series))
+        series = series.replace(masks=read_masks(masks_path, series))
     elif series.masks is None and fallback_masks is not None:
         if fallback_masks.shape != series.magnitude.shape:
             raise InputError(
@@ -67,8 +48,9 @@ def read_with_masks(path: str | Path, masks_path: str | Path | None = None, fall
         series = series.replace(masks=fallback_masks)
     if series.masks is None:
         raise InputError(
-            f"{path}: no myocardium masks found; pass --masks FILE (a .npz with a boolean array `masks` of shape "
-            f"(T, S, H, W) = {series.magnitude.shape}), or put a seg.dcm that references the series beside it"
+            f"{path}: no myocardium masks found; pass --masks FILE (a DICOM SEG, a NIfTI, or a .npz with a boolean "
+            f"array `masks` of shape (T, S, H, W) = {series.magnitude.shape}), or put a seg.dcm that references "
+            "the series beside it"
         )
     return series
 
@@ -94,7 +76,8 @@ def assess_path(
     "--masks",
     "masks_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Myocardium masks: a .npz with a boolean array `masks` (T, S, H, W). Default: the masks the input carries.",
+    help="Myocardium masks: a DICOM SEG, a NIfTI, or a .npz with a boolean array `masks` (T, S, H, W). "
+    "Default: the masks the input carries (a .npz's own, or the seg.dcm beside a DICOM input).",
 )
 @click.option(
     "--reference",

@@ -130,7 +130,7 @@ def test_masks_from_a_separate_file(scan, tmp_path):
     assert invoke(bare, "--masks", tmp_path / "masks.npz", "--out", tmp_path / "out").exit_code == 0
     np.savez(tmp_path / "small.npz", masks=series.masks[:, :, 1:])
     result = invoke(bare, "--masks", tmp_path / "small.npz", "--out", tmp_path / "out")
-    assert result.exit_code == 2 and "differ from the images" in result.output
+    assert result.exit_code == 2 and "masks have shape" in result.output
 
 
 def test_bad_inputs_exit_2_with_a_message(scan, tmp_path):
@@ -153,3 +153,23 @@ def test_bad_inputs_exit_2_with_a_message(scan, tmp_path):
     result = invoke(tmp_path / "nan.npz", "--out", tmp_path / "o3")
     assert result.exit_code == 2 and "NaN" in result.output
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
+
+
+def test_assess_enhanced_mr_series_dcm_with_its_seg(scan, tmp_path):
+    from keras_hdl.dicom import write_dicom_scan
+
+    series, path = scan
+    scan_dir = write_dicom_scan(series, tmp_path / "dicom_scan")  # series.dcm + seg.dcm beside it
+    result = invoke(scan_dir / "series.dcm")
+    assert result.exit_code == 0, result.output
+    out = scan_dir / "series_assessment"
+    assert all((out / name).exists() for name in OUTPUT_FILES)
+    assert invoke(path, "--out", tmp_path / "npz_out").exit_code == 0
+    from_dicom = json.loads((out / "report.json").read_text())
+    from_npz = json.loads((tmp_path / "npz_out" / "report.json").read_text())
+    for component in COMPONENTS:
+        np.testing.assert_allclose(
+            from_dicom["mean_over_slices"]["global"][component]["curve"],
+            from_npz["mean_over_slices"]["global"][component]["curve"],
+            atol=1e-6,
+        )
