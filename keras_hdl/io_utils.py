@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import tempfile
@@ -14,6 +15,8 @@ import numpy as np
 
 NPZ_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 """Fixed zip entry time of :func:`write_npz`, so equal arrays give equal bytes."""
+NPZ_COMPRESS_LEVEL = 1
+"""zlib level of :func:`write_npz`: on noisy images level 6 (numpy's) is ~10× slower for ~20 % smaller files."""
 
 
 @contextlib.contextmanager
@@ -49,10 +52,12 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
     gives identical files. Arrays are stored without pickling.
     """
     path = Path(path)
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
         for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
             entry = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_TIMESTAMP)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(entry, "w", force_zip64=True) as handle:
-                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+            archive.writestr(
+                entry, buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESS_LEVEL
+            )
     return path
