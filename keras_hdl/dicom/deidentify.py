@@ -156,4 +156,4 @@ class Identity:
         if self.synthetic:
             ds.ImageComments = self.synthetic.comment
             ds.PatientIdentityRemoved = "YES"
-            ds.DeidentificationMethod = "keras-hdl synthetic twin: new identity, no source attribute copied"
+            ds.DeidentificationMethod = "keras-hdl synthetic twin: new identity, nothing copied"

@@ -1,13 +1,14 @@
 """Enhanced MR Image Storage: one multi-frame ``series.dcm`` holding every slice, frame and image type.
 
 Layout written (see :mod:`keras_hdl.dicom.common` for the pixel conventions):
-4·S·T frames: magnitude, then phase x, y, z; within each, slice by slice, frame by frame.
+4·T·S frames: magnitude, then phase x, y, z; within each, frame by frame, slice by slice
+(slices vary fastest: dcm2niix reads such a file as one (W, H, S, 4·T) volume series).
 Each frame carries Frame Content (Dimension Index Values, Temporal Position Index,
 Stack ID "1", In-Stack Position Number), Plane Position, MR Image Frame Type (Complex
 Image Component MAGNITUDE / PHASE), MR Velocity Encoding (direction in patient
 coordinates, min −venc / max +venc cm/s), Cardiac Synchronization (Nominal Cardiac
 Trigger Delay Time, ms) and Pixel Value Transformation. Dimensions: Frame Label
-(image type), In-Stack Position Number (slice), Temporal Position Index (frame).
+(image type), Temporal Position Index (frame), In-Stack Position Number (slice).
 
 The reader never trusts storage order: frames are placed by their image type (Complex
 Image Component + velocity direction projected onto the image axes), their slice
@@ -175,7 +176,7 @@ def _frame_group(
                 FrameReferenceDateTime=frame_datetime,
                 FrameAcquisitionDateTime=frame_datetime,
                 FrameAcquisitionDuration=decimal_string(frame_duration_ms),
-                DimensionIndexValues=[channel + 1, slice_index + 1, frame_index + 1],
+                DimensionIndexValues=[channel + 1, frame_index + 1, slice_index + 1],
                 TemporalPositionIndex=frame_index + 1,
                 StackID="1",
                 InStackPositionNumber=slice_index + 1,
@@ -214,6 +215,28 @@ def _frame_group(
     return group
 
 
+def _add_acquisition_modules(ds: Dataset, series: Series) -> None:
+    """MR Pulse Sequence module of an ORIGINAL image (a phase-contrast gradient echo, 3 encodings)."""
+    ds.PulseSequenceName = "PC_GRE_3DIR"
+    ds.MRAcquisitionType = "2D"
+    ds.EchoPulseSequence = "GRADIENT"
+    ds.MultiPlanarExcitation = "NO"
+    ds.PhaseContrast = "YES"
+    ds.VelocityEncodingAcquisitionSequence = [
+        _item(VelocityEncodingDirection=decimal_string(axis.round(6))) for axis in image_axes(series.image_orientation)
+    ]
+    ds.TimeOfFlightContrast = "NO"
+    ds.SteadyStatePulseSequence = "NONE"
+    ds.EchoPlanarPulseSequence = "NO"
+    ds.SaturationRecovery = "NO"
+    ds.SpectrallySelectedSuppression = "NONE"
+    ds.OversamplingPhase = "NONE"
+    ds.GeometryOfKSpaceTraversal = "RECTILINEAR"
+    ds.RectilinearPhaseEncodeReordering = "LINEAR"
+    ds.SegmentedKSpaceTraversal = "SINGLE"
+    ds.NumberOfKSpaceTrajectories = 1
+
+
 def write_enhanced_mr(
     series: Series,
     path: str | Path,
@@ -239,14 +262,14 @@ def write_enhanced_mr(
     frame_datetime = identity.date + identity.time
     frame_ms = 0.0 if series.rr_interval_ms is None else series.rr_interval_ms / frames
 
-    pixels = np.empty((4, slices, frames, rows, cols), np.uint16)
-    pixels[0] = magnitude_to_stored(series.magnitude, slope).transpose(1, 0, 2, 3)
-    pixels[1:] = np.clip(np.round(series.phase), 0, PHASE_LEVELS).astype(np.uint16).transpose(2, 1, 0, 3, 4)
+    pixels = np.empty((4, frames, slices, rows, cols), np.uint16)
+    pixels[0] = magnitude_to_stored(series.magnitude, slope)
+    pixels[1:] = np.clip(np.round(series.phase), 0, PHASE_LEVELS).astype(np.uint16).transpose(2, 0, 1, 3, 4)
 
     per_frame = []
     for channel in range(4):
-        for s in range(slices):
-            for t in range(frames):
+        for t in range(frames):
+            for s in range(slices):
                 trigger_ms = None if trigger_times is None else float(trigger_times[t])
                 per_frame.append(
                     _frame_group(series, channel, s, t, slope, trigger_ms, frame_datetime, original, frame_ms)
@@ -283,31 +306,16 @@ def write_enhanced_mr(
     ds.PresentationLUTShape = "IDENTITY"
     ds.AcquisitionContextSequence = []
     ds.BodyPartExamined = "HEART"
-    # MR Pulse Sequence module
-    ds.PulseSequenceName = "PC_GRE_3DIR"
-    ds.MRAcquisitionType = "2D"
-    ds.EchoPulseSequence = "GRADIENT"
-    ds.MultiPlanarExcitation = "NO"
-    ds.PhaseContrast = "YES"
-    ds.VelocityEncodingAcquisitionSequence = [
-        _item(VelocityEncodingDirection=decimal_string(axis.round(6))) for axis in image_axes(series.image_orientation)
-    ]
-    ds.TimeOfFlightContrast = "NO"
-    ds.SteadyStatePulseSequence = "NONE"
-    ds.EchoPlanarPulseSequence = "NO"
-    ds.SaturationRecovery = "NO"
-    ds.SpectrallySelectedSuppression = "NONE"
-    ds.OversamplingPhase = "NONE"
-    ds.GeometryOfKSpaceTraversal = "RECTILINEAR"
-    ds.RectilinearPhaseEncodeReordering = "LINEAR"
-    ds.SegmentedKSpaceTraversal = "SINGLE"
-    ds.NumberOfKSpaceTrajectories = 1
+    if not identity.synthetic:  # acquisition modules: required for ORIGINAL images, not allowed for DERIVED
+        _add_acquisition_modules(ds, series)
     if trigger_times is not None:
         ds.CardiacSynchronizationTechnique = "RETROSPECTIVE"
         ds.CardiacSignalSource = "ECG"
-        ds.CardiacRRIntervalSpecified = decimal_string(series.rr_interval_ms)
         ds.CardiacBeatRejectionTechnique = "NONE"
-        ds.LowRRValue = ds.HighRRValue = ds.IntervalsAcquired = ds.IntervalsRejected = None
+        ds.LowRRValue = ds.HighRRValue = None
+        if not identity.synthetic:
+            ds.CardiacRRIntervalSpecified = decimal_string(series.rr_interval_ms)
+            ds.IntervalsAcquired = ds.IntervalsRejected = None
     # Image pixel and multi-frame
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -331,8 +339,8 @@ def write_enhanced_mr(
         )
         for pointer, label in (
             (0x00209453, "Image type"),
-            (0x00209057, "Slice"),
             (0x00209128, "Cardiac phase"),
+            (0x00209057, "Slice"),
         )
     ]
     ds.PixelData = pixels.reshape(-1, rows, cols).tobytes()
