@@ -82,25 +82,33 @@ def _write_seg_for(series: Series, image_path: Path, seg_path: Path) -> None:
 
 def write_dicom_scan(
     series: Series, scan_dir: str | Path, *, synthetic: SyntheticInfo | None = None, patient_id: str | None = None
-) -> Path:
-    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, when the series has masks, ``scan_dir/seg.dcm``."""
+) -> list[str]:
+    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, when the series has masks, ``scan_dir/seg.dcm``.
+
+    Returns the names written, relative to ``scan_dir`` (the phantom's scan-writer contract).
+    """
     scan_dir = Path(scan_dir)
     scan_dir.mkdir(parents=True, exist_ok=True)
     image_path = write_enhanced_mr(
         series, scan_dir / SERIES_FILE, identity=Identity.new(synthetic, patient_id=patient_id)
     )
-    if series.masks is not None:
-        _write_seg_for(series, image_path, scan_dir / SEG_FILE)
-    return scan_dir
+    if series.masks is None:
+        return [SERIES_FILE]
+    _write_seg_for(series, image_path, scan_dir / SEG_FILE)
+    return [SERIES_FILE, SEG_FILE]
 
 
 def write_dicom_classic_scan(
     series: Series, scan_dir: str | Path, *, synthetic: SyntheticInfo | None = None, patient_id: str | None = None
-) -> Path:
-    """Write ``scan_dir/series/`` (classic single-frame MR files) and, with masks, ``scan_dir/seg.dcm``."""
+) -> list[str]:
+    """Write ``scan_dir/series/`` (classic single-frame MR files) and, with masks, ``scan_dir/seg.dcm``.
+
+    Returns the names written, relative to ``scan_dir``.
+    """
     scan_dir = Path(scan_dir)
     scan_dir.mkdir(parents=True, exist_ok=True)
     folder = write_classic_mr(series, scan_dir / SERIES_FOLDER, identity=Identity.new(synthetic, patient_id=patient_id))
-    if series.masks is not None:
-        _write_seg_for(series, folder, scan_dir / SEG_FILE)
-    return scan_dir
+    if series.masks is None:
+        return [SERIES_FOLDER]
+    _write_seg_for(series, folder, scan_dir / SEG_FILE)
+    return [SERIES_FOLDER, SEG_FILE]

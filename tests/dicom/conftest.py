@@ -57,10 +57,14 @@ def mvm_series() -> Series:
 @pytest.fixture(scope="session")
 def dicom_scan(tmp_path_factory, mvm_series):
     """A folder with series.dcm (Enhanced MR) + seg.dcm written from :func:`make_series`."""
-    return write_dicom_scan(mvm_series, tmp_path_factory.mktemp("dicom_scan"))
+    scan_dir = tmp_path_factory.mktemp("dicom_scan")
+    assert write_dicom_scan(mvm_series, scan_dir) == ["series.dcm", "seg.dcm"]
+    return scan_dir
 
 
 @pytest.fixture(scope="session")
 def classic_scan(tmp_path_factory, mvm_series):
     """A folder with series/ (classic MR files) + seg.dcm written from :func:`make_series`."""
-    return write_dicom_classic_scan(mvm_series, tmp_path_factory.mktemp("classic_scan"))
+    scan_dir = tmp_path_factory.mktemp("classic_scan")
+    assert write_dicom_classic_scan(mvm_series, scan_dir) == ["series", "seg.dcm"]
+    return scan_dir

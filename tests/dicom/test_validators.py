@@ -51,10 +51,10 @@ def dciodvfy(path) -> tuple[list[str], list[str]]:
 def synthetic_scans(tmp_path_factory):
     twin = SyntheticInfo(method="HDL interpolation + phase synthesis", k=3, model_version="0.1.0")
     series = make_series()
-    return (
-        write_dicom_scan(series, tmp_path_factory.mktemp("twin"), synthetic=twin),
-        write_dicom_classic_scan(series, tmp_path_factory.mktemp("twin_classic"), synthetic=twin),
-    )
+    enhanced, classic = tmp_path_factory.mktemp("twin"), tmp_path_factory.mktemp("twin_classic")
+    write_dicom_scan(series, enhanced, synthetic=twin)
+    write_dicom_classic_scan(series, classic, synthetic=twin)
+    return enhanced, classic
 
 
 @needs_dciodvfy
