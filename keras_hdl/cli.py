@@ -19,8 +19,8 @@ from keras_hdl.errors import InputError
 # name → (module under keras_hdl.commands, or None while the command is not built yet;
 #          one-line help shown by `keras-hdl --help`)
 COMMANDS: dict[str, tuple[str | None, str]] = {
-    "demo": (None, "Run the whole story on the built-in phantom."),
-    "phantom": (None, "Generate a phantom 3Dir MVM dataset with known velocities."),
+    "demo": ("demo", "Run the whole story on the built-in phantom."),
+    "phantom": ("phantom", "Generate a phantom 3Dir MVM dataset with known velocities."),
     "train": (None, "Train the interpolator and/or the phase synthesis model."),
     "export": (None, "Export trained models for TensorFlow Serving and TFLite."),
     "synthesize": (None, "Make a synthetic digital twin from a low-frame-rate magnitude series."),
