@@ -158,7 +158,7 @@ def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Pa
     if not images:
         raise InputError(
             f"{path}: no magnitude or phase images: ImageType value 3 must be 'M' or 'P' "
-            f"(found ImageType {sorted(other_types)})"
+            f"(found ImageType {', '.join(sorted(other_types))})"
         )
     by_channel: dict[int, list[tuple[Path, Dataset]]] = {}
     for (series_uid, channel), members in images.items():

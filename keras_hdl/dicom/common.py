@@ -89,10 +89,10 @@ def require_mr(ds: Dataset, path: Path) -> str:
     if sop_class in MR_SOP_CLASSES:
         return MR_SOP_CLASSES[sop_class]
     modality = ds.get("Modality", "unknown")
-    name = pydicom.uid.UID(sop_class).name if sop_class else "no SOP Class UID"
+    name = pydicom.uid.UID(sop_class).name if sop_class else "missing"
     raise InputError(
-        f"{path}: not an MR image (Modality {modality}, SOP class {name}); "
-        "keras-hdl reads MR Image Storage folders and Enhanced MR Image Storage files"
+        f"{path}: not an MR image: Modality {modality}, SOP Class UID {name}; keras-hdl reads MR Image Storage "
+        "folders and Enhanced MR Image Storage files"
     )
 
 

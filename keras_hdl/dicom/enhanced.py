@@ -434,17 +434,19 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
         [_group_item(frame, shared, "PlanePositionSequence").ImagePositionPatient for frame in per_frame], float
     )
     keys = slice_keys(positions, orientation)
-    temporal = _temporal_dimension(ds, path)
     channels = [_frame_channel(frame, shared, ds, n + 1, path) for n, frame in enumerate(per_frame)]
-    times = [
-        int(_group_item(frame, shared, "FrameContentSequence").DimensionIndexValues[temporal]) for frame in per_frame
-    ]
-
-    placed: dict[int, dict[float, list[tuple[int, int]]]] = {}
-    for number, ((channel, *_), key, time) in enumerate(zip(channels, keys, times, strict=True)):
+    counts: dict[int, dict[float, int]] = {}
+    for (channel, *_), key in zip(channels, keys, strict=True):
         if channel is not None:
+            counts.setdefault(channel, {}).setdefault(float(key), 0)
+            counts[channel][float(key)] += 1
+    check_channels(counts, path)
+    temporal = _temporal_dimension(ds, path)
+    placed: dict[int, dict[float, list[tuple[int, int]]]] = {}
+    for number, ((channel, *_), key, frame) in enumerate(zip(channels, keys, per_frame, strict=True)):
+        if channel is not None:
+            time = int(_group_item(frame, shared, "FrameContentSequence").DimensionIndexValues[temporal])
             placed.setdefault(channel, {}).setdefault(float(key), []).append((time, number))
-    check_channels({c: {k: len(v) for k, v in per_slice.items()} for c, per_slice in placed.items()}, path)
     for per_slice in placed.values():
         for key, entries in per_slice.items():
             if len({time for time, _ in entries}) != len(entries):
