@@ -16,7 +16,11 @@ Conventions (read and written; pixel values as in :mod:`keras_hdl.dicom.common`)
   InstanceNumber. File names and storage order play no part.
 - The writer stores magnitude and each phase direction as its own series (series numbers
   1–4) sharing one study and frame of reference; phase is 12-bit with RescaleSlope 2 /
-  RescaleIntercept −4096. The RR interval goes in NominalInterval (0018,1062), ms.
+  RescaleIntercept −4096. The RR interval goes in NominalInterval (0018,1062), an integer
+  (IS) in ms; frame t gets TriggerTime t·RR/T (ms, up to 16 characters). Reading, when the trigger
+  times are equally spaced (within 0.01 ms) and T·spacing agrees with NominalInterval to
+  within 1 ms, RR = T·spacing, which keeps the sub-millisecond RR; otherwise
+  NominalInterval, else 60000 / HeartRate, else unknown.
 """
 
 from __future__ import annotations
@@ -129,6 +133,19 @@ def _dicom_files(folder: Path) -> list[Path]:
     return files
 
 
+def _rr_interval(ds: Dataset, trigger_times: np.ndarray) -> float | None:
+    """RR interval (ms) from NominalInterval, refined by equally spaced trigger times (module docstring)."""
+    nominal = float(ds.get("NominalInterval") or 0) or (60000.0 / float(ds.HeartRate) if ds.get("HeartRate") else 0)
+    if not nominal:
+        return None
+    steps = np.diff(trigger_times)
+    if steps.size and np.isfinite(steps).all() and np.ptp(steps) < 0.01:
+        refined = trigger_times.size * float(steps.mean())
+        if abs(refined - nominal) < 1.0:
+            return refined
+    return nominal
+
+
 def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Path]]:
     """Read a classic MR folder (or one file) into a :class:`Series`, the SEG references and any SEG files found."""
     path = Path(path)
@@ -207,7 +224,8 @@ def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Pa
     magnitude = np.array([[pixels(m, False) for m in per_slice] for per_slice in ordered[0]]).swapaxes(0, 1)
     phase = np.array([[[pixels(m, True) for m in per_slice] for per_slice in ordered[c]] for c in (1, 2, 3)])
     first = ordered[0][0][0][1]
-    rr = first.get("NominalInterval") or (60000.0 / float(first.HeartRate) if first.get("HeartRate") else None)
+    trigger_times = np.array([float(m[1].get("TriggerTime", np.nan)) for m in ordered[0][0]])
+    rr = _rr_interval(first, trigger_times)
     series = Series(
         magnitude=magnitude,
         phase=phase.transpose(2, 1, 0, 3, 4),
@@ -301,8 +319,8 @@ def write_classic_mr(
                     ds.MagneticFieldStrength = decimal_string(acquisition["MagneticFieldStrength"])
                     ds.EchoTrainLength = 1
                     if trigger_times is not None:
-                        ds.TriggerTime = decimal_string(round(float(trigger_times[t]), 3))
-                        ds.NominalInterval = decimal_string(series.rr_interval_ms)
+                        ds.TriggerTime = decimal_string(float(trigger_times[t]))
+                        ds.NominalInterval = round(series.rr_interval_ms)
                         ds.CardiacNumberOfImages = series.num_frames
                     ds.ImagePositionPatient = decimal_string(series.image_positions[s].round(4))
                     ds.ImageOrientationPatient = decimal_string(np.round(series.image_orientation, 6))

@@ -208,7 +208,7 @@ def _frame_group(
     if trigger_ms is not None:
         group.CardiacSynchronizationSequence = [
             _item(
-                NominalCardiacTriggerDelayTime=decimal_string(round(trigger_ms, 3)),
+                NominalCardiacTriggerDelayTime=decimal_string(trigger_ms),
                 RRIntervalTimeNominal=decimal_string(series.rr_interval_ms),
             )
         ]

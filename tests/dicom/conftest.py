@@ -10,7 +10,7 @@ from keras_hdl.series import Series, velocity_to_phase
 
 FRAMES, SLICES, ROWS, COLS = 6, 2, 32, 32
 VENC = (20.0, 15.0, 30.0)
-RR_MS = 900.0
+RR_MS = 912.345  # not an integer: NominalInterval (IS) holds 912, trigger times keep the rest
 SPACING = (1.5, 1.25)  # mm (row spacing, column spacing)
 ORIENTATION = (0.0, 1.0, 0.0, 0.6, 0.0, -0.8)  # an oblique short-axis-like plane
 SLICE_GAP_MM = 8.0
