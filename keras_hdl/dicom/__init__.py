@@ -31,6 +31,8 @@ SEG_FILE = "seg.dcm"
 __all__ = [
     "Identity",
     "SyntheticInfo",
+    "dicom_classic_scan_writer",
+    "dicom_scan_writer",
     "read_classic_mr",
     "read_dicom_frames",
     "read_dicom_series",
@@ -82,33 +84,41 @@ def _write_seg_for(series: Series, image_path: Path, seg_path: Path) -> None:
 
 def write_dicom_scan(
     series: Series, scan_dir: str | Path, *, synthetic: SyntheticInfo | None = None, patient_id: str | None = None
-) -> list[str]:
-    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, when the series has masks, ``scan_dir/seg.dcm``.
-
-    Returns the names written, relative to ``scan_dir`` (the phantom's scan-writer contract).
-    """
+) -> Path:
+    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, with masks, ``scan_dir/seg.dcm``; returns ``scan_dir``."""
     scan_dir = Path(scan_dir)
     scan_dir.mkdir(parents=True, exist_ok=True)
     image_path = write_enhanced_mr(
         series, scan_dir / SERIES_FILE, identity=Identity.new(synthetic, patient_id=patient_id)
     )
-    if series.masks is None:
-        return [SERIES_FILE]
-    _write_seg_for(series, image_path, scan_dir / SEG_FILE)
-    return [SERIES_FILE, SEG_FILE]
+    if series.masks is not None:
+        _write_seg_for(series, image_path, scan_dir / SEG_FILE)
+    return scan_dir
 
 
 def write_dicom_classic_scan(
     series: Series, scan_dir: str | Path, *, synthetic: SyntheticInfo | None = None, patient_id: str | None = None
-) -> list[str]:
-    """Write ``scan_dir/series/`` (classic single-frame MR files) and, with masks, ``scan_dir/seg.dcm``.
-
-    Returns the names written, relative to ``scan_dir``.
-    """
+) -> Path:
+    """Write ``scan_dir/series/`` (classic MR files) and, with masks, ``scan_dir/seg.dcm``; returns ``scan_dir``."""
     scan_dir = Path(scan_dir)
     scan_dir.mkdir(parents=True, exist_ok=True)
     folder = write_classic_mr(series, scan_dir / SERIES_FOLDER, identity=Identity.new(synthetic, patient_id=patient_id))
-    if series.masks is None:
-        return [SERIES_FOLDER]
-    _write_seg_for(series, folder, scan_dir / SEG_FILE)
-    return [SERIES_FOLDER, SEG_FILE]
+    if series.masks is not None:
+        _write_seg_for(series, folder, scan_dir / SEG_FILE)
+    return scan_dir
+
+
+def _written(series: Series, image_name: str) -> list[str]:
+    return [image_name] if series.masks is None else [image_name, SEG_FILE]
+
+
+def dicom_scan_writer(series: Series, scan_dir: Path) -> list[str]:
+    """The phantom's ``dicom`` format: :func:`write_dicom_scan`; returns the names written in ``scan_dir``."""
+    write_dicom_scan(series, scan_dir)
+    return _written(series, SERIES_FILE)
+
+
+def dicom_classic_scan_writer(series: Series, scan_dir: Path) -> list[str]:
+    """The phantom's ``dicom-classic`` format: :func:`write_dicom_classic_scan`; returns the names written."""
+    write_dicom_classic_scan(series, scan_dir)
+    return _written(series, SERIES_FOLDER)

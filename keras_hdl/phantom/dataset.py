@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_hdl import __version__
-from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
+from keras_hdl.dicom import dicom_classic_scan_writer, dicom_scan_writer
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
@@ -55,8 +55,8 @@ def write_npz_scan(series: Series, scan_dir: Path) -> list[str]:
 
 SCAN_WRITERS: dict[str, ScanWriter] = {
     "npz": write_npz_scan,
-    "dicom": write_dicom_scan,  # series.dcm (Enhanced MR) + seg.dcm (cine SEG)
-    "dicom-classic": write_dicom_classic_scan,  # series/ (Siemens-style single-frame files) + seg.dcm
+    "dicom": dicom_scan_writer,  # series.dcm (Enhanced MR) + seg.dcm (cine SEG)
+    "dicom-classic": dicom_classic_scan_writer,  # series/ (Siemens-style single-frame files) + seg.dcm
 }
 """Format name → writer of one scan into its folder; returns the file names it wrote."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
+from keras_hdl.dicom import dicom_classic_scan_writer, dicom_scan_writer
 from keras_hdl.series import Series, velocity_to_phase
 
 FRAMES, SLICES, ROWS, COLS = 6, 2, 32, 32
@@ -58,7 +58,7 @@ def mvm_series() -> Series:
 def dicom_scan(tmp_path_factory, mvm_series):
     """A folder with series.dcm (Enhanced MR) + seg.dcm written from :func:`make_series`."""
     scan_dir = tmp_path_factory.mktemp("dicom_scan")
-    assert write_dicom_scan(mvm_series, scan_dir) == ["series.dcm", "seg.dcm"]
+    assert dicom_scan_writer(mvm_series, scan_dir) == ["series.dcm", "seg.dcm"]
     return scan_dir
 
 
@@ -66,5 +66,5 @@ def dicom_scan(tmp_path_factory, mvm_series):
 def classic_scan(tmp_path_factory, mvm_series):
     """A folder with series/ (classic MR files) + seg.dcm written from :func:`make_series`."""
     scan_dir = tmp_path_factory.mktemp("classic_scan")
-    assert write_dicom_classic_scan(mvm_series, scan_dir) == ["series", "seg.dcm"]
+    assert dicom_classic_scan_writer(mvm_series, scan_dir) == ["series", "seg.dcm"]
     return scan_dir
