@@ -99,3 +99,17 @@ def test_assess_command_on_a_phantom_series_dcm(tmp_path):
     truth = load_truth(scan_dir)
     curves = np.array([[entry["global"][c]["curve"] for c in COMPONENTS] for entry in report["slices"]])
     assert (rmse(curves, truth.curves_mm_s) < NOISY_RMSE_MM_S).all()
+
+
+def test_assess_command_on_a_phantom_classic_dicom_folder(tmp_path):
+    runner = CliRunner()
+    args = ["--subjects", "1", "--slices", "2", "--frames", "20", "--size", "64", "--format", "dicom-classic"]
+    assert runner.invoke(main, ["phantom", str(tmp_path / "data"), *args]).exit_code == 0
+    (scan_dir,) = [path for path in (tmp_path / "data").iterdir() if path.is_dir()]
+    result = runner.invoke(main, ["assess", str(scan_dir / "series"), "--json", str(tmp_path / "report.json")])
+    assert result.exit_code == 0, result.output
+    assert all((scan_dir / "series_assessment" / name).exists() for name in OUTPUT_FILES)
+    report = json.loads((tmp_path / "report.json").read_text())
+    truth = load_truth(scan_dir)
+    curves = np.array([[entry["global"][c]["curve"] for c in COMPONENTS] for entry in report["slices"]])
+    assert report["frames"] == 20 and (rmse(curves, truth.curves_mm_s) < NOISY_RMSE_MM_S).all()
