@@ -84,7 +84,9 @@ def _csa_flow(ds: Dataset) -> tuple[float | None, str | None]:
     """(FlowVenc cm/s, FlowEncodingDirectionString) from a Siemens CSA image header, when present."""
     if (0x0029, 0x1010) not in ds:
         return None, None
-    from nibabel.nicom import csareader
+    with warnings.catch_warnings():  # nibabel.nicom warns on import that its DICOM readers are experimental
+        warnings.simplefilter("ignore")
+        from nibabel.nicom import csareader
 
     try:
         with warnings.catch_warnings():
