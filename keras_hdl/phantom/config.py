@@ -269,7 +269,7 @@ def draw_subject(seed: int, index: int) -> SubjectParams:
         heart_offset_mm=(uniform(-6, 6), uniform(-6, 6)),
         rv_angle_deg=uniform(170, 190),
         papillary_angles_deg=(anterolateral, posteromedial),
-        snr=uniform(25, 40),
+        snr=uniform(80, 140),
         signal_scale=uniform(600, 1000),
         myocardium_signal=uniform(0.25, 0.35),
         liver_signal=uniform(0.4, 0.55),

@@ -28,7 +28,7 @@ def write_preview(
     Rows: end-diastole (frame 0), peak systole (the frame of largest mean |v| over the
     myocardium before end-systole) and end-systole. Columns: magnitude (scanner units),
     the three velocity components (cm/s, colour bars symmetric about 0, range from the
-    heart's velocities) and the mask.
+    velocities around the heart) and the mask; one colour bar per column.
 
     Args:
         series: a series with phase and masks.
@@ -67,35 +67,36 @@ def write_preview(
         for axis in range(3)
     ]
 
-    figure = Figure(figsize=(15, 9.4), dpi=100)
+    columns = [
+        (magnitude, "magnitude (a.u.)", "gray", 0.0, float(np.percentile(magnitude, 99.5)), "a.u."),
+        *[
+            (velocity[:, axis], VELOCITY_TITLES[axis], "RdBu_r", -limits[axis], limits[axis], "cm/s")
+            for axis in range(3)
+        ],
+        (masks.astype(np.float32), "LV myocardium mask", "gray", 0.0, 1.0, "outside (0) / myocardium (1)"),
+    ]
+    figure = Figure(figsize=(14, 9.5), dpi=100)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(len(frames), 5)
+    axes = figure.subplots(
+        len(frames), len(columns), gridspec_kw={"left": 0.06, "right": 0.99, "top": 0.91, "bottom": 0.04}
+    )
+    for column, (images, name, colormap, low, high, unit) in enumerate(columns):
+        for row, frame in enumerate(frames):
+            shown = axes[row, column].imshow(images[frame], cmap=colormap, vmin=low, vmax=high, interpolation="nearest")
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+        axes[0, column].set_title(name, fontsize=10)
+        bar = figure.colorbar(shown, ax=axes[:, column], orientation="horizontal", fraction=0.03, pad=0.02)
+        bar.set_label(unit, fontsize=9)
+        bar.ax.tick_params(labelsize=8)
     for row, (frame, label) in enumerate(zip(frames, row_names, strict=True)):
-        panels = [
-            (magnitude[frame], "magnitude (a.u.)", "gray", 0.0, float(np.percentile(magnitude, 99.5)), "a.u."),
-            *[
-                (velocity[frame, axis], VELOCITY_TITLES[axis], "RdBu_r", -limits[axis], limits[axis], "cm/s")
-                for axis in range(3)
-            ],
-            (masks[frame].astype(np.float32), "LV myocardium mask", "gray", 0.0, 1.0, None),
-        ]
-        for column, (image, name, colormap, low, high, unit) in enumerate(panels):
-            axis = axes[row, column]
-            shown = axis.imshow(image, cmap=colormap, vmin=low, vmax=high, interpolation="nearest")
-            axis.set_title(f"{name}\n{label}, frame {frame}", fontsize=9)
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if unit is not None:
-                bar = figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.03)
-                bar.set_label(unit, fontsize=8)
-                bar.ax.tick_params(labelsize=7)
+        axes[row, 0].set_ylabel(f"{label}\nframe {frame}", fontsize=10)
     spacing = series.pixel_spacing
     figure.suptitle(
         f"{title}  slice {slice_index}, {rows}×{cols} px, {spacing[0]:.2f} mm pixels, venc "
         f"{'/'.join(f'{v:g}' for v in series.venc)} cm/s".strip(),
         fontsize=11,
     )
-    figure.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png")

@@ -49,7 +49,7 @@ LIVER = ((-45.0, -95.0), (95.0, 45.0), 10.0)
 LIVER_LEVEL_GROWTH = 0.4
 """The liver's cross-section grows by this factor from the basal to the apical slice."""
 AORTA = ((38.0, -62.0), (11.0, 11.0), 0.0)
-SIGNAL = {"body": 0.5, "lung": 0.03, "aorta": 0.9, "rv_wall": 0.3, "rv_blood": 0.92, "lv_blood": 1.0}
+SIGNAL = {"body": 0.5, "lung": 0.005, "aorta": 0.9, "rv_wall": 0.3, "rv_blood": 0.92, "lv_blood": 1.0}
 """Signals relative to blood; myocardium, liver and chest wall are drawn per subject."""
 
 # Heart shapes, relative to the slice's end-diastolic epicardial radius r_epi.
