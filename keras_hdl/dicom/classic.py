@@ -65,6 +65,7 @@ from keras_hdl.io_utils import atomic_path
 from keras_hdl.series import COMPONENTS, Series
 
 SEQUENCE_PREFIX = "fl2d1"
+GEOMETRY_KEYWORDS = ("Rows", "Columns", "PixelSpacing", "ImageOrientationPatient", "ImagePositionPatient")
 DIRECTION_SUFFIXES = {"inx": 0, "iny": 1, "through": 2}
 """SequenceName direction suffix → velocity component (x, y, z in image axes)."""
 _VENC_PATTERN = re.compile(r"v(\d+(?:\.\d+)?)(inx|iny|in|through)$", re.IGNORECASE)
@@ -162,6 +163,9 @@ def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Pa
             continue
         if require_mr(ds, file) == "enhanced":
             raise InputError(f"{file}: an Enhanced MR multi-frame file inside a classic folder; pass the file itself")
+        missing = [k for k in GEOMETRY_KEYWORDS if ds.get(k) in (None, "")]
+        if missing:
+            raise InputError(f"{file}: MR image without {', '.join(missing)}; cannot place it in the series")
         image_type = list(ds.get("ImageType", []))
         flavour = str(image_type[2]).upper() if len(image_type) > 2 else ""
         if flavour == "M":

@@ -361,6 +361,13 @@ def _group_item(frame: Dataset, shared: Dataset, keyword: str) -> Dataset | None
     return None
 
 
+def _required_item(frame: Dataset, shared: Dataset, keyword: str, number: int, path: Path) -> Dataset:
+    item = _group_item(frame, shared, keyword)
+    if item is None:
+        raise InputError(f"{path}: frame {number} has no {keyword} (per-frame or shared functional group)")
+    return item
+
+
 def _temporal_dimension(ds: Dataset, path: Path) -> int:
     """Index into Dimension Index Values of the dimension that orders frames in time."""
     for index, dimension in enumerate(ds.get("DimensionIndexSequence", [])):
@@ -425,13 +432,21 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
     if len(per_frame) != int(ds.get("NumberOfFrames", 0)) or not per_frame:
         raise InputError(f"{path}: Per-frame Functional Groups Sequence does not match Number of Frames")
     orientations = np.array(
-        [_group_item(frame, shared, "PlaneOrientationSequence").ImageOrientationPatient for frame in per_frame], float
+        [
+            _required_item(frame, shared, "PlaneOrientationSequence", n + 1, path).ImageOrientationPatient
+            for n, frame in enumerate(per_frame)
+        ],
+        float,
     )
     if np.abs(orientations - orientations[0]).max() > 1e-4:
         raise InputError(f"{path}: frames have different Image Orientation (Patient); one slice stack is needed")
     orientation = orientations[0]
     positions = np.array(
-        [_group_item(frame, shared, "PlanePositionSequence").ImagePositionPatient for frame in per_frame], float
+        [
+            _required_item(frame, shared, "PlanePositionSequence", n + 1, path).ImagePositionPatient
+            for n, frame in enumerate(per_frame)
+        ],
+        float,
     )
     keys = slice_keys(positions, orientation)
     channels = [_frame_channel(frame, shared, ds, n + 1, path) for n, frame in enumerate(per_frame)]
@@ -445,7 +460,8 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
     placed: dict[int, dict[float, list[tuple[int, int]]]] = {}
     for number, ((channel, *_), key, frame) in enumerate(zip(channels, keys, per_frame, strict=True)):
         if channel is not None:
-            time = int(_group_item(frame, shared, "FrameContentSequence").DimensionIndexValues[temporal])
+            content = _required_item(frame, shared, "FrameContentSequence", number + 1, path)
+            time = int(content.DimensionIndexValues[temporal])
             placed.setdefault(channel, {}).setdefault(float(key), []).append((time, number))
     for per_slice in placed.values():
         for key, entries in per_slice.items():
@@ -486,7 +502,7 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
     first = per_frame[int(order[0, 0, 0])]
     cardiac = _group_item(first, shared, "CardiacSynchronizationSequence")
     rr = (cardiac.get("RRIntervalTimeNominal") if cardiac else None) or ds.get("CardiacRRIntervalSpecified")
-    measures = _group_item(first, shared, "PixelMeasuresSequence")
+    measures = _required_item(first, shared, "PixelMeasuresSequence", int(order[0, 0, 0]) + 1, path)
     lookup = {keyword: ds.get(keyword) for keyword in ACQUISITION_ALLOWLIST}
     for keyword, (group, enhanced_keyword) in ACQUISITION_ALLOWLIST.items():
         item = _group_item(first, shared, group) if group else ds

@@ -148,3 +148,15 @@ def test_cli_turns_a_bad_dicom_into_exit_code_2_without_traceback(classic_copy):
     assert result.exit_code == 2
     assert "Error:" in result.output and "magnitude without phase" in result.output
     assert "Traceback" not in result.output
+
+
+def test_missing_geometry_is_named(classic_copy, dicom_scan, tmp_path):
+    path = files_of(classic_copy, "M")[0]
+    ds = pydicom.dcmread(path)
+    del ds.ImagePositionPatient
+    ds.save_as(path)
+    refused(classic_copy, path.name, "MR image without ImagePositionPatient")
+    enhanced = pydicom.dcmread(dicom_scan / "series.dcm")
+    del enhanced.PerFrameFunctionalGroupsSequence[4].PlanePositionSequence
+    enhanced.save_as(tmp_path / "no_position.dcm")
+    refused(tmp_path / "no_position.dcm", "frame 5 has no PlanePositionSequence")
