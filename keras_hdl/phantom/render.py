@@ -41,14 +41,16 @@ BLUR_SIGMA_PX = 0.5
 BACKGROUND_SIGNAL_FRACTION = 0.1
 """Pixels whose noise-free signal is below this fraction of blood get background phase noise."""
 
-# Static anatomy about the LV centre: (centre X, Y), (semi-axes), angle (deg CCW as displayed).
-BODY = ((-20.0, -25.0), (150.0, 115.0))
+Ellipse = tuple[tuple[float, float], tuple[float, float], float]
+"""Centre (X, up) mm about the LV centre, semi-axes mm, angle of the first axis (degrees CCW as displayed)."""
+
+BODY: Ellipse = ((-20.0, -25.0), (150.0, 115.0), 0.0)
 CHEST_WALL_THICKNESS_MM = 15.0
-LUNGS = (((-92.0, 12.0), (42.0, 75.0), -10.0), ((68.0, 12.0), (42.0, 72.0), 10.0))
-LIVER = ((-45.0, -95.0), (95.0, 45.0), 10.0)
+LUNGS: tuple[Ellipse, ...] = (((-92.0, 12.0), (42.0, 75.0), -10.0), ((68.0, 12.0), (42.0, 72.0), 10.0))
+LIVER: Ellipse = ((-45.0, -95.0), (95.0, 45.0), 10.0)
 LIVER_LEVEL_GROWTH = 0.4
 """The liver's cross-section grows by this factor from the basal to the apical slice."""
-AORTA = ((38.0, -62.0), (11.0, 11.0), 0.0)
+AORTA: Ellipse = ((38.0, -62.0), (11.0, 11.0), 0.0)
 SIGNAL = {"body": 0.5, "lung": 0.005, "aorta": 0.9, "rv_wall": 0.3, "rv_blood": 0.92, "lv_blood": 1.0}
 """Signals relative to blood; myocardium, liver and chest wall are drawn per subject."""
 
@@ -153,43 +155,31 @@ class Scene:
 
 def _static_anatomy(subject: SubjectParams, grid: ImageGrid, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(S, H, W) signal (relative to blood) and labels of everything but the heart."""
-    x, up = grid.dx[None], grid.up[None]
     shape = (levels.size, *grid.dx.shape)
     signal = np.zeros(shape, np.float32)
     labels = np.zeros(shape, np.uint8)
-    body_centre, body_axes = BODY
-    _paint(
-        signal,
-        labels,
-        grid.coverage(ellipse_distance(x, up, body_centre, body_axes, 0.0)),
-        subject.chest_wall_signal,
-        "chest_wall",
-    )
-    inner_axes = tuple(axis - CHEST_WALL_THICKNESS_MM for axis in body_axes)
-    _paint(signal, labels, grid.coverage(ellipse_distance(x, up, body_centre, inner_axes, 0.0)), SIGNAL["body"], "body")
-    for centre, axes, angle in LUNGS:
-        _paint(
-            signal,
-            labels,
-            grid.coverage(ellipse_distance(x, up, centre, axes, np.deg2rad(angle))),
-            SIGNAL["lung"],
-            "lung",
+    body_centre, body_axes, body_angle = BODY
+    inside_chest_wall = (body_centre, tuple(axis - CHEST_WALL_THICKNESS_MM for axis in body_axes), body_angle)
+    liver_growth = (1.0 + LIVER_LEVEL_GROWTH * levels)[:, None, None]  # (S, 1, 1)
+    shapes = [
+        (BODY, 1.0, subject.chest_wall_signal, "chest_wall"),
+        (inside_chest_wall, 1.0, SIGNAL["body"], "body"),
+        *[(lung, 1.0, SIGNAL["lung"], "lung") for lung in LUNGS],
+        (LIVER, liver_growth, subject.liver_signal, "liver"),
+        (AORTA, 1.0, SIGNAL["aorta"], "aorta"),
+    ]
+    for (centre, (semi_a, semi_b), angle_deg), scale, value, tissue in shapes:
+        distance = ellipse_distance(
+            grid.dx[None], grid.up[None], centre, (semi_a * scale, semi_b * scale), np.deg2rad(angle_deg)
         )
-    liver_centre, liver_axes, liver_angle = LIVER
-    growth = (1.0 + LIVER_LEVEL_GROWTH * levels)[:, None, None]
-    liver = ellipse_distance(
-        x, up, liver_centre, (liver_axes[0] * growth, liver_axes[1] * growth), np.deg2rad(liver_angle)
-    )
-    _paint(signal, labels, grid.coverage(liver), subject.liver_signal, "liver")
-    aorta_centre, aorta_axes, _ = AORTA
-    _paint(
-        signal, labels, grid.coverage(ellipse_distance(x, up, aorta_centre, aorta_axes, 0.0)), SIGNAL["aorta"], "aorta"
-    )
+        _paint(signal, labels, grid.coverage(distance), value, tissue)
     return signal, labels
 
 
-def _rv_geometry(subject: SubjectParams, motion: SliceMotion, rotation: np.ndarray):
-    """RV ellipse per (T, S): centre (X, up) mm, outer semi-axes, direction (rad)."""
+def _rv_geometry(
+    subject: SubjectParams, motion: SliceMotion, rotation: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The RV's outer ellipse: centre (X, up) (T, S) mm, semi-axes (S,) mm, direction (T, S) rad."""
     scale = motion.epi_radius_ed_mm * (1.0 - RV_APEX_SHRINK * motion.levels)  # (S,)
     direction = np.deg2rad(subject.rv_angle_deg) + rotation  # (T, S)
     distance = RV_DISTANCE * scale
@@ -298,7 +288,6 @@ def acquire(
     blurred = ndimage.gaussian_filter(scene.signal, sigma=(0, 0, BLUR_SIGMA_PX, BLUR_SIGMA_PX), mode="nearest")
     noise_level = np.float32(subject.signal_scale / subject.snr)
     venc_mm_s = np.asarray(config.venc_cm_s, np.float32).reshape(3, 1, 1) * MM_S_PER_CM_S
-    foreground = (blurred >= BACKGROUND_SIGNAL_FRACTION * subject.signal_scale)[:, :, None]
     velocity = scene.velocity_mm_s
     if config.noise:
         real = blurred + noise_level * rng.standard_normal(blurred.shape, dtype=np.float32)
@@ -311,6 +300,7 @@ def acquire(
         magnitude = blurred
     phase = velocity_to_phase(velocity / MM_S_PER_CM_S, config.venc_cm_s)
     if config.noise:
+        foreground = (blurred >= BACKGROUND_SIGNAL_FRACTION * subject.signal_scale)[:, :, None]
         phase = np.where(foreground, phase, _background_phase(rng, phase.shape, config))
     return np.rint(magnitude).astype(np.float32), phase
 

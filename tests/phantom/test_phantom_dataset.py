@@ -26,7 +26,7 @@ def file_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("phantom") / "data"
-    return out_dir, write_dataset(out_dir, SMALL)
+    return out_dir, write_dataset(out_dir, SMALL, preview=True)
 
 
 def test_layout_manifest_and_files(small_dataset):
@@ -34,7 +34,7 @@ def test_layout_manifest_and_files(small_dataset):
     assert load_manifest(out_dir) == manifest
     assert manifest["seed"] == 11 and manifest["parameters"]["subjects"] == 3 and manifest["format"] == "npz"
     assert [scan["scan_id"] for scan in manifest["scans"]] == [f"subj00{s}_scan{r}" for s in (1, 2, 3) for r in (1, 2)]
-    listed = {"manifest.json"}
+    listed = {"manifest.json", "preview.png"}
     for scan in manifest["scans"]:
         listed |= {*scan["files"], scan["truth"]}
         series = read_series(out_dir / scan["files"][0])
@@ -52,8 +52,8 @@ def test_layout_manifest_and_files(small_dataset):
 
 def test_same_seed_gives_identical_bytes_and_another_seed_other_subjects(small_dataset, tmp_path):
     out_dir, manifest = small_dataset
-    write_dataset(tmp_path / "again", SMALL)
-    assert file_bytes(tmp_path / "again") == file_bytes(out_dir)
+    write_dataset(tmp_path / "again", SMALL, preview=True)
+    assert file_bytes(tmp_path / "again") == file_bytes(out_dir)  # series, truth, manifest and montage
 
     other = write_dataset(tmp_path / "other", dataclasses.replace(SMALL, seed=12))
     for mine, theirs in zip(manifest["subjects"], other["subjects"], strict=True):
