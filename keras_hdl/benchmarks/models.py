@@ -1,0 +1,138 @@
+"""Model benchmark: parameters, forward FLOPs and one training-step time per preset.
+
+Run ``python -m keras_hdl.benchmarks.models [--presets tiny cpu paper] [--batch-size N] [--quick]``.
+FLOPs are counted from the traced graph of one sample's forward pass: 2 × multiply-adds of
+every Conv2D op (the networks have no dense layers; norms and activations are not counted).
+Step times are the median wall time of
+``train_on_batch`` on random data of the preset's crop size, after one untimed warm-up
+step (which traces the graph); ``--batch-size`` replaces the preset's batch (useful for
+``paper`` on a CPU), ``--quick`` times a single step.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+
+import numpy as np
+
+from keras_hdl.benchmarks import Row, format_table, median_seconds
+from keras_hdl.config import Preset, build_from_config, load_preset
+
+
+def forward_flops(model, input_shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str] | None = None) -> int:
+    """Floating-point operations of one forward pass: 2 × multiply-adds of the graph's Conv2D ops.
+
+    ``input_shapes`` maps each input name to its full shape (batch included).
+    """
+    import tensorflow as tf
+
+    dtypes = dtypes or {}
+    specs = {name: tf.TensorSpec(shape, dtypes.get(name, "float32")) for name, shape in input_shapes.items()}
+    graph = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(specs).graph
+    total = 0
+    for op in graph.get_operations():
+        if op.type == "Conv2D":
+            kernel_height, kernel_width, in_channels, _ = op.inputs[1].shape
+            total += 2 * int(np.prod(op.outputs[0].shape)) * kernel_height * kernel_width * in_channels
+    return total
+
+
+def interpolation_batch(batch: int, size: int, rng: np.random.Generator):
+    """Random interpolation inputs and targets of the shapes the data pipeline makes."""
+    image = lambda channels: rng.uniform(-1, 1, (batch, size, size, channels)).astype(np.float32)  # noqa: E731
+    mask = lambda channels: (rng.random((batch, size, size, channels)) > 0.5).astype(np.float32)  # noqa: E731
+    condition = np.tile(np.float32([[0.1, 0.14, 0.18]]), (batch, 1))
+    return (
+        {"magnitudes": image(2), "masks": mask(2), "condition": condition},
+        {"magnitude": image(1), "mask": mask(1)},
+    )
+
+
+def phase_batch(batch: int, size: int, rng: np.random.Generator):
+    """Random phase-synthesis inputs and targets of the shapes the data pipeline makes."""
+    magnitudes = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+    phase = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+    mask = (rng.random((batch, size, size, 1)) > 0.5).astype(np.float32)
+    return {"magnitudes": magnitudes}, {"phase": phase, "mask": mask}
+
+
+def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3) -> list[Row]:
+    """Parameter counts, forward GFLOPs per sample and train-step seconds of one preset."""
+    import keras
+
+    from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
+    from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
+
+    rng = np.random.default_rng(0)
+    rows = []
+    interpolation, phase = preset.interpolation, preset.phase
+    networks = {
+        "interpolator": (build_from_config(interpolation.model), interpolation.training.crop_size),
+        "vanilla R2UNet": (build_from_config(interpolation.vanilla_model), interpolation.training.crop_size),
+        "phase generator": (build_from_config(phase.model), phase.training.crop_size),
+        "phase discriminator": (build_from_config(phase.discriminator), phase.training.crop_size),
+    }
+    for label, (model, size) in networks.items():
+        rows.append(Row(f"{preset.name}: {label} parameters", model.count_params() / 1e6, "M"))
+        shapes = {tensor.name: (1, *tensor.shape[1:]) for tensor in model.inputs}
+        shapes = {name: tuple(size if dim is None else dim for dim in shape) for name, shape in shapes.items()}
+        dtypes = {tensor.name: tensor.dtype for tensor in model.inputs}
+        rows.append(
+            Row(f"{preset.name}: {label} forward @{size}px", forward_flops(model, shapes, dtypes) / 1e9, "GFLOP")
+        )
+
+    settings = interpolation.training
+    batch = batch_size or settings.batch_size
+    trainer = InterpolatorTrainer(
+        networks["interpolator"][0],
+        InterpolationLoss(
+            settings.mae_weight,
+            settings.mae_w1_weight,
+            settings.mae_w2_weight,
+            settings.dice_weight,
+            settings.low_weight,
+            settings.lv_padding_px,
+        ),
+    )
+    trainer.compile(keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2))
+    inputs, targets = interpolation_batch(batch, settings.crop_size, rng)
+    seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
+    rows.append(Row(f"{preset.name}: interpolator step, batch {batch} @{settings.crop_size}px", seconds, "s"))
+
+    settings = phase.training
+    batch = batch_size or settings.batch_size
+    trainer = Pix2PixTrainer(
+        networks["phase generator"][0],
+        networks["phase discriminator"][0],
+        Pix2PixLoss(settings.adversarial_weight, settings.foreground_l1_weight, settings.myocardium_l1_weight),
+    )
+    trainer.compile(
+        keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2),
+        keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2),
+    )
+    inputs, targets = phase_batch(batch, settings.crop_size, rng)
+    seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
+    rows.append(Row(f"{preset.name}: pix2pix step, batch {batch} @{settings.crop_size}px", seconds, "s"))
+    return rows
+
+
+def run(quick: bool, presets: tuple[str, ...] = ("tiny", "cpu"), batch_size: int | None = None) -> list[Row]:
+    """Rows for each preset; ``quick`` times one step instead of three."""
+    rows = []
+    for name in presets:
+        rows += preset_rows(load_preset(name), batch_size=batch_size, repeats=1 if quick else 3)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["tiny", "cpu"], help="preset names or YAML paths")
+    parser.add_argument("--batch-size", type=int, default=None, help="replace each preset's batch size")
+    parser.add_argument("--quick", action="store_true", help="time one step instead of three")
+    args = parser.parse_args()
+    print(format_table(run(args.quick, tuple(args.presets), args.batch_size)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""R2UNet building blocks (Alom et al. 2018), channels last, shared by every network here.
+
+- :class:`ConvNormAct`: conv → optional norm → activation; the one conv-norm-act unit.
+- :func:`recurrent_unit`: x1 = f(x); then x1 = f(x + x1) ``recurrence`` times, one f
+  (conv3x3 + norm + ReLU) whose weights are shared by every step.
+- :func:`recurrent_residual_block`: 1×1 conv to the width, two recurrent units, residual add.
+- :func:`encoder` / :func:`decoder`: max-pool down blocks and upsample-conv-concat up blocks.
+
+Widths list one entry per level (finest first); a network with ``len(widths)`` levels
+pools ``len(widths) − 1`` times, so its inputs must be a multiple of ``2**(len(widths) − 1)``
+pixels high and wide (:class:`SpatialSizeCheck` rejects other sizes with a clear message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers, ops
+
+from keras_hdl.errors import InputError
+
+PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (DESIGN §2.1)
+NORMS = ("batch", "instance")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+LEAKY_SLOPE = 0.2
+
+
+def validate_architecture(widths: Sequence[int], recurrence: int, norm: str) -> tuple[int, ...]:
+    """Check the shared R2UNet arguments; return the widths as a tuple of ints."""
+    widths = tuple(widths)
+    if len(widths) < 2 or not all(isinstance(w, int) and w > 0 for w in widths):
+        raise InputError(f"widths: need two or more positive integers (one per level), got {list(widths)}")
+    if not isinstance(recurrence, int) or recurrence < 1:
+        raise InputError(f"recurrence: need an integer t >= 1 (the paper uses 2), got {recurrence!r}")
+    if norm not in NORMS:
+        raise InputError(f"norm: use one of {list(NORMS)}, got {norm!r}")
+    return widths
+
+
+def make_norm(norm: str | None, name: str) -> keras.layers.Layer | None:
+    """Batch norm, instance norm (GroupNormalization with one group per channel), or None."""
+    if norm is None:
+        return None
+    if norm == "batch":
+        return layers.BatchNormalization(name=name)
+    if norm == "instance":
+        return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+    raise InputError(f"norm: use one of {list(NORMS)} or None, got {norm!r}")
+
+
+@keras.saving.register_keras_serializable(package="keras_hdl")
+class ConvNormAct(keras.layers.Layer):
+    """Conv2D ('same' padding) → optional norm → optional activation.
+
+    Input (B, H, W, C_in) → output (B, H / strides, W / strides, filters). Calling one
+    instance several times reuses its weights (the recurrent units rely on this).
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 3,
+        strides: int = 1,
+        norm: str | None = "batch",
+        activation: str | None = "relu",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if activation is not None and activation not in ACTIVATIONS:
+            raise InputError(f"activation: use one of {list(ACTIVATIONS)} or None, got {activation!r}")
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.norm = norm
+        self.activation = activation
+        # A norm right after the conv makes its bias redundant.
+        self.conv = layers.Conv2D(
+            filters, kernel_size, strides=strides, padding="same", use_bias=norm is None, name="conv"
+        )
+        self.norm_layer = make_norm(norm, name="norm")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        if self.norm_layer is not None:
+            self.norm_layer.build(self.conv.compute_output_shape(input_shape))
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        x = self.conv(inputs)
+        if self.norm_layer is not None:
+            x = self.norm_layer(x, training=training)
+        if self.activation == "leaky_relu":
+            return ops.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+        if self.activation is not None:
+            return getattr(ops, self.activation)(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "norm": self.norm,
+            "activation": self.activation,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_hdl")
+class SpatialSizeCheck(keras.layers.Layer):
+    """Identity that rejects images whose height or width is not a multiple of ``multiple``.
+
+    The check runs whenever the spatial size is known (eager calls, ``predict`` on fixed
+    shapes, export with fixed shapes): an :class:`InputError` names the size and the fix.
+    """
+
+    def __init__(self, multiple: int, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = multiple
+
+    def call(self, inputs):
+        height, width = inputs.shape[1], inputs.shape[2]
+        for size in (height, width):
+            if size is not None and size % self.multiple:
+                raise InputError(
+                    f"input images are {height}×{width} pixels; this network pools {self.multiple.bit_length() - 1} "
+                    f"times, so height and width must be multiples of {self.multiple} "
+                    f"(crop or pad to e.g. {max(self.multiple, size // self.multiple * self.multiple)})"
+                )
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package="keras_hdl")
+class ConditionMaps(keras.layers.Layer):
+    """Broadcast a per-sample condition vector to constant maps the size of a feature map.
+
+    Inputs ``[condition (B, N), reference (B, h, w, C)]`` → (B, h, w, N).
+    """
+
+    def call(self, inputs):
+        condition, reference = inputs
+        shape = ops.shape(reference)
+        maps = ops.expand_dims(ops.expand_dims(ops.cast(condition, reference.dtype), 1), 1)
+        return ops.broadcast_to(maps, (shape[0], shape[1], shape[2], ops.shape(condition)[-1]))
+
+    def compute_output_shape(self, input_shapes):
+        condition_shape, reference_shape = input_shapes
+        return (*reference_shape[:3], condition_shape[-1])
+
+
+def recurrent_unit(x, filters: int, recurrence: int, norm: str, name: str):
+    """x1 = f(x); then x1 = f(x + x1) ``recurrence`` times, with f = conv3x3 + norm + ReLU shared."""
+    unit = ConvNormAct(filters, 3, norm=norm, activation="relu", name=name)
+    state = unit(x)
+    for step in range(recurrence):
+        state = unit(layers.Add(name=f"{name}_add{step + 1}")([x, state]))
+    return state
+
+
+def recurrent_residual_block(x, filters: int, recurrence: int, norm: str, name: str):
+    """1×1 conv to ``filters`` channels, two recurrent units, residual add: (B,H,W,C) → (B,H,W,filters)."""
+    x = layers.Conv2D(filters, 1, name=f"{name}_project")(x)
+    y = recurrent_unit(x, filters, recurrence, norm, name=f"{name}_unit1")
+    y = recurrent_unit(y, filters, recurrence, norm, name=f"{name}_unit2")
+    return layers.Add(name=f"{name}_residual")([x, y])
+
+
+def encoder(x, widths: Sequence[int], recurrence: int, norm: str, name: str) -> list:
+    """Down path: a recurrent residual block per level, 2×2 max-pool between levels.
+
+    Returns the features of every level, finest first: (B, H / 2**i, W / 2**i, widths[i]).
+    """
+    features = []
+    for level, width in enumerate(widths):
+        if level:
+            x = layers.MaxPooling2D(2, name=f"{name}_pool{level}")(x)
+        x = recurrent_residual_block(x, width, recurrence, norm, name=f"{name}_level{level}")
+        features.append(x)
+    return features
+
+
+def decoder(bottom, skips: Sequence, widths: Sequence[int], recurrence: int, norm: str, name: str):
+    """Up path: per level, upsample ×2 + conv-norm-ReLU, concatenate the skip, recurrent residual block.
+
+    ``bottom`` is (B, H / 2**(L−1), W / 2**(L−1), C); ``skips[i]`` is level i's features.
+    Returns (B, H, W, widths[0]).
+    """
+    x = bottom
+    for level in reversed(range(len(widths) - 1)):
+        x = layers.UpSampling2D(2, name=f"{name}_upsample{level}")(x)
+        x = ConvNormAct(widths[level], 3, norm=norm, activation="relu", name=f"{name}_upconv{level}")(x)
+        x = layers.Concatenate(name=f"{name}_skip{level}")([skips[level], x])
+        x = recurrent_residual_block(x, widths[level], recurrence, norm, name=f"{name}_level{level}")
+    return x
+
+
+def r2unet_features(x, widths: Sequence[int], recurrence: int, norm: str, name: str):
+    """The plain R2UNet body: encoder and decoder with skips; (B,H,W,C) → (B,H,W,widths[0])."""
+    features = encoder(x, widths, recurrence, norm, name=f"{name}_encoder")
+    return decoder(features[-1], features[:-1], widths, recurrence, norm, name=f"{name}_decoder")
+
+
+def image_input(channels: int, name: str, dtype: str = "float32"):
+    """A channels-last image input of any height and width."""
+    return keras.Input(shape=(None, None, channels), name=name, dtype=dtype)

@@ -1,0 +1,260 @@
+"""Phase synthesis networks (DESIGN §2.2): the R2UNet generator, the foreground-background
+composite, and the PatchGAN discriminator.
+
+Generator inputs (channels last, normalised magnitude in [−1, 1])::
+
+    magnitudes (B, H, W, 3)  [M_t−1, M_t, M_t+1]
+    seed       (B, 2) int32  stateless RNG seed of each sample's background (only with the composite)
+
+Output ``phase`` (B, H, W, 3): normalised x, y, z phase of frame t in [−1, 1].
+
+The foreground-background composite keeps the generator's phase where the centre
+magnitude frame is foreground (> −0.95) and fills the background with Gaussian noise
+N(μ, σ), μ and σ fitted on the training set's background pixels by
+:func:`fit_background_noise` and stored in the model's config (saved, loaded and
+exported with it). The official code drew the noise from the *real* phase images, which
+do not exist at inference; here the noise depends only on (μ, σ) and the seed, so the
+same seed gives the same synthesis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from keras_hdl.errors import InputError
+from keras_hdl.metrics import FOREGROUND_THRESHOLD
+from keras_hdl.models.blocks import (
+    PAPER_WIDTHS,
+    ConvNormAct,
+    SpatialSizeCheck,
+    image_input,
+    r2unet_features,
+    validate_architecture,
+)
+
+PAPER_BACKGROUND_MEAN = 0.034  # the paper's fit on its data (Fig. 4); `train` refits on the training set
+PAPER_BACKGROUND_STD = 0.034
+DISCRIMINATOR_BLOCKS = 4  # conv4x4 stride-2 blocks: a 256×256 input gives a 16×16 patch map
+
+
+def fit_background_noise(
+    phases: np.ndarray, magnitudes: np.ndarray, threshold: float = FOREGROUND_THRESHOLD
+) -> tuple[float, float]:
+    """Mean and standard deviation of the normalised phase over background pixels.
+
+    Args:
+        phases: (..., H, W, 3) normalised phase in [−1, 1] (all three directions are pooled).
+        magnitudes: (..., H, W) normalised magnitude of the same frames; background is
+            magnitude <= ``threshold``.
+
+    Returns:
+        (mean, std) of the background phase values, dimensionless (normalised phase).
+    """
+    phases = np.asarray(phases, np.float64)
+    magnitudes = np.asarray(magnitudes)
+    if phases.shape[-1] != 3 or phases.shape[:-1] != magnitudes.shape:
+        raise InputError(
+            f"fit_background_noise needs phases (..., H, W, 3) and magnitudes (..., H, W) of the same frames; "
+            f"got {phases.shape} and {magnitudes.shape}"
+        )
+    background = phases[magnitudes <= threshold]
+    if background.size == 0:
+        raise InputError(
+            f"no background pixels (normalised magnitude <= {threshold}) to fit the background noise on; "
+            "check the magnitude normalisation or the crop"
+        )
+    return float(background.mean()), float(background.std())
+
+
+def background_seeds(batch_size: int, seed: int) -> np.ndarray:
+    """Per-sample background seeds (batch_size, 2) int32 derived from one integer seed."""
+    return np.random.default_rng(seed).integers(0, 2**31 - 1, size=(batch_size, 2), dtype=np.int32)
+
+
+@keras.saving.register_keras_serializable(package="keras_hdl")
+class ForegroundBackgroundComposite(keras.layers.Layer):
+    """Generator phase on the foreground, seeded Gaussian noise N(μ, σ) on the background.
+
+    Inputs ``[phase (B,H,W,3), magnitudes (B,H,W,3), seed (B,2) int32]`` → (B,H,W,3) in
+    [−1, 1]. Foreground: the centre magnitude frame > ``foreground_threshold``. Noise is
+    drawn per sample with a stateless RNG from that sample's seed, then clipped to [−1, 1].
+
+    Args:
+        background_mean, background_std: μ and σ of the background phase (normalised units).
+        foreground_threshold: normalised magnitude above which a pixel is foreground.
+    """
+
+    def __init__(
+        self,
+        background_mean: float,
+        background_std: float,
+        foreground_threshold: float = FOREGROUND_THRESHOLD,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not -1.0 <= background_mean <= 1.0:
+            raise InputError(f"background_mean: must lie in [-1, 1] (normalised phase), got {background_mean}")
+        if not 0.0 <= background_std <= 1.0:
+            raise InputError(f"background_std: must lie in [0, 1] (normalised phase), got {background_std}")
+        if not -1.0 <= foreground_threshold < 1.0:
+            raise InputError(f"foreground_threshold: must lie in [-1, 1), got {foreground_threshold}")
+        self.background_mean = float(background_mean)
+        self.background_std = float(background_std)
+        self.foreground_threshold = float(foreground_threshold)
+
+    def background(self, seeds, like):
+        """Seeded noise shaped like ``like`` (B, H, W, C); ``seeds`` (B, 2) int."""
+        sample_shape = tf.shape(like)[1:]
+        unit = tf.map_fn(
+            lambda seed: tf.random.stateless_normal(sample_shape, seed=seed, dtype=like.dtype),
+            tf.cast(seeds, tf.int32),
+            fn_output_signature=like.dtype,
+        )
+        return tf.clip_by_value(self.background_mean + self.background_std * unit, -1.0, 1.0)
+
+    def call(self, inputs):
+        phase, magnitudes, seeds = inputs
+        foreground = magnitudes[..., 1:2] > self.foreground_threshold
+        return ops.where(foreground, phase, self.background(seeds, phase))
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "background_mean": self.background_mean,
+            "background_std": self.background_std,
+            "foreground_threshold": self.foreground_threshold,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_hdl")
+class PhaseGenerator(keras.Model):
+    """R2UNet 3 → 3 with a tanh output, optionally followed by the foreground-background composite.
+
+    With ``composite=True`` (HDL) the model takes a ``seed`` input and its background
+    is N(``background_mean``, ``background_std``); with ``composite=False`` it is the
+    vanilla pix2pix generator (every pixel generated, no ``seed`` input).
+
+    Args:
+        widths: channels per level, finest first. recurrence: t. norm: "batch" or "instance".
+        composite: apply the foreground-background composite.
+        background_mean, background_std: fitted μ, σ (normalised phase); see :func:`fit_background_noise`.
+        foreground_threshold: normalised magnitude above which a pixel is foreground.
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int] = PAPER_WIDTHS,
+        recurrence: int = 2,
+        norm: str = "batch",
+        composite: bool = True,
+        background_mean: float = PAPER_BACKGROUND_MEAN,
+        background_std: float = PAPER_BACKGROUND_STD,
+        foreground_threshold: float = FOREGROUND_THRESHOLD,
+        **kwargs,
+    ):
+        widths = validate_architecture(widths, recurrence, norm)
+        inputs = {"magnitudes": image_input(3, "magnitudes")}
+        magnitudes = SpatialSizeCheck(2 ** (len(widths) - 1), name="size_check")(inputs["magnitudes"])
+        features = r2unet_features(magnitudes, widths, recurrence, norm, name="r2unet")
+        phase = layers.Conv2D(3, 1, activation="tanh", name="phase_output")(features)
+        if composite:
+            inputs["seed"] = keras.Input(shape=(2,), dtype="int32", name="seed")
+            composite_layer = ForegroundBackgroundComposite(
+                background_mean, background_std, foreground_threshold, name="composite"
+            )
+            phase = composite_layer([phase, magnitudes, inputs["seed"]])
+        super().__init__(inputs=inputs, outputs={"phase": phase}, **kwargs)
+        self.widths = widths
+        self.recurrence = recurrence
+        self.norm = norm
+        self.composite = composite
+        self.background_mean = float(background_mean)
+        self.background_std = float(background_std)
+        self.foreground_threshold = float(foreground_threshold)
+
+    def get_config(self):
+        return {
+            "widths": list(self.widths),
+            "recurrence": self.recurrence,
+            "norm": self.norm,
+            "composite": self.composite,
+            "background_mean": self.background_mean,
+            "background_std": self.background_std,
+            "foreground_threshold": self.foreground_threshold,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_hdl")
+class PatchDiscriminator(keras.Model):
+    """PatchGAN: concat(image, context) → four conv4x4 stride-2 blocks → conv4x4 to one channel.
+
+    Blocks have ``base_width`` × (1, 2, 4, 8) filters, the norm on every block but the
+    first, LeakyReLU 0.2. Inputs ``image`` (B,H,W,image_channels) — the real or synthetic
+    image — and ``context`` (B,H,W,context_channels) — what it was synthesised from.
+    Output ``patches`` (B, H/16, W/16, 1): one unbounded least-squares score per patch
+    (16×16 for 256×256 inputs). Phase synthesis: image = phase (3), context = the
+    magnitude triplet (3).
+    """
+
+    def __init__(
+        self,
+        image_channels: int = 3,
+        context_channels: int = 3,
+        base_width: int = 64,
+        norm: str = "instance",
+        **kwargs,
+    ):
+        for name, value in (
+            ("image_channels", image_channels),
+            ("context_channels", context_channels),
+            ("base_width", base_width),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"{name}: need a positive integer, got {value!r}")
+        validate_architecture((1, 1), 1, norm)
+        inputs = {"image": image_input(image_channels, "image"), "context": image_input(context_channels, "context")}
+        size_check = SpatialSizeCheck(2**DISCRIMINATOR_BLOCKS, name="size_check")
+        x = layers.Concatenate(name="stack_inputs")([size_check(inputs["image"]), size_check(inputs["context"])])
+        for block in range(DISCRIMINATOR_BLOCKS):
+            x = ConvNormAct(
+                base_width * 2**block,
+                4,
+                strides=2,
+                norm=None if block == 0 else norm,
+                activation="leaky_relu",
+                name=f"block{block + 1}",
+            )(x)
+        patches = layers.Conv2D(1, 4, padding="same", name="patches")(x)
+        super().__init__(inputs=inputs, outputs={"patches": patches}, **kwargs)
+        self.image_channels = image_channels
+        self.context_channels = context_channels
+        self.base_width = base_width
+        self.norm = norm
+
+    def get_config(self):
+        return {
+            "image_channels": self.image_channels,
+            "context_channels": self.context_channels,
+            "base_width": self.base_width,
+            "norm": self.norm,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

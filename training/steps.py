@@ -1,0 +1,78 @@
+"""Pieces shared by the train-step models: weighted loss terms, their trackers, and a
+distributed step for custom loops.
+
+Loss terms are per-sample tensors (B,). A step averages the weighted total over the
+**global** batch with ``tf.nn.compute_average_loss`` (sum over the replica's samples
+divided by local batch × replicas): Keras sums gradients across replicas but does not
+rescale hand-written means in a custom ``train_step``, so this keeps the gradients of
+an N-replica step equal to those of one replica on the whole batch. Trackers average
+the per-sample values, and Keras metrics sum their totals and counts across replicas,
+so logged figures are global-batch means too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import keras
+import tensorflow as tf
+
+TOTAL = "loss"
+
+
+def weighted_suffix(name: str) -> str:
+    return f"{name}_weighted"
+
+
+def tracker_names(term_names: tuple[str, ...], total: str = TOTAL) -> list[str]:
+    """Names logged for a set of terms: each raw, each weighted, and the total."""
+    return [total, *term_names, *(weighted_suffix(name) for name in term_names)]
+
+
+def make_trackers(names: list[str]) -> dict[str, keras.metrics.Mean]:
+    """One mean tracker per logged figure."""
+    return {name: keras.metrics.Mean(name=name) for name in names}
+
+
+def combine_terms(
+    terms: Mapping[str, tf.Tensor], weights: Mapping[str, float], total: str = TOTAL
+) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """Weighted sum of per-sample terms (B,) and every figure to log (raw, weighted, total), all (B,)."""
+    logged = {}
+    weighted_sum = 0.0
+    for name, values in terms.items():
+        weighted = weights[name] * values
+        logged[name] = values
+        logged[weighted_suffix(name)] = weighted
+        weighted_sum = weighted_sum + weighted
+    logged[total] = weighted_sum
+    return weighted_sum, logged
+
+
+def update_trackers(trackers: Mapping[str, keras.metrics.Mean], logged: Mapping[str, tf.Tensor]) -> None:
+    for name, values in logged.items():
+        trackers[name].update_state(values)
+
+
+def global_average(per_sample: tf.Tensor) -> tf.Tensor:
+    """The replica's share of the global-batch mean: Σ per_sample / (local batch × replicas)."""
+    return tf.nn.compute_average_loss(per_sample)
+
+
+def distributed_step(
+    trainer: keras.Model, strategy: tf.distribute.Strategy
+) -> Callable[[object], dict[str, tf.Tensor]]:
+    """A compiled function running ``trainer.train_step`` on every replica of ``strategy``.
+
+    Feed it batches of ``strategy.experimental_distribute_dataset(dataset)``. It returns the
+    trainer's metrics read in cross-replica context, where Keras sums their totals and
+    counts over the replicas (a read inside a replica would give that replica's share only).
+    This is the custom-loop alternative to ``fit`` for multi-replica GAN training.
+    """
+
+    @tf.function
+    def run(distributed_batch):
+        strategy.run(trainer.train_step, args=(distributed_batch,))
+        return {metric.name: metric.result() for metric in trainer.metrics}
+
+    return run
