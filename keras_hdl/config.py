@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from keras_hdl.errors import InputError
+from keras_hdl.interpolation.plan import MAX_K
 
 REGISTRY = {
     "TemporalInterpolator": "keras_hdl.models.interpolator:TemporalInterpolator",
@@ -35,7 +36,6 @@ REGISTRY = {
 }
 CLASS_KEY = "class"
 MODEL_KEYS = ("model", "vanilla_model", "discriminator")
-MAX_K = 6  # as keras_hdl.interpolation.plan.MAX_K
 DISCRIMINATOR_MULTIPLE = 16  # the PatchGAN pools four times
 
 

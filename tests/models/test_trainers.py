@@ -66,7 +66,6 @@ def test_each_term_is_logged_raw_and_weighted(tiny_preset):
     assert logs["mae"] == pytest.approx(np.abs(blend - targets["magnitude"]).mean(), rel=1e-4)
 
 
-@pytest.mark.slow
 def test_tiny_interpolator_overfits_one_batch(tiny_preset):
     keras.utils.set_random_seed(0)
     trainer = InterpolatorTrainer(build_from_config(tiny_preset.interpolation.model))
@@ -143,7 +142,6 @@ def assert_same_as_one_replica(result: dict) -> None:
         assert two["change"] == pytest.approx(one["change"], rel=1e-4), mode  # SGD: gradient scale shows
 
 
-@pytest.mark.slow
 def test_pix2pix_on_two_replicas_matches_one_replica():
     """Both the custom loop (steps.distributed_step) and Keras fit, on 2 logical CPUs."""
     assert_same_as_one_replica(replica_results("pix2pix", "loop", "fit"))
