@@ -1,0 +1,112 @@
+"""A *models folder*: the trained networks a digital twin needs, and what they were trained on.
+
+Layout (written by ``keras-hdl train`` into ``RUN_DIR/models/``, shipped in
+``keras_hdl/weights/``, read by ``synthesize``, ``export`` and ``evaluate``)::
+
+    models/
+      model_info.json      # this module's ModelInfo: kind marker, preset, crop, spacing, frames, metrics
+      interpolator.keras   # the temporal interpolator (TemporalInterpolator or a baseline)
+      phase.keras          # the phase generator (with its fitted background noise)
+
+Either network may be missing (a run that trained one module); :func:`load_models`
+says which one is needed when it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from keras_hdl import __version__
+from keras_hdl.errors import InputError
+from keras_hdl.io_utils import atomic_path
+
+INFO_FILE = "model_info.json"
+FORMAT = "keras-hdl-models"
+NETWORK_FILES = {"interpolator": "interpolator.keras", "phase": "phase.keras"}
+SHIPPED_MODELS = Path(__file__).parent / "weights"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What the networks of a models folder expect and how well they did.
+
+    Attributes:
+        preset: the preset name they were built from.
+        crop_size: side of the square LV crop the networks see, pixels.
+        pixel_spacing_mm: (row, column) spacing of the training data, mm.
+        frames: frames per cycle of the training data (the condition maps are τ/T).
+        validation: validation metrics per network, e.g. {"interpolator": {"dice": 0.9}}.
+        command: the command that produced them.
+        keras_hdl_version: the package version that wrote them.
+    """
+
+    preset: str
+    crop_size: int
+    pixel_spacing_mm: tuple[float, float]
+    frames: int
+    validation: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    command: str = ""
+    keras_hdl_version: str = __version__
+
+    def as_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, **dataclasses.asdict(self)}
+
+
+def save_models(folder: str | Path, info: ModelInfo, **networks) -> Path:
+    """Write ``networks`` (``interpolator=``, ``phase=`` Keras models) and ``info`` into ``folder`` atomically."""
+    unknown = set(networks) - set(NETWORK_FILES)
+    if unknown:
+        raise InputError(f"save_models: unknown networks {sorted(unknown)}; expected {sorted(NETWORK_FILES)}")
+    folder = Path(folder)
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        for name, model in networks.items():
+            if model is not None:
+                model.save(tmp / NETWORK_FILES[name])
+        (tmp / INFO_FILE).write_text(json.dumps(info.as_json(), indent=2))
+    return folder
+
+
+def read_model_info(folder: str | Path) -> ModelInfo:
+    """The :class:`ModelInfo` of a models folder; a clear error for anything else."""
+    folder = Path(folder)
+    info_path = folder / INFO_FILE
+    if not info_path.is_file():
+        raise InputError(
+            f"{folder}: not a keras-hdl models folder (no {INFO_FILE}); pass the `models/` folder of a training "
+            "run (keras-hdl train) or leave --model out to use the shipped weights"
+        )
+    try:
+        data = json.loads(info_path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{info_path}: corrupt model info ({err})") from err
+    if data.pop("format", None) != FORMAT:
+        raise InputError(f"{info_path}: not a keras-hdl model info file (format is not {FORMAT!r})")
+    try:
+        data["pixel_spacing_mm"] = tuple(data["pixel_spacing_mm"])
+        return ModelInfo(**data)
+    except (TypeError, KeyError) as err:
+        raise InputError(f"{info_path}: incomplete or unknown model info fields ({err})") from err
+
+
+def load_models(folder: str | Path, *names: str) -> tuple[ModelInfo, dict]:
+    """Load the named networks (default: both) of a models folder → (info, {name: keras.Model})."""
+    import keras
+
+    import keras_hdl.models  # noqa: F401  (registers the custom classes for deserialisation)
+
+    folder = Path(folder)
+    info = read_model_info(folder)
+    models = {}
+    for name in names or tuple(NETWORK_FILES):
+        path = folder / NETWORK_FILES[name]
+        if not path.is_file():
+            raise InputError(f"{folder}: has no {name} network ({path.name}); train it with `keras-hdl train`")
+        try:
+            models[name] = keras.saving.load_model(path, compile=False)
+        except Exception as err:  # Keras raises many types for a damaged archive
+            raise InputError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: {err})") from err
+    return info, models
