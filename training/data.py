@@ -6,7 +6,8 @@ LV and normalised (DESIGN §3.1), channels last:
 - ``magnitude`` (T, C, C) float32 in [−1, 1];
 - ``mask`` (T, C, C) float32 in {0, 1};
 - ``phase`` (T, C, C, 3) float32 in [−1, 1] (normalised x, y, z phase);
-- ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently).
+- ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently);
+- ``pixel_spacing`` (2,) float32 mm (row, column) of the source series.
 
 Samples for the temporal interpolator (DESIGN §2.1), frame indices wrapping modulo T::
 
@@ -57,6 +58,7 @@ class SliceCines:
     mask: np.ndarray  # (N, T, C, C)
     phase: np.ndarray  # (N, T, C, C, 3)
     venc: np.ndarray  # (N, 3)
+    pixel_spacing: np.ndarray  # (N, 2)
 
     @property
     def num_frames(self) -> int:
@@ -104,7 +106,7 @@ def slice_cines_from_series(series_list: Sequence[Series], crop_size: int) -> Sl
     num_frames = {series.num_frames for series in series_list}
     if len(num_frames) != 1:
         raise InputError(f"all training series need the same number of frames, got {sorted(num_frames)}")
-    magnitudes, masks, phases, vencs = [], [], [], []
+    magnitudes, masks, phases, vencs, spacings = [], [], [], [], []
     for series in series_list:
         source = series.provenance.get("scan", series.provenance.get("source", "a series"))
         if series.masks is None or series.phase is None:
@@ -119,11 +121,13 @@ def slice_cines_from_series(series_list: Sequence[Series], crop_size: int) -> Sl
             cropped_phase = crop_around(np.moveaxis(phase[:, slice_index], -1, 1), centre, crop_size, fill=0.0)
             phases.append(np.moveaxis(cropped_phase, 1, -1))
             vencs.append(np.asarray(series.venc, np.float32))
+            spacings.append(np.asarray(series.pixel_spacing, np.float32))
     return SliceCines(
         magnitude=np.stack(magnitudes).astype(np.float32),
         mask=np.stack(masks).astype(np.float32),
         phase=np.stack(phases).astype(np.float32),
         venc=np.stack(vencs),
+        pixel_spacing=np.stack(spacings),
     )
 
 

@@ -1,0 +1,140 @@
+"""Where training data come from: a phantom dataset, a folder of scans, or prepared shards.
+
+``load_training_data(path, crop_size)`` returns the train and validation slice cines:
+
+- no path: the built-in phantom (:data:`DEFAULT_PHANTOM`), generated once into the
+  cache folder (``$KERAS_HDL_CACHE``, default ``~/.cache/keras-hdl``) and reused;
+- a phantom dataset folder (``manifest.json``): its train / val splits (by subject);
+- a folder of scans, each a sub-folder holding ``series.dcm`` (+ ``seg.dcm``), a classic
+  DICOM folder or ``series.npz``: with ``train/`` and ``val/`` sub-folders those are the
+  splits, otherwise a stable hash of each scan folder's name sends about 15 % to val;
+- a folder written by ``keras-hdl prepare`` (``train/`` and ``val/`` TFRecord shards).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from keras_hdl.errors import InputError
+from keras_hdl.phantom import PhantomConfig
+from keras_hdl.phantom.dataset import MANIFEST_FILE, load_manifest, write_dataset
+from keras_hdl.readers import read_series
+from keras_hdl.series import Series
+from keras_hdl.training.data import CineSource, SliceCines, slice_cines_from_series
+from keras_hdl.training.records import INDEX_FILE, RecordShards
+
+DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0)
+"""The phantom `keras-hdl train` uses without --data: 12 subjects × 3 slices × 50 frames at 128 px."""
+SCAN_FILES = ("series.npz", "series.dcm", "series")
+VALIDATION_PERCENT = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """Train and validation cines, and what they are (for the run's records)."""
+
+    train: CineSource
+    val: SliceCines
+    description: str
+    pixel_spacing_mm: tuple[float, float]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("KERAS_HDL_CACHE", Path.home() / ".cache" / "keras-hdl"))
+
+
+def default_phantom_dir() -> Path:
+    """The built-in phantom dataset, generated on first use."""
+    config = DEFAULT_PHANTOM
+    folder = cache_dir() / f"phantom-{config.subjects}x{config.size}px-seed{config.seed}"
+    if not (folder / MANIFEST_FILE).is_file():
+        print(f"generating the built-in phantom dataset into {folder} (once)")
+        write_dataset(folder, config, overwrite=True)
+    return folder
+
+
+def _scan_file(scan_dir: Path) -> Path | None:
+    return next((scan_dir / name for name in SCAN_FILES if (scan_dir / name).exists()), None)
+
+
+def _phantom_splits(folder: Path) -> dict[str, list[Series]]:
+    manifest = load_manifest(folder)
+    splits: dict[str, list[Series]] = {"train": [], "val": []}
+    for scan in manifest["scans"]:
+        if scan["split"] in splits:
+            splits[scan["split"]].append(read_series(_scan_file(folder / scan["scan_id"])))
+    return splits
+
+
+def _is_validation(name: str) -> bool:
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 100 < VALIDATION_PERCENT
+
+
+def _scan_folder_splits(folder: Path) -> dict[str, list[Series]]:
+    if (folder / "train").is_dir() and (folder / "val").is_dir():
+        groups = {split: sorted(p for p in (folder / split).iterdir() if p.is_dir()) for split in ("train", "val")}
+    else:
+        scans = sorted(p for p in folder.iterdir() if p.is_dir() and _scan_file(p))
+        groups = {
+            "train": [p for p in scans if not _is_validation(p.name)],
+            "val": [p for p in scans if _is_validation(p.name)],
+        }
+    splits = {}
+    for split, scan_dirs in groups.items():
+        series = []
+        for scan_dir in scan_dirs:
+            scan_file = _scan_file(scan_dir)
+            if scan_file is None:
+                continue
+            loaded = read_series(scan_file)
+            if loaded.masks is None:
+                raise InputError(f"{scan_dir}: no myocardium masks; put a seg.dcm (DICOM SEG) beside the series")
+            series.append(loaded)
+        splits[split] = series
+    return splits
+
+
+def load_series_splits(path: str | Path | None) -> tuple[dict[str, list[Series]], str]:
+    """Train and val series from a phantom dataset or a folder of scans (module docstring)."""
+    folder = default_phantom_dir() if path is None else Path(path)
+    if not folder.is_dir():
+        raise InputError(f"--data {folder}: no such folder")
+    if (folder / MANIFEST_FILE).is_file():
+        splits, kind = _phantom_splits(folder), "phantom dataset"
+    else:
+        splits, kind = _scan_folder_splits(folder), "folder of scans"
+    if not splits["train"]:
+        raise InputError(
+            f"--data {folder}: no usable series for training (expected scan folders holding "
+            f"{' / '.join(SCAN_FILES)} with masks, a phantom dataset, or `keras-hdl prepare` shards)"
+        )
+    if not splits["val"]:
+        splits["val"] = splits["train"][-1:]
+        kind += " (no validation split: the last training scan validates)"
+    return splits, f"{kind} {folder}"
+
+
+def load_training_data(path: str | Path | None, crop_size: int) -> TrainingData:
+    """Cropped, normalised train and val cines from ``path`` (see module docstring)."""
+    if path is not None and (Path(path) / "train" / INDEX_FILE).is_file():
+        train = RecordShards.open(Path(path) / "train")
+        val = RecordShards.open(Path(path) / "val").load()
+        if train.crop_size != crop_size:
+            raise InputError(
+                f"--data {path}: shards were prepared with {train.crop_size}-px crops but the preset uses "
+                f"{crop_size}; run `keras-hdl prepare` again with --crop-size {crop_size}"
+            )
+        return TrainingData(train, val, f"prepared shards {path}", _median_spacing(val))
+    splits, description = load_series_splits(path)
+    val = slice_cines_from_series(splits["val"], crop_size)
+    return TrainingData(slice_cines_from_series(splits["train"], crop_size), val, description, _median_spacing(val))
+
+
+def _median_spacing(cines: SliceCines) -> tuple[float, float]:
+    row, col = np.median(cines.pixel_spacing, axis=0)
+    return float(row), float(col)
