@@ -47,6 +47,7 @@ setup(
         "matplotlib>=3.8,<4",
         "pyyaml>=6.0,<7",
         "tqdm>=4.66,<5",
+        "tensorboard>=2.20,<2.22",
         "pytest>=8.0,<10",
     ],
     extras_require={

@@ -64,9 +64,13 @@ class SliceCines:
     def num_frames(self) -> int:
         return self.magnitude.shape[1]
 
+    @property
+    def num_cines(self) -> int:
+        return self.magnitude.shape[0]
+
     def stream(self, samples_per_cine: int, seed: int, epoch: int) -> tf.data.Dataset:
         """(cine dict, sample seed) pairs in a shuffled order, gathering cines from memory by index."""
-        order, seeds = epoch_order(self.magnitude.shape[0], samples_per_cine, seed, epoch)
+        order, seeds = epoch_order(self.num_cines, samples_per_cine, seed, epoch)
         arrays = {name: tf.constant(value) for name, value in dataclasses.asdict(self).items()}
 
         def gather(index, sample_seed):
@@ -270,6 +274,9 @@ class CineSource(Protocol):
 
     @property
     def num_frames(self) -> int: ...
+
+    @property
+    def num_cines(self) -> int: ...
 
     def stream(self, samples_per_cine: int, seed: int, epoch: int) -> tf.data.Dataset: ...
 

@@ -50,7 +50,7 @@ def _float_feature(values: np.ndarray) -> tf.train.Feature:
 
 def write_shards(cines: SliceCines, out_dir: str | Path, cines_per_shard: int = 64) -> list[Path]:
     """Write ``cines`` as TFRecord shards plus a ``shards.json`` index into ``out_dir`` (atomically)."""
-    count = cines.magnitude.shape[0]
+    count = cines.num_cines
     num_shards = max(1, -(-count // cines_per_shard))
     out_dir = Path(out_dir)
     names = [f"cines-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
@@ -95,6 +95,7 @@ class RecordShards:
     files: Sequence[str]
     num_frames: int
     crop_size: int
+    num_cines: int
 
     @classmethod
     def open(cls, folder: str | Path) -> RecordShards:
@@ -103,7 +104,8 @@ class RecordShards:
         if not index_path.is_file():
             raise InputError(f"{folder}: no {INDEX_FILE}; write shards with `keras-hdl prepare`")
         index = json.loads(index_path.read_text())
-        return cls([str(Path(folder) / name) for name in index["files"]], index["frames"], index["crop_size"])
+        files = [str(Path(folder) / name) for name in index["files"]]
+        return cls(files, index["frames"], index["crop_size"], index["cines"])
 
     def stream(self, samples_per_cine: int, seed: int, epoch: int) -> tf.data.Dataset:
         """(cine dict, sample seed) pairs: files in a seeded order, each cine ``samples_per_cine`` times."""

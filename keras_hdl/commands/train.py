@@ -1,0 +1,89 @@
+"""`keras-hdl train`: a thin click parser over :func:`keras_hdl.training.train.train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command(name="train")
+@click.option(
+    "--module",
+    type=click.Choice(["interpolator", "phase", "all"]),
+    default="all",
+    show_default=True,
+    help="Which network(s) to train.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["tiny", "cpu", "paper"]),
+    default=None,
+    help="Model and training preset  [default: cpu, or the run's own with --resume].",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A preset YAML file instead of --preset (every key is checked).",
+)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Phantom dataset, folder of scans, or `keras-hdl prepare` shards  [default: built-in phantom].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/latest"),
+    show_default=True,
+    help="Run folder (config, checkpoints, metrics.csv, TensorBoard, models/).",
+)
+@click.option("--epochs", type=int, default=None, help="Epochs per module  [default: the preset's].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["auto", "mirrored"]),
+    default="auto",
+    show_default=True,
+    help="Distribution: auto (several GPUs → mirrored) or mirrored.",
+)
+@click.option(
+    "--mixed-precision",
+    type=click.Choice(["bf16", "fp16", "off"]),
+    default="off",
+    show_default=True,
+    help="bf16 on CPUs with AMX (about 2× faster), fp16 on GPUs.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling and the noise.")
+def command(module, preset, config_file, data, out_dir, epochs, resume, strategy, mixed_precision, seed) -> None:
+    """Train the temporal interpolator and/or the phase synthesis model.
+
+    With no arguments: trains both modules with the `cpu` preset on the built-in phantom
+    (generated once into the cache folder) and leaves a complete run folder in runs/latest.
+    """
+    from keras_hdl.errors import InputError
+    from keras_hdl.training.train import TrainOptions, train
+
+    if preset and config_file:
+        raise InputError("give --preset or --config, not both")
+    best = train(
+        TrainOptions(
+            out_dir=out_dir,
+            module=module,
+            preset=str(config_file) if config_file else preset,
+            data=data,
+            epochs=epochs,
+            resume=resume,
+            strategy=strategy,
+            mixed_precision=mixed_precision,
+            seed=seed,
+        )
+    )
+    click.echo(f"run folder: {out_dir}  (models in {out_dir / 'models'})")
+    for name, figures in best.items():
+        shown = ", ".join(f"{key} {value:.4g}" for key, value in figures.items())
+        click.echo(f"best {name}: {shown}")
