@@ -301,12 +301,18 @@ def velocity_to_phase(velocity: np.ndarray, venc, quantize: bool = True) -> np.n
     return phase.astype(np.float32)
 
 
+def magnitude_scale(magnitude: np.ndarray, percentile: float = 99.5) -> float:
+    """The series' robust maximum (scanner units) that :func:`normalize_magnitude` maps to 1."""
+    scale = float(np.percentile(np.asarray(magnitude, np.float32), percentile))
+    if scale <= 0:
+        raise InputError("magnitude is zero almost everywhere; cannot normalise an empty series")
+    return scale
+
+
 def normalize_magnitude(magnitude: np.ndarray, percentile: float = 99.5) -> np.ndarray:
     """Scanner-unit magnitude → [−1, 1]: divide by the series' robust maximum, clip to [0, 1], map to [−1, 1]."""
     magnitude = np.asarray(magnitude, np.float32)
-    scale = float(np.percentile(magnitude, percentile))
-    if scale <= 0:
-        raise InputError("magnitude is zero almost everywhere; cannot normalise an empty series")
+    scale = magnitude_scale(magnitude, percentile)
     return (np.clip(magnitude / scale, 0.0, 1.0) * 2.0 - 1.0).astype(np.float32)
 
 

@@ -1,0 +1,116 @@
+"""From a slice's full field of view to the networks' LV crop and back.
+
+The networks were trained on square crops of ``crop_size`` pixels around the LV at
+the training data's pixel spacing (:class:`~keras_hdl.model_store.ModelInfo`). For
+any input matrix size and spacing, one slice's :class:`LVWindow`:
+
+1. resamples the slice onto the *model grid* (same field of view, the models' pixel
+   spacing; bilinear; skipped when the spacings already agree), where pixel (i, j)
+   lies at (i · spacing_row, j · spacing_col) mm from the first pixel's centre;
+2. crops ``crop_size`` × ``crop_size`` pixels centred on the LV (the centroid of the
+   kept frames' myocardium masks) with :func:`keras_hdl.training.data.crop_around`,
+   padding where the crop runs past the image;
+3. pastes the networks' crops back into the model grid and resamples that onto the
+   source pixels. Source pixels outside the crop's footprint come back as NaN, so the
+   caller fills them (see :mod:`keras_hdl.synthesis.pipeline`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import ndimage
+
+from keras_hdl.training.data import crop_around, lv_centre
+
+SPACING_TOLERANCE = 1e-3
+"""Relative difference below which two pixel spacings count as equal (no resampling)."""
+
+
+def same_spacing(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    return bool(np.allclose(first, second, rtol=SPACING_TOLERANCE, atol=0))
+
+
+def resample(
+    images: np.ndarray, from_spacing: tuple[float, float], to_spacing: tuple[float, float], shape: tuple[int, int]
+) -> np.ndarray:
+    """Bilinear resampling of (..., H, W) images from one pixel spacing (mm) to another, output (..., *shape).
+
+    Output pixel (i, j) samples the input at (i · to_row / from_row, j · to_col / from_col);
+    edges are extended. NaN input pixels make every output pixel that touches them NaN.
+    """
+    images = np.asarray(images, np.float32)
+    if same_spacing(from_spacing, to_spacing) and images.shape[-2:] == tuple(shape):
+        return images.copy()
+    lead = images.shape[:-2]
+    stack = images.reshape(-1, *images.shape[-2:])
+    rows = np.arange(shape[0]) * (to_spacing[0] / from_spacing[0])
+    cols = np.arange(shape[1]) * (to_spacing[1] / from_spacing[1])
+    index, row_grid, col_grid = np.meshgrid(np.arange(stack.shape[0]), rows, cols, indexing="ij")
+    sampled = ndimage.map_coordinates(stack, np.stack([index, row_grid, col_grid]), order=1, mode="nearest")
+    return sampled.reshape(*lead, *shape).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class LVWindow:
+    """Where the networks' crop lies in one slice.
+
+    Attributes:
+        source_shape: (H, W) of the slice, pixels. source_spacing: its (row, column) spacing, mm.
+        model_spacing: the networks' (row, column) spacing, mm. crop_size: the crop's side, pixels.
+        centre: (row, column) of the LV on the model grid, pixels.
+    """
+
+    source_shape: tuple[int, int]
+    source_spacing: tuple[float, float]
+    model_spacing: tuple[float, float]
+    crop_size: int
+    centre: tuple[float, float]
+
+    @classmethod
+    def around(
+        cls,
+        masks: np.ndarray,
+        source_spacing: tuple[float, float],
+        model_spacing: tuple[float, float],
+        crop_size: int,
+    ) -> LVWindow:
+        """The window centred on the centroid of the union of ``masks`` (N, H, W) (the kept frames' myocardium)."""
+        row, col = lv_centre(np.asarray(masks))
+        scale = np.asarray(source_spacing) / np.asarray(model_spacing)
+        return cls(
+            source_shape=tuple(masks.shape[-2:]),
+            source_spacing=tuple(float(s) for s in source_spacing),
+            model_spacing=tuple(float(s) for s in model_spacing),
+            crop_size=int(crop_size),
+            centre=(float(row * scale[0]), float(col * scale[1])),
+        )
+
+    @property
+    def model_shape(self) -> tuple[int, int]:
+        """(H', W') of the model grid: the same field of view at the model spacing."""
+        return tuple(
+            max(1, round(size * source / model))
+            for size, source, model in zip(self.source_shape, self.source_spacing, self.model_spacing, strict=True)
+        )
+
+    def crop(self, images: np.ndarray, fill: float) -> np.ndarray:
+        """(..., H, W) source images → (..., C, C) crops on the model grid; ``fill`` where the crop leaves the image."""
+        on_model_grid = resample(images, self.source_spacing, self.model_spacing, self.model_shape)
+        return crop_around(on_model_grid, self.centre, self.crop_size, fill=fill)
+
+    def paste(self, crops: np.ndarray) -> np.ndarray:
+        """(..., C, C) crops → (..., H, W) on the source pixels, NaN outside the crop's footprint."""
+        crops = np.asarray(crops, np.float32)
+        height, width = self.model_shape
+        flat_index = crop_around(np.arange(height * width).reshape(height, width), self.centre, self.crop_size, -1)
+        inside = flat_index >= 0
+        canvas = np.full((*crops.shape[:-2], height * width), np.nan, np.float32)
+        canvas[..., flat_index[inside]] = crops[..., inside]
+        canvas = canvas.reshape(*crops.shape[:-2], height, width)
+        return resample(canvas, self.model_spacing, self.source_spacing, self.source_shape)
+
+    def footprint(self) -> np.ndarray:
+        """(H, W) bool: the source pixels the networks' crop covers."""
+        return np.isfinite(self.paste(np.zeros((self.crop_size, self.crop_size), np.float32)))

@@ -1,0 +1,149 @@
+"""The two networks a twin needs, local or served, behind one interface.
+
+:class:`TwinModels` holds an interpolator (any
+:class:`~keras_hdl.interpolation.plan.Interpolator`), a :class:`PhaseSynthesizer` and
+what the networks expect (crop size, pixel spacing, background noise, version).
+:func:`load_local_models` builds it from a models folder (:mod:`keras_hdl.model_store`);
+:func:`keras_hdl.export.serving.connect` builds it from a TF Serving deployment, so the
+pipeline sends the very same batches to either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from keras_hdl.errors import InputError
+from keras_hdl.interpolation.plan import Interpolator
+from keras_hdl.model_store import NETWORK_FILES, SHIPPED_MODELS, ModelInfo, load_models, read_model_info
+from keras_hdl.predictors import DEFAULT_BATCH_SIZE, KerasPredictor, Predictor, Progress, predict_in_batches
+
+INTERPOLATOR_INPUTS = ("condition", "magnitudes", "masks")
+PHASE_INPUTS = ("magnitudes",)
+
+
+class PhaseSynthesizer:
+    """Phase of frame t from the magnitude triplet (M_t−1, M_t, M_t+1), through a phase network's predictor.
+
+    ``synthesize(magnitudes (N, C, C, 3) in [−1, 1], seeds (N, 2) int32) -> (N, C, C, 3)`` normalised
+    x, y, z phase in [−1, 1]. With ``composite`` the network takes the ``seed`` input (its
+    background noise); a vanilla generator ignores the seeds.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        composite: bool,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Progress | None = None,
+    ):
+        self.predictor = predictor
+        self.composite = composite
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def synthesize(self, magnitudes: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        inputs = {"magnitudes": np.asarray(magnitudes, np.float32)}
+        if self.composite:
+            inputs["seed"] = np.asarray(seeds, np.int32)
+        return predict_in_batches(self.predictor, inputs, self.batch_size, self.progress)["phase"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TwinModels:
+    """Everything synthesis needs from the networks.
+
+    Attributes:
+        interpolator: fills the dropped frames (magnitude and mask).
+        phase: synthesises the three phase images of every frame.
+        crop_size: side of the networks' square LV crop, pixels.
+        pixel_spacing_mm: (row, column) spacing the networks were trained at, mm.
+        frames: frames per cycle of the training data.
+        background_mean, background_std: the phase network's background Gaussian (normalised phase),
+            also used for the phase outside the crop.
+        version: the models' version string (written into the twin's provenance and DICOM).
+    """
+
+    interpolator: Interpolator
+    phase: PhaseSynthesizer
+    crop_size: int
+    pixel_spacing_mm: tuple[float, float]
+    frames: int
+    background_mean: float
+    background_std: float
+    version: str
+
+
+def models_version(folder: str | Path, info: ModelInfo) -> str:
+    """``<preset>-<first 10 hex digits of the SHA-256 of both network files>``: names exactly these weights."""
+    digest = hashlib.sha256()
+    for file_name in NETWORK_FILES.values():
+        path = Path(folder) / file_name
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return f"{info.preset}-{digest.hexdigest()[:10]}"
+
+
+def resolve_models_folder(model: str | Path | None = None, run: str | Path | None = None) -> Path:
+    """The models folder from ``--model`` or ``--run`` (its ``models/``), else the shipped weights."""
+    if model is not None and run is not None:
+        raise InputError("give either --model MODELS_DIR or --run RUN_DIR, not both")
+    if run is not None:
+        return Path(run) / "models"
+    if model is not None:
+        return Path(model)
+    if not (SHIPPED_MODELS / "model_info.json").is_file():
+        raise InputError(
+            f"no shipped weights in this installation ({SHIPPED_MODELS} is missing); pass --model MODELS_DIR "
+            "(the models/ folder of `keras-hdl train`)"
+        )
+    return SHIPPED_MODELS
+
+
+def check_network_kinds(folder: Path, networks: dict) -> None:
+    """Refuse a models folder whose files hold the wrong kind of network (e.g. swapped files)."""
+    from keras_hdl.models import PhaseGenerator, TemporalInterpolator, VanillaR2UNetInterpolator
+
+    expected = {
+        "interpolator": ((TemporalInterpolator, VanillaR2UNetInterpolator), "an interpolation network"),
+        "phase": ((PhaseGenerator,), "a phase generator"),
+    }
+    for name, model in networks.items():
+        classes, what = expected[name]
+        if not isinstance(model, classes):
+            raise InputError(
+                f"{folder / NETWORK_FILES[name]}: holds a {type(model).__name__}, not {what}; this is not a "
+                "keras-hdl models folder of the right kind (check which files were copied where)"
+            )
+
+
+def load_local_networks(folder: str | Path) -> tuple[ModelInfo, dict]:
+    """(info, {"interpolator": model, "phase": model}) of a models folder, kinds checked."""
+    folder = Path(folder)
+    read_model_info(folder)  # a clear error for a folder of the wrong kind before loading anything
+    info, networks = load_models(folder, "interpolator", "phase")
+    check_network_kinds(folder, networks)
+    return info, networks
+
+
+def load_local_models(
+    folder: str | Path, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None
+) -> TwinModels:
+    """:class:`TwinModels` running the networks of a models folder in this process."""
+    from keras_hdl.interpolation.network import NetworkInterpolator
+
+    info, networks = load_local_networks(folder)
+    phase = networks["phase"]
+    return TwinModels(
+        interpolator=NetworkInterpolator.from_model(networks["interpolator"], batch_size=batch_size, progress=progress),
+        phase=PhaseSynthesizer(KerasPredictor(phase), phase.composite, batch_size=batch_size, progress=progress),
+        crop_size=info.crop_size,
+        pixel_spacing_mm=tuple(info.pixel_spacing_mm),
+        frames=info.frames,
+        background_mean=phase.background_mean,
+        background_std=phase.background_std,
+        version=models_version(folder, info),
+    )

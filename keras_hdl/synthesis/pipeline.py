@@ -1,0 +1,291 @@
+"""Digital-twin synthesis (DESIGN §2): low-frame-rate magnitude + kept masks → full 3Dir MVM series.
+
+Input convention
+----------------
+A *low-frame-rate series* holds only the kept frames 0, K+1, 2(K+1), … of a cycle of T
+frames (so its frame i is frame i·(K+1) of the cycle), with the myocardium mask of every
+kept frame and slice. T defaults to (kept frames) · (K+1); pass ``frames`` when the last
+gap is shorter (e.g. 8 kept frames at K = 6 for T = 50). :func:`downsample` makes one
+from a full series (for evaluation and demos).
+
+Steps
+-----
+1. Per slice, an :class:`~keras_hdl.synthesis.field_of_view.LVWindow` crops the LV from
+   the normalised magnitude and the masks (resampled to the networks' spacing if needed).
+2. :func:`synthesize_crops`: the interpolator fills every dropped frame of every slice in
+   one batched request (conditioned on absolute positions, so the last, shorter gap needs
+   nothing special), then the phase network synthesises the three phase images of every
+   frame from cyclic magnitude triplets in one batched request. Frame (slice s, frame t)
+   gets background seed (seed, s·T + t) (:func:`frame_seeds`), so the same seed gives the
+   same twin, locally, on TF Serving, and in the exported ``twin`` graph.
+3. Back in the full field of view: kept frames keep the input's magnitude and masks
+   unchanged. Inside the crop's footprint, dropped frames get the interpolator's magnitude
+   (de-normalised with the input's scale) and mask (probability > 0.5), and every frame the
+   synthesised phase. Outside it, dropped frames' magnitude is linearly interpolated between
+   the kept frames, masks are zero and the phase is background noise drawn from the phase
+   network's fitted Gaussian N(μ, σ) (seeded by ``seed``), like the composite's background.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from keras_hdl import __version__
+from keras_hdl.dicom.deidentify import PROVENANCE_PREFIX, allowed_acquisition
+from keras_hdl.errors import InputError
+from keras_hdl.interpolation.linear import LinearInterpolator
+from keras_hdl.interpolation.plan import Interpolator, gaps, kept_frames, validate_k
+from keras_hdl.series import Series, denormalize_phase, magnitude_scale, normalize_magnitude
+from keras_hdl.synthesis.field_of_view import LVWindow
+from keras_hdl.synthesis.networks import PhaseSynthesizer, TwinModels
+
+MASK_THRESHOLD = 0.5
+MAX_SEED = 2**31 - 1
+DEFAULT_METHOD = "HDL"
+
+
+@dataclasses.dataclass(frozen=True)
+class CropTwin:
+    """A twin on the networks' crops: S slices, T frames, C × C pixels, normalised.
+
+    magnitude (S, T, C, C) in [−1, 1]; mask (S, T, C, C) probability in [0, 1] (kept frames: the
+    input masks); phase (S, T, C, C, 3) normalised x, y, z phase in [−1, 1].
+    """
+
+    magnitude: np.ndarray
+    mask: np.ndarray
+    phase: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class GapTargets:
+    """Every dropped frame of a cycle: its index, the kept frames around it (as indices into the kept
+    frames), and the interpolator's condition (start, target, end) / T, float32."""
+
+    targets: np.ndarray  # (M,) frame indices
+    start_index: np.ndarray  # (M,) into the kept frames
+    end_index: np.ndarray  # (M,) into the kept frames (the last gap wraps to 0)
+    positions: np.ndarray  # (M, 3) float32
+
+
+def gap_targets(frames: int, k: int) -> GapTargets:
+    """The dropped frames of a cycle of ``frames`` frames with ``k`` dropped between kept ones."""
+    plan = gaps(frames, k)
+    period = k + 1
+    num_kept = len(kept_frames(frames, k))
+    rows = [(gap.start, target, gap.end) for gap in plan for target in gap.targets]
+    table = np.asarray(rows, np.int64).reshape(-1, 3)
+    start_index = table[:, 0] // period
+    return GapTargets(
+        targets=table[:, 1],
+        start_index=start_index,
+        end_index=(start_index + 1) % num_kept,
+        positions=table.astype(np.float32) / np.float32(frames),
+    )
+
+
+def frame_seeds(seed: int, slices: int, frames: int) -> np.ndarray:
+    """(S·T, 2) int32 background seeds, slice-major: frame t of slice s gets (seed, s·T + t)."""
+    index = np.arange(slices * frames, dtype=np.int32)
+    return np.stack([np.full_like(index, seed), index], axis=-1)
+
+
+def validate_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"seed: expected an integer in [0, {MAX_SEED}], got {seed!r}")
+    return int(seed)
+
+
+def synthesize_crops(
+    kept_magnitudes: np.ndarray,
+    kept_masks: np.ndarray,
+    k: int,
+    frames: int,
+    seed: int,
+    interpolator: Interpolator,
+    phase: PhaseSynthesizer,
+) -> CropTwin:
+    """The twin of S slices' LV crops: kept magnitudes and masks (S, N, C, C) → :class:`CropTwin` of T frames.
+
+    One interpolator request for every dropped frame of every slice, then one phase request
+    for every frame of every slice (each split into batches by the networks' predictors).
+    """
+    validate_k(k, frames)
+    slices, num_kept, size = kept_magnitudes.shape[:3]
+    kept = kept_frames(frames, k)
+    if num_kept != kept.size:
+        raise InputError(f"{num_kept} kept frames given, but T = {frames} with K = {k} keeps {kept.size}")
+    magnitude = np.empty((slices, frames, size, size), np.float32)
+    mask = np.empty_like(magnitude)
+    magnitude[:, kept] = kept_magnitudes
+    mask[:, kept] = kept_masks
+    plan = gap_targets(frames, k)
+    if plan.targets.size:
+
+        def gathered(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+            return array[:, index].reshape(-1, size, size)
+
+        interpolated, probability = interpolator.interpolate(
+            gathered(kept_magnitudes, plan.start_index),
+            gathered(kept_magnitudes, plan.end_index),
+            gathered(kept_masks, plan.start_index),
+            gathered(kept_masks, plan.end_index),
+            np.tile(plan.positions, (slices, 1)),
+        )
+        magnitude[:, plan.targets] = interpolated.reshape(slices, -1, size, size)
+        mask[:, plan.targets] = probability.reshape(slices, -1, size, size)
+    t = np.arange(frames)
+    triplets = np.stack([magnitude[:, (t - 1) % frames], magnitude, magnitude[:, (t + 1) % frames]], axis=-1)
+    phases = phase.synthesize(triplets.reshape(-1, size, size, 3), frame_seeds(seed, slices, frames))
+    return CropTwin(magnitude=magnitude, mask=mask, phase=phases.reshape(slices, frames, size, size, 3))
+
+
+def downsample(series: Series, k: int) -> Series:
+    """A full series' kept frames 0, K+1, 2(K+1), … with their masks: a low-frame-rate series (evaluation, demos)."""
+    kept = kept_frames(series.num_frames, k)
+    return series.replace(
+        magnitude=series.magnitude[kept],
+        phase=None,
+        masks=None if series.masks is None else series.masks[kept],
+    )
+
+
+def cycle_frames(num_kept: int, k: int, frames: int | None) -> int:
+    """T of a low-frame-rate series of ``num_kept`` frames: ``frames`` if given (checked), else num_kept · (K+1)."""
+    validate_k(k, max(frames or 0, num_kept * (k + 1)))
+    total = num_kept * (k + 1) if frames is None else int(frames)
+    low, high = (num_kept - 1) * (k + 1) + 1, num_kept * (k + 1)
+    if not low <= total <= high:
+        raise InputError(
+            f"{num_kept} kept frames with K = {k} dropped between them make a cycle of {low} to {high} frames, "
+            f"not T = {total}; check --k and --frames (the input must hold only the kept frames)"
+        )
+    validate_k(k, total)
+    return total
+
+
+def _check_kept_masks(series: Series, k: int) -> np.ndarray:
+    """The masks of every kept frame and slice, or an InputError naming the ones that are missing."""
+    if series.masks is None:
+        raise InputError(
+            "the input has no myocardium masks; synthesis needs the mask of every kept frame and slice "
+            "(a seg.dcm beside a DICOM input, the .npz array `masks`, or --masks FILE)"
+        )
+    empty = np.argwhere(~series.masks.any(axis=(2, 3)))
+    if empty.size:
+        where = ", ".join(f"frame {int(f) * (k + 1)} slice {int(s)}" for f, s in empty[:5])
+        more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+        raise InputError(
+            f"masks missing for {len(empty)} kept frame(s): {where}{more} have an empty myocardium mask; "
+            "every kept frame of every slice needs its mask"
+        )
+    return series.masks
+
+
+def validate_low_rate(low_rate: Series, k: int, frames: int | None = None) -> int:
+    """Check K, T and the kept frames' masks of a low-frame-rate series before any work; returns T."""
+    total = cycle_frames(low_rate.num_frames, k, frames)
+    _check_kept_masks(low_rate, k)
+    return total
+
+
+def synthesize_twin(
+    low_rate: Series,
+    k: int,
+    models: TwinModels,
+    seed: int = 0,
+    frames: int | None = None,
+    method: str = DEFAULT_METHOD,
+) -> Series:
+    """The full digital twin of a low-frame-rate series (module docstring): T frames of magnitude, phase, masks.
+
+    Args:
+        low_rate: the kept frames only (magnitude (N, S, H, W) in scanner units, masks of every kept frame).
+        k: frames dropped between kept frames (0 … 6).
+        models: the networks (:func:`~keras_hdl.synthesis.networks.load_local_models` or a TF Serving connection).
+        seed: background-noise seed; the same seed gives the same twin.
+        frames: T, frames per cycle (default N · (K+1)).
+        method: the method's name in the provenance.
+
+    Returns:
+        A :class:`Series` (T, S, H, W) with raw phase, the input's venc, geometry and RR interval, and a
+        provenance that names the method, K, the models' version and the seed — never the source.
+    """
+    seed = validate_seed(seed)
+    total = validate_low_rate(low_rate, k, frames)
+    masks = low_rate.masks
+    kept = kept_frames(total, k)
+    slices, (height, width) = low_rate.num_slices, low_rate.image_shape
+    scale = magnitude_scale(low_rate.magnitude)
+    normalized = normalize_magnitude(low_rate.magnitude)
+
+    windows = [
+        LVWindow.around(masks[:, s], low_rate.pixel_spacing, models.pixel_spacing_mm, models.crop_size)
+        for s in range(slices)
+    ]
+    for s, window in enumerate(windows):
+        if (masks[:, s] & ~window.footprint()).any():
+            raise InputError(
+                f"slice {s}: the myocardium reaches outside the networks' {models.crop_size}-pixel crop at "
+                f"{models.pixel_spacing_mm} mm; the masks may be wrong (they should cover the LV myocardium only)"
+            )
+    kept_magnitudes = np.stack([w.crop(normalized[:, s], fill=-1.0) for s, w in enumerate(windows)])
+    kept_masks = np.stack(
+        [(w.crop(masks[:, s].astype(np.float32), fill=0.0) >= MASK_THRESHOLD) for s, w in enumerate(windows)]
+    ).astype(np.float32)
+    crops = synthesize_crops(kept_magnitudes, kept_masks, k, total, seed, models.interpolator, models.phase)
+
+    # Outside the crop: linear interpolation of the magnitude, no myocardium, background phase noise.
+    magnitude = np.empty((total, slices, height, width), np.float32)
+    magnitude[kept] = low_rate.magnitude
+    out_masks = np.zeros((total, slices, height, width), bool)
+    out_masks[kept] = masks
+    plan = gap_targets(total, k)
+    if plan.targets.size:
+
+        def per_image(array: np.ndarray) -> np.ndarray:  # (M, S, H, W) → (M·S, H, W)
+            return array.reshape(-1, height, width)
+
+        blended, _ = LinearInterpolator().interpolate(
+            per_image(low_rate.magnitude[plan.start_index]),
+            per_image(low_rate.magnitude[plan.end_index]),
+            per_image(masks[plan.start_index]),
+            per_image(masks[plan.end_index]),
+            np.repeat(plan.positions, slices, axis=0),
+        )
+        magnitude[plan.targets] = blended.reshape(-1, slices, height, width)
+    rng = np.random.default_rng(seed)
+    phase = np.clip(rng.normal(models.background_mean, models.background_std, (total, slices, 3, height, width)), -1, 1)
+    phase = phase.astype(np.float32)
+
+    for s, window in enumerate(windows):
+        pasted_magnitude = window.paste(crops.magnitude[s, plan.targets])  # (M, H, W), NaN outside
+        inside = np.isfinite(pasted_magnitude)
+        denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * scale
+        magnitude[plan.targets, s] = np.where(inside, denormalized, magnitude[plan.targets, s])
+        out_masks[plan.targets, s] = np.nan_to_num(window.paste(crops.mask[s, plan.targets])) > MASK_THRESHOLD
+        pasted_phase = window.paste(np.moveaxis(crops.phase[s], -1, 1))  # (T, 3, H, W)
+        phase[:, s] = np.where(np.isfinite(pasted_phase), pasted_phase, phase[:, s])
+
+    provenance = {
+        "source": "synthetic twin",
+        "method": method,
+        "k": int(k),
+        "model_version": models.version,
+        "seed": seed,
+        "generator": f"keras-hdl {__version__}",
+        **{PROVENANCE_PREFIX + key: value for key, value in allowed_acquisition(low_rate.provenance).items()},
+    }
+    return Series(
+        magnitude=magnitude,
+        phase=denormalize_phase(phase),
+        venc=low_rate.venc,
+        masks=out_masks,
+        pixel_spacing=low_rate.pixel_spacing,
+        image_orientation=low_rate.image_orientation,
+        image_positions=low_rate.image_positions,
+        rr_interval_ms=low_rate.rr_interval_ms,
+        provenance=provenance,
+    )

@@ -1,0 +1,44 @@
+"""Helpers shared by the synthesis and export tests: tiny models folders and per-run shared folders."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+TINY_SPACING_MM = (2.5, 2.5)  # the spacing of a 64-pixel phantom (160 mm field of view)
+TINY_CROP = 32
+BACKGROUND = (0.05, 0.02)  # μ, σ of the phase background (normalised), not the preset's default
+
+
+def shared_folder(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder built once per test run and shared by every xdist worker (built under a file lock)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    target = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            build(target)
+    return target
+
+
+def save_tiny_models(folder: Path, pixel_spacing_mm: tuple[float, float] = TINY_SPACING_MM) -> Path:
+    """An untrained ``tiny`` models folder (32-pixel crops) at ``pixel_spacing_mm``.
+
+    The untrained interpolator is exactly linear interpolation of the magnitudes (its image
+    tail starts at zero); its mask tail and the phase generator give arbitrary but fixed output.
+    """
+    from keras_hdl.config import build_from_config, load_preset
+    from keras_hdl.model_store import ModelInfo, save_models
+
+    preset = load_preset("tiny")
+    interpolator = build_from_config(preset.interpolation.model)
+    phase = build_from_config(preset.phase.model, background_mean=BACKGROUND[0], background_std=BACKGROUND[1])
+    info = ModelInfo(preset="tiny", crop_size=TINY_CROP, pixel_spacing_mm=pixel_spacing_mm, frames=50)
+    return save_models(folder, info, interpolator=interpolator, phase=phase)
+
+
+def tiny_models(tmp_path_factory) -> Path:
+    return shared_folder(tmp_path_factory, "tiny_models", save_tiny_models)
