@@ -21,6 +21,7 @@ from keras_hdl.errors import InputError
 COMMANDS: dict[str, tuple[str | None, str]] = {
     "demo": ("demo", "Run the whole story on the built-in phantom."),
     "phantom": ("phantom", "Generate a phantom 3Dir MVM dataset with known velocities."),
+    "prepare": ("prepare", "Write TFRecord training shards from a phantom dataset or folder of scans."),
     "train": ("train", "Train the interpolator and/or the phase synthesis model."),
     "export": (None, "Export trained models for TensorFlow Serving and TFLite."),
     "synthesize": (None, "Make a synthetic digital twin from a low-frame-rate magnitude series."),

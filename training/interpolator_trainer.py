@@ -30,10 +30,12 @@ from keras_hdl.losses import (
 from keras_hdl.metrics import FOREGROUND_THRESHOLD, LV_PADDING_PX
 from keras_hdl.training.steps import (
     combine_terms,
+    float32_outputs,
     global_average,
     make_trackers,
     tracker_names,
     update_trackers,
+    with_loss_scaling,
 )
 
 INTERPOLATION_TERMS = ("mae", "mae_w1", "mae_w2", "dice")
@@ -136,13 +138,17 @@ class InterpolatorTrainer(keras.Model):
         self.discriminator_optimizer = None
 
     def compile(self, optimizer, discriminator_optimizer=None, **kwargs):
-        """Adam lr 1e-3 in the paper. The discriminator's optimizer is required with a discriminator."""
-        super().compile(optimizer=optimizer, **kwargs)
+        """Adam lr 1e-3 in the paper. The discriminator's optimizer is required with a discriminator.
+
+        Under the ``mixed_float16`` policy both optimizers are wrapped in a ``LossScaleOptimizer``.
+        """
+        super().compile(optimizer=with_loss_scaling(optimizer), **kwargs)
         if (self.discriminator is None) != (discriminator_optimizer is None):
             raise InputError("give a discriminator_optimizer exactly when the trainer has a discriminator")
         # Build optimizer state now, in the caller's strategy scope, not lazily inside a replica.
         self.optimizer.build(self.interpolator.trainable_variables)
         if discriminator_optimizer is not None:
+            discriminator_optimizer = with_loss_scaling(discriminator_optimizer)
             discriminator_optimizer.build(self.discriminator.trainable_variables)
         self.discriminator_optimizer = discriminator_optimizer
 
@@ -154,11 +160,12 @@ class InterpolatorTrainer(keras.Model):
         return self.interpolator(inputs, training=training)
 
     def _scores(self, magnitude, inputs, training):
-        return self.discriminator({"image": magnitude, "context": inputs["magnitudes"]}, training=training)["patches"]
+        scores = self.discriminator({"image": magnitude, "context": inputs["magnitudes"]}, training=training)
+        return float32_outputs(scores)["patches"]
 
     def _forward_losses(self, inputs, targets, training):
         """Forward pass and every loss: (generator total (B,), logged figures, discriminator loss (B,) or None)."""
-        outputs = self.interpolator(inputs, training=training)
+        outputs = float32_outputs(self.interpolator(inputs, training=training))
         terms = self.loss_terms.terms(targets, outputs)
         discriminator_loss = None
         if self.discriminator is not None:
@@ -175,9 +182,9 @@ class InterpolatorTrainer(keras.Model):
         inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape, tf.GradientTape() as discriminator_tape:
             total, logged, discriminator_loss = self._forward_losses(inputs, targets, training=True)
-            loss = global_average(total)
+            loss = self.optimizer.scale_loss(global_average(total))
             if discriminator_loss is not None:
-                discriminator_average = global_average(discriminator_loss)
+                discriminator_average = self.discriminator_optimizer.scale_loss(global_average(discriminator_loss))
         variables = self.interpolator.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         if discriminator_loss is not None:

@@ -26,10 +26,12 @@ from keras_hdl.losses import LeastSquaresGANLoss, WeightedMAE, foreground_region
 from keras_hdl.metrics import FOREGROUND_THRESHOLD
 from keras_hdl.training.steps import (
     combine_terms,
+    float32_outputs,
     global_average,
     make_trackers,
     tracker_names,
     update_trackers,
+    with_loss_scaling,
 )
 
 PIX2PIX_TERMS = ("adversarial", "l1_foreground", "l1_myocardium")
@@ -117,8 +119,13 @@ class Pix2PixTrainer(keras.Model):
         self.discriminator_optimizer = None
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        """Two optimizers (paper: Adam lr 2e-4, β1 0.5), built now in the caller's strategy scope."""
+        """Two optimizers (paper: Adam lr 2e-4, β1 0.5), built now in the caller's strategy scope.
+
+        Under the ``mixed_float16`` policy both are wrapped in a ``LossScaleOptimizer``.
+        """
         super().compile(**kwargs)
+        generator_optimizer = with_loss_scaling(generator_optimizer)
+        discriminator_optimizer = with_loss_scaling(discriminator_optimizer)
         generator_optimizer.build(self.generator.trainable_variables)
         discriminator_optimizer.build(self.discriminator.trainable_variables)
         self.generator_optimizer = generator_optimizer
@@ -147,13 +154,15 @@ class Pix2PixTrainer(keras.Model):
 
     def _forward_losses(self, inputs, targets, step, training):
         """Forward pass and both losses: (generator total (B,), discriminator loss (B,), logged figures)."""
-        synthetic = self.generator(self._generator_inputs(inputs, step), training=training)["phase"]
+        synthetic = float32_outputs(self.generator(self._generator_inputs(inputs, step), training=training))["phase"]
         context = inputs["magnitudes"]
-        fake_scores = self.discriminator({"image": synthetic, "context": context}, training=training)["patches"]
-        real_scores = self.discriminator({"image": targets["phase"], "context": context}, training=training)["patches"]
-        terms = self.loss_terms.generator_terms(inputs, targets, synthetic, fake_scores)
+        fake_scores = float32_outputs(self.discriminator({"image": synthetic, "context": context}, training=training))
+        real_scores = float32_outputs(
+            self.discriminator({"image": targets["phase"], "context": context}, training=training)
+        )
+        terms = self.loss_terms.generator_terms(inputs, targets, synthetic, fake_scores["patches"])
         generator_total, logged = combine_terms(terms, self.loss_terms.weights, total=GENERATOR_LOSS)
-        discriminator_loss = self.loss_terms.gan.discriminator(real_scores, fake_scores)
+        discriminator_loss = self.loss_terms.gan.discriminator(real_scores["patches"], fake_scores["patches"])
         logged[DISCRIMINATOR_LOSS] = discriminator_loss
         return generator_total, discriminator_loss, logged
 
@@ -162,8 +171,8 @@ class Pix2PixTrainer(keras.Model):
         step = self.generator_optimizer.iterations
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             generator_total, discriminator_loss, logged = self._forward_losses(inputs, targets, step, training=True)
-            generator_average = global_average(generator_total)
-            discriminator_average = global_average(discriminator_loss)
+            generator_average = self.generator_optimizer.scale_loss(global_average(generator_total))
+            discriminator_average = self.discriminator_optimizer.scale_loss(global_average(discriminator_loss))
         for network, optimizer, tape, loss in (
             (self.generator, self.generator_optimizer, generator_tape, generator_average),
             (self.discriminator, self.discriminator_optimizer, discriminator_tape, discriminator_average),

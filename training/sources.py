@@ -8,40 +8,58 @@
 - a folder of scans, each a sub-folder holding ``series.dcm`` (+ ``seg.dcm``), a classic
   DICOM folder or ``series.npz``: with ``train/`` and ``val/`` sub-folders those are the
   splits, otherwise a stable hash of each scan folder's name sends about 15 % to val;
-- a folder written by ``keras-hdl prepare`` (``train/`` and ``val/`` TFRecord shards).
+- a folder written by ``keras-hdl prepare`` (``train/`` and ``val/`` TFRecord shards, and
+  the background noise fitted on the training split in ``background_noise.json``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from keras_hdl.errors import InputError
+from keras_hdl.io_utils import atomic_path
+from keras_hdl.models import fit_background_noise
 from keras_hdl.phantom import PhantomConfig
 from keras_hdl.phantom.dataset import MANIFEST_FILE, load_manifest, write_dataset
 from keras_hdl.readers import read_series
 from keras_hdl.series import Series
 from keras_hdl.training.data import CineSource, SliceCines, slice_cines_from_series
-from keras_hdl.training.records import INDEX_FILE, RecordShards
+from keras_hdl.training.records import INDEX_FILE, RecordShards, write_shards
 
 DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0)
 """The phantom `keras-hdl train` uses without --data: 12 subjects × 3 slices × 50 frames at 128 px."""
 SCAN_FILES = ("series.npz", "series.dcm", "series")
 VALIDATION_PERCENT = 15
+BACKGROUND_FILE = "background_noise.json"
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
-    """Train and validation cines, and what they are (for the run's records)."""
+    """Train and validation cines, and what they are (for the run's records).
+
+    ``prepared_background`` is the (mean, std) background fit that `keras-hdl prepare`
+    stored beside streamed shards (whose training cines are not in memory).
+    """
 
     train: CineSource
     val: SliceCines
     description: str
     pixel_spacing_mm: tuple[float, float]
+    prepared_background: tuple[float, float] | None = None
+
+
+def background_noise(data: TrainingData) -> tuple[float, float]:
+    """μ, σ of the normalised background phase over the training cines (DESIGN §2.2)."""
+    if data.prepared_background is not None:
+        return data.prepared_background
+    cines = data.train if isinstance(data.train, SliceCines) else data.val
+    return fit_background_noise(cines.phase, cines.magnitude)
 
 
 def cache_dir() -> Path:
@@ -129,7 +147,12 @@ def load_training_data(path: str | Path | None, crop_size: int) -> TrainingData:
                 f"--data {path}: shards were prepared with {train.crop_size}-px crops but the preset uses "
                 f"{crop_size}; run `keras-hdl prepare` again with --crop-size {crop_size}"
             )
-        return TrainingData(train, val, f"prepared shards {path}", _median_spacing(val))
+        background_path = Path(path) / BACKGROUND_FILE
+        background = None
+        if background_path.is_file():
+            fit = json.loads(background_path.read_text())
+            background = (float(fit["mean"]), float(fit["std"]))
+        return TrainingData(train, val, f"prepared shards {path}", _median_spacing(val), background)
     splits, description = load_series_splits(path)
     val = slice_cines_from_series(splits["val"], crop_size)
     return TrainingData(slice_cines_from_series(splits["train"], crop_size), val, description, _median_spacing(val))
@@ -138,3 +161,32 @@ def load_training_data(path: str | Path | None, crop_size: int) -> TrainingData:
 def _median_spacing(cines: SliceCines) -> tuple[float, float]:
     row, col = np.median(cines.pixel_spacing, axis=0)
     return float(row), float(col)
+
+
+def prepare_shards(path: str | Path, out_dir: str | Path, crop_size: int, cines_per_shard: int = 64) -> dict:
+    """Write ``out_dir/train/`` and ``out_dir/val/`` shards of a phantom dataset or folder of scans.
+
+    The cines are cropped to ``crop_size`` pixels around the LV and normalised as training
+    wants them; ``background_noise.json`` holds the background fit of the training split.
+    ``out_dir`` appears whole or not at all. Returns a summary (source, cines per split, fit).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError(f"{out_dir}: already exists and is not an empty folder; choose a new folder for the shards")
+    if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 8:
+        raise InputError(f"--crop-size: need an integer >= 8 (pixels), got {crop_size!r}")
+    if cines_per_shard < 1:
+        raise InputError(f"cines per shard must be >= 1, got {cines_per_shard}")
+    splits, description = load_series_splits(path)
+    summary = {"source": description, "crop_size": crop_size, "cines": {}}
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        for split in ("train", "val"):
+            cines = slice_cines_from_series(splits[split], crop_size)
+            write_shards(cines, tmp / split, cines_per_shard)
+            summary["cines"][split] = cines.num_cines
+            if split == "train":
+                mean, std = fit_background_noise(cines.phase, cines.magnitude)
+                summary["background_noise"] = {"mean": mean, "std": std, "units": "normalised phase (p / 2048 - 1)"}
+        (tmp / BACKGROUND_FILE).write_text(json.dumps(summary["background_noise"], indent=2) + "\n")
+    return summary

@@ -8,6 +8,13 @@ rescale hand-written means in a custom ``train_step``, so this keeps the gradien
 an N-replica step equal to those of one replica on the whole batch. Trackers average
 the per-sample values, and Keras metrics sum their totals and counts across replicas,
 so logged figures are global-batch means too.
+
+Mixed precision: networks built under a ``mixed_*`` policy compute in float16 /
+bfloat16; :func:`float32_outputs` casts their outputs before any loss, and
+:func:`with_loss_scaling` wraps an optimizer in ``keras.optimizers.LossScaleOptimizer``
+under ``mixed_float16``. Steps that apply gradients themselves must then differentiate
+``optimizer.scale_loss(loss)`` (a no-op without a loss scale); the wrapper unscales the
+gradients and skips steps whose gradients overflow.
 """
 
 from __future__ import annotations
@@ -60,19 +67,35 @@ def global_average(per_sample: tf.Tensor) -> tf.Tensor:
 
 
 def distributed_step(
-    trainer: keras.Model, strategy: tf.distribute.Strategy
+    trainer: keras.Model, strategy: tf.distribute.Strategy, training: bool = True
 ) -> Callable[[object], dict[str, tf.Tensor]]:
-    """A compiled function running ``trainer.train_step`` on every replica of ``strategy``.
+    """A compiled function running ``trainer.train_step`` (or ``test_step``) on every replica of ``strategy``.
 
     Feed it batches of ``strategy.experimental_distribute_dataset(dataset)``. It returns the
     trainer's metrics read in cross-replica context, where Keras sums their totals and
     counts over the replicas (a read inside a replica would give that replica's share only).
-    This is the custom-loop alternative to ``fit`` for multi-replica GAN training.
+    This is the custom-loop alternative to ``fit`` for multi-replica GAN training, and the
+    loop `keras-hdl train` runs under every strategy (``fit`` fails under
+    MultiWorkerMirroredStrategy in Keras 3.15).
     """
+    step = trainer.train_step if training else trainer.test_step
 
     @tf.function
     def run(distributed_batch):
-        strategy.run(trainer.train_step, args=(distributed_batch,))
+        strategy.run(step, args=(distributed_batch,))
         return {metric.name: metric.result() for metric in trainer.metrics}
 
     return run
+
+
+def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """``optimizer`` in a dynamic ``LossScaleOptimizer`` under the ``mixed_float16`` policy, else itself."""
+    needs_scaling = keras.mixed_precision.global_policy().name == "mixed_float16"
+    if needs_scaling and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def float32_outputs(outputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Network outputs cast to float32 (losses and metrics are computed in float32 under mixed precision)."""
+    return {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value for name, value in outputs.items()}

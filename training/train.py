@@ -4,28 +4,39 @@ Run folder layout::
 
     RUN_DIR/
       config.yaml                  the merged preset (what --resume checks against)
-      run.json                     data description, seed, strategy, precision, per-module progress
+      run.json                     data, seed, strategy, precision, per-module progress and best figures
       background_noise.json        the phase background Gaussian fitted on the training set
       metrics.csv                  one row per module and epoch: train and validation figures
       checkpoints/<module>/last*   weights, optimizer state and epoch (tf.train.Checkpoint)
-      checkpoints/<module>/best.keras   the network with the best validation loss so far
-      tensorboard/<module>/        TensorBoard logs
+      checkpoints/<module>/best.keras   the network with the best validation loss so far (float32)
+      tensorboard/<module>/        TensorBoard logs (per step and per epoch)
       models/                      the best networks as a models folder (keras_hdl.model_store)
+
+One custom training loop serves every strategy: :func:`keras_hdl.training.steps.distributed_step`
+runs the trainers' own ``train_step`` on every replica (``model.fit`` fails under
+MultiWorkerMirroredStrategy in Keras 3.15). The preset's batch size is the global batch,
+split over the replicas; every worker sees its share of the same global batches.
 
 Every epoch draws its samples from (seed, epoch) and the optimizer's step counter
 seeds the background noise, so a resumed run continues exactly where the last
 completed epoch left it: only the interrupted epoch is lost.
+
+Under MultiWorkerMirroredStrategy only the chief writes the run folder; the other
+workers write the same files into a temporary folder they delete at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -38,50 +49,47 @@ from keras_hdl.config import Preset, build_from_config, load_preset, preset_from
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.model_store import ModelInfo, save_models
-from keras_hdl.models import fit_background_noise
-from keras_hdl.training.data import PipelineOptions, SliceCines, interpolation_dataset, phase_dataset
+from keras_hdl.training.data import PipelineOptions, interpolation_dataset, phase_dataset
 from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
 from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
-from keras_hdl.training.sources import TrainingData, load_training_data
+from keras_hdl.training.sources import BACKGROUND_FILE, TrainingData, background_noise, load_training_data
+from keras_hdl.training.steps import distributed_step
 
 MODULES = ("interpolator", "phase")
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
-BACKGROUND_FILE = "background_noise.json"
 VALIDATION_SAMPLES_PER_CINE = 4
 # DESIGN §4 validation metrics (upper case, as in the paper's tables; loss terms are lower case).
 # On phase, MSE_W1 is the myocardium and MSE_W2 the foreground (normalised magnitude > −0.95).
 INTERPOLATOR_METRICS = ("MSE", "MSE_W1", "MSE_W2", "PSNR_dB", "PSNR_paper_dB", "SSIM", "DICE")
 PHASE_METRICS = ("MSE", "MSE_W1", "MSE_W2", "PSNR_dB", "PSNR_paper_dB", "SSIM")
 VALIDATION_SEED = 7919
+PRECISION_POLICIES = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+STRATEGIES = ("auto", "mirrored", "multiworker")
+DEFAULT_SEED = 0
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainOptions:
-    """What `keras-hdl train` was asked for (see the command's --help)."""
+    """What `keras-hdl train` was asked for (see the command's --help).
+
+    ``preset``, ``data``, ``seed`` and ``mixed_precision`` left as ``None`` mean the
+    defaults (cpu preset, built-in phantom, seed 0, full precision) for a new run and
+    the run's own settings with ``resume``; given with ``resume`` they must match them.
+    ``epochs`` (per module) left as ``None`` means the preset's, or the run's own.
+    """
 
     out_dir: Path
     module: str = "all"
-    preset: str | None = None  # a name or a YAML path; None = cpu, or the run's own on --resume
+    preset: str | None = None  # a name or a YAML path
     data: Path | None = None
     epochs: int | None = None
     resume: bool = False
     strategy: str = "auto"
-    mixed_precision: str = "off"
-    seed: int = 0
+    mixed_precision: str | None = None  # off, bf16 or fp16
+    seed: int | None = None
     verbose: int = 1
-
-    def command_line(self, preset_name: str) -> str:
-        """The `keras-hdl train` command that reproduces this run (recorded in the models folder)."""
-        parts = ["keras-hdl train", f"--module {self.module}", f"--preset {preset_name}", f"--seed {self.seed}"]
-        if self.data is not None:
-            parts.append(f"--data {self.data}")
-        if self.epochs is not None:
-            parts.append(f"--epochs {self.epochs}")
-        if self.mixed_precision != "off":
-            parts.append(f"--mixed-precision {self.mixed_precision}")
-        return " ".join(parts)
 
     @property
     def modules(self) -> tuple[str, ...]:
@@ -92,29 +100,87 @@ class TrainOptions:
         return (self.module,)
 
 
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """The settings a run trains with, resolved from the options and, on --resume, the run folder."""
+
+    preset: Preset
+    data: Path | None
+    seed: int
+    mixed_precision: str
+    epochs: int | None  # None: the preset's
+    state: dict
+
+    def command_line(self, options: TrainOptions) -> str:
+        """The `keras-hdl train` command that reproduces this run (recorded in the models folder)."""
+        parts = ["keras-hdl train", f"--module {options.module}", f"--preset {self.preset.name}"]
+        parts.append(f"--seed {self.seed}")
+        if self.data is not None:
+            parts.append(f"--data {self.data}")
+        if self.epochs is not None:
+            parts.append(f"--epochs {self.epochs}")
+        if self.mixed_precision != "off":
+            parts.append(f"--mixed-precision {self.mixed_precision}")
+        return " ".join(parts)
+
+
 # ------------------------------------------------------------------ run folder
-def _resolve_preset(options: TrainOptions) -> Preset:
-    config_path = options.out_dir / CONFIG_FILE
+def _resolved_data(path: Path | None) -> Path | None:
+    return None if path is None else Path(path).resolve()
+
+
+def resolve_settings(options: TrainOptions) -> RunSettings:
+    """Check the options against the run folder (nothing is written) and settle every setting."""
+    if options.epochs is not None and options.epochs < 1:
+        raise InputError(f"--epochs must be >= 1, got {options.epochs}")
+    if options.strategy not in STRATEGIES:
+        raise InputError(f"--strategy {options.strategy!r}: choose {', '.join(STRATEGIES)}")
+    if options.mixed_precision is not None and options.mixed_precision not in PRECISION_POLICIES:
+        raise InputError(f"--mixed-precision {options.mixed_precision!r}: choose bf16, fp16 or off")
+    options.modules  # noqa: B018  (validates --module)
+    out_dir = options.out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: exists and is not a folder")
     if not options.resume:
-        if options.out_dir.exists() and any(options.out_dir.iterdir()):
-            raise InputError(
-                f"run folder {options.out_dir} already holds a run; use --resume to continue it or another --out"
-            )
-        return load_preset(options.preset or "cpu")
-    if not config_path.is_file():
-        raise InputError(f"--resume: {options.out_dir} is not a run folder (no {CONFIG_FILE}); start a new run")
+        if out_dir.is_dir() and any(out_dir.iterdir()):
+            raise InputError(f"run folder {out_dir} already holds a run; use --resume to continue it or another --out")
+        return RunSettings(
+            preset=load_preset(options.preset or "cpu"),
+            data=_resolved_data(options.data),
+            seed=DEFAULT_SEED if options.seed is None else options.seed,
+            mixed_precision=options.mixed_precision or "off",
+            epochs=options.epochs,
+            state={"completed_epochs": {}, "best": {}},
+        )
+    config_path, run_path = out_dir / CONFIG_FILE, out_dir / RUN_FILE
+    if not config_path.is_file() or not run_path.is_file():
+        raise InputError(f"--resume: {out_dir} is not a run folder (no {CONFIG_FILE} / {RUN_FILE}); start a new run")
     saved = preset_from_dict(yaml.safe_load(config_path.read_text()), where=str(config_path))
     if options.preset is not None and load_preset(options.preset).as_dict() != saved.as_dict():
         raise InputError(
-            f"--resume: {options.out_dir} was trained with another configuration than --preset/--config "
+            f"--resume: {out_dir} was trained with another configuration than --preset/--config "
             f"{options.preset}; leave --preset/--config out to resume it as it was"
         )
-    return saved
-
-
-def _read_run_state(out_dir: Path) -> dict:
-    path = out_dir / RUN_FILE
-    return json.loads(path.read_text()) if path.is_file() else {"completed_epochs": {}}
+    state = json.loads(run_path.read_text())
+    recorded = {
+        "--data": (state.get("data_path"), None if options.data is None else str(_resolved_data(options.data))),
+        "--seed": (state.get("seed"), options.seed),
+        "--mixed-precision": (state.get("mixed_precision"), options.mixed_precision),
+    }
+    for flag, (saved_value, given) in recorded.items():
+        if given is not None and given != saved_value:
+            raise InputError(
+                f"--resume: {out_dir} was trained with {flag} {saved_value}, not {given}; "
+                f"leave {flag} out to resume it as it was"
+            )
+    return RunSettings(
+        preset=saved,
+        data=None if state.get("data_path") is None else Path(state["data_path"]),
+        seed=int(state.get("seed", DEFAULT_SEED)),
+        mixed_precision=state.get("mixed_precision", "off"),
+        epochs=state.get("epochs") if options.epochs is None else options.epochs,
+        state=state,
+    )
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -125,11 +191,12 @@ def _write_json(path: Path, data: dict) -> None:
 class MetricsLog:
     """metrics.csv: one row per (module, epoch), rewritten atomically after every epoch."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, existing: Path | None = None):
         self.path = path
         self.rows: list[dict] = []
-        if path.is_file():
-            with path.open(newline="") as handle:
+        source = existing if existing is not None and existing.is_file() else path
+        if source.is_file():
+            with source.open(newline="") as handle:
                 self.rows = list(csv.DictReader(handle))
 
     def add(self, row: dict) -> None:
@@ -152,6 +219,7 @@ class ModuleRun:
     name: str
     trainer: keras.Model
     network: keras.Model
+    network_config: dict  # rebuilds the network (float32 copies of mixed-precision networks)
     checkpoint: tf.train.Checkpoint
     epoch: tf.Variable
     make_dataset: Callable[[int], tf.data.Dataset]
@@ -175,6 +243,12 @@ def _samples_per_cine(num_cines: int, steps: int, batch_size: int) -> int:
     return max(1, math.ceil(steps * batch_size / num_cines))
 
 
+def _validation_pipeline(pipeline: PipelineOptions, num_cines: int) -> PipelineOptions:
+    """Unaugmented, at least one full batch of validation samples."""
+    samples = max(VALIDATION_SAMPLES_PER_CINE, math.ceil(pipeline.batch_size / num_cines))
+    return dataclasses.replace(pipeline, samples_per_cine=samples, augment=False)
+
+
 def _adam(training) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(training.learning_rate, beta_1=training.beta_1, beta_2=training.beta_2)
 
@@ -195,17 +269,22 @@ def _mean_figures(per_batch: list[dict[str, np.ndarray]]) -> dict[str, float]:
     return {name: float(np.nanmean(np.concatenate([b[name] for b in per_batch]))) for name in per_batch[0]}
 
 
+def _float32(tensor) -> np.ndarray:
+    """A network output as float32 numpy (mixed-precision networks output float16 / bfloat16)."""
+    return np.asarray(tf.cast(tensor, tf.float32))
+
+
 def interpolator_validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> dict[str, float]:
     """Validation metrics of the interpolator: ω1 = padded LV of the target, ω2 = its foreground; DICE."""
     per_batch = []
     for inputs, targets in dataset:
         outputs = network(inputs, training=False)
-        predicted = np.asarray(outputs["magnitude"])[..., 0]
+        predicted = _float32(outputs["magnitude"])[..., 0]
         target = targets["magnitude"].numpy()[..., 0]
         target_mask = targets["mask"].numpy()[..., 0]
         w1, w2 = image_metrics.lv_region(target_mask), image_metrics.foreground_region(target)
         figures = image_figures(predicted, target, w1, w2)
-        figures["DICE"] = image_metrics.dice(np.asarray(outputs["mask"])[..., 0], target_mask)
+        figures["DICE"] = image_metrics.dice(_float32(outputs["mask"])[..., 0], target_mask)
         per_batch.append(figures)
     return _mean_figures(per_batch)
 
@@ -225,7 +304,7 @@ def phase_validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> 
         batch = {"magnitudes": inputs["magnitudes"]}
         if "seed" in network.input:
             batch["seed"] = tf.constant(background_seeds(int(inputs["magnitudes"].shape[0]), VALIDATION_SEED + step))
-        predicted = per_direction(network(batch, training=False)["phase"])
+        predicted = per_direction(_float32(network(batch, training=False)["phase"]))
         target = per_direction(targets["phase"])
         w1 = per_direction(np.repeat(targets["mask"].numpy() > 0.5, 3, axis=-1))
         w2 = per_direction(np.repeat(image_metrics.foreground_region(inputs["magnitudes"].numpy()[..., 1:2]), 3, -1))
@@ -233,7 +312,7 @@ def phase_validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> 
     return _mean_figures(per_batch)
 
 
-def _interpolator_run(preset: Preset, data: TrainingData, options: TrainOptions, epochs: int) -> ModuleRun:
+def _interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None) -> ModuleRun:
     training = preset.interpolation.training
     network = build_from_config(preset.interpolation.model, where="interpolation.model")
     loss = InterpolationLoss(
@@ -245,20 +324,21 @@ def _interpolator_run(preset: Preset, data: TrainingData, options: TrainOptions,
         lv_padding_px=training.lv_padding_px,
     )
     trainer = InterpolatorTrainer(network, loss=loss)
-    optimizer = _adam(training)
-    trainer.compile(optimizer)
+    trainer.compile(_adam(training))
     samples = _samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
     pipeline = _pipeline(training, samples)
-    validation_pipeline = dataclasses.replace(pipeline, samples_per_cine=VALIDATION_SAMPLES_PER_CINE, augment=False)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     return ModuleRun(
         name="interpolator",
         trainer=trainer,
         network=network,
-        checkpoint=tf.train.Checkpoint(network=network, optimizer=optimizer, epoch=epoch),
+        network_config=dict(preset.interpolation.model),
+        checkpoint=tf.train.Checkpoint(network=network, optimizer=trainer.optimizer, epoch=epoch),
         epoch=epoch,
-        make_dataset=lambda e: interpolation_dataset(data.train, pipeline, options.seed, e).repeat(),
-        validation=interpolation_dataset(data.val, validation_pipeline, VALIDATION_SEED, 0),
+        make_dataset=lambda e: interpolation_dataset(data.train, pipeline, seed, e).repeat(),
+        validation=interpolation_dataset(
+            data.val, _validation_pipeline(pipeline, data.val.num_cines), VALIDATION_SEED, 0
+        ),
         validation_metrics=interpolator_validation_metrics,
         steps_per_epoch=training.steps_per_epoch,
         epochs=epochs or training.epochs,
@@ -266,53 +346,45 @@ def _interpolator_run(preset: Preset, data: TrainingData, options: TrainOptions,
     )
 
 
-def fit_background(cines: SliceCines) -> tuple[float, float]:
-    """μ, σ of the normalised background phase over the training cines (DESIGN §2.2)."""
-    return fit_background_noise(cines.phase, cines.magnitude)
+def _phase_config(preset: Preset, background: dict) -> dict:
+    """The generator's config with the fitted background noise (for the composite)."""
+    config = dict(preset.phase.model)
+    if config.get("composite", True):
+        config |= {"background_mean": background["mean"], "background_std": background["std"]}
+    return config
 
 
-def _phase_run(preset: Preset, data: TrainingData, options: TrainOptions, epochs: int) -> ModuleRun:
+def _phase_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None, background: dict) -> ModuleRun:
     training = preset.phase.training
-    background_path = options.out_dir / BACKGROUND_FILE
-    if background_path.is_file():
-        background = json.loads(background_path.read_text())
-    else:
-        train_cines = data.train if isinstance(data.train, SliceCines) else data.val
-        mean, std = fit_background(train_cines)
-        background = {"mean": mean, "std": std, "units": "normalised phase (p / 2048 - 1)"}
-        _write_json(background_path, background)
-    overrides = {}
-    if preset.phase.model.get("composite", True):
-        overrides = {"background_mean": background["mean"], "background_std": background["std"]}
-    generator = build_from_config(preset.phase.model, where="phase.model", **overrides)
+    config = _phase_config(preset, background)
+    generator = build_from_config(config, where="phase.model")
     discriminator = build_from_config(preset.phase.discriminator, where="phase.discriminator")
     loss = Pix2PixLoss(
         adversarial_weight=training.adversarial_weight,
         foreground_l1_weight=training.foreground_l1_weight,
         myocardium_l1_weight=training.myocardium_l1_weight,
     )
-    trainer = Pix2PixTrainer(generator, discriminator, loss=loss, seed=options.seed)
-    generator_optimizer, discriminator_optimizer = _adam(training), _adam(training)
-    trainer.compile(generator_optimizer, discriminator_optimizer)
+    trainer = Pix2PixTrainer(generator, discriminator, loss=loss, seed=seed)
+    trainer.compile(_adam(training), _adam(training))
     samples = _samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
     pipeline = _pipeline(training, samples)
-    validation_pipeline = dataclasses.replace(pipeline, samples_per_cine=VALIDATION_SAMPLES_PER_CINE, augment=False)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(
         network=generator,
         discriminator=discriminator,
-        optimizer=generator_optimizer,
-        discriminator_optimizer=discriminator_optimizer,
+        optimizer=trainer.generator_optimizer,
+        discriminator_optimizer=trainer.discriminator_optimizer,
         epoch=epoch,
     )
     return ModuleRun(
         name="phase",
         trainer=trainer,
         network=generator,
+        network_config=config,
         checkpoint=checkpoint,
         epoch=epoch,
-        make_dataset=lambda e: phase_dataset(data.train, pipeline, options.seed, e).repeat(),
-        validation=phase_dataset(data.val, validation_pipeline, VALIDATION_SEED, 0),
+        make_dataset=lambda e: phase_dataset(data.train, pipeline, seed, e).repeat(),
+        validation=phase_dataset(data.val, _validation_pipeline(pipeline, data.val.num_cines), VALIDATION_SEED, 0),
         validation_metrics=phase_validation_metrics,
         steps_per_epoch=training.steps_per_epoch,
         epochs=epochs or training.epochs,
@@ -320,52 +392,113 @@ def _phase_run(preset: Preset, data: TrainingData, options: TrainOptions, epochs
     )
 
 
-MODULE_BUILDERS = {"interpolator": _interpolator_run, "phase": _phase_run}
+# ------------------------------------------------------------ training loop
+def _data_sharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Shard by elements across workers: each worker takes its share of the same global batches."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
-def _train_module(run: ModuleRun, out_dir: Path, log: MetricsLog, state: dict, verbose: int) -> dict[str, float]:
-    """Train one module from its last checkpoint to ``run.epochs``; returns the best validation figures."""
-    checkpoint_dir = out_dir / "checkpoints" / run.name
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Set Keras' global dtype policy inside the block; the previous one is restored after."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def float32_network(run: ModuleRun) -> keras.Model:
+    """The network itself, or under mixed precision a float32 copy with its weights (for saving)."""
+    if run.network.dtype_policy.name == "float32":
+        return run.network
+    with dtype_policy("float32"):
+        copy = build_from_config(run.network_config)
+    copy.set_weights(run.network.get_weights())
+    return copy
+
+
+def _run_epoch(run: ModuleRun, strategy, train_step, epoch: int, writer, verbose: int) -> dict[str, float]:
+    """One epoch of ``run.steps_per_epoch`` distributed steps; returns the epoch's mean training figures."""
+    dataset = strategy.experimental_distribute_dataset(_data_sharded(run.make_dataset(epoch)))
+    run.trainer.reset_metrics()
+    shown = [metric.name for metric in run.trainer.metrics if not metric.name.endswith("_weighted")]
+    progress = keras.utils.Progbar(run.steps_per_epoch, verbose=verbose, stateful_metrics=shown)
+    logs: dict[str, float] = {}
+    first_step = epoch * run.steps_per_epoch
+    for step, batch in zip(range(run.steps_per_epoch), dataset, strict=False):
+        logs = {name: float(value) for name, value in train_step(batch).items()}
+        progress.update(step + 1, [(name, logs[name]) for name in shown])
+        with writer.as_default(step=first_step + step + 1):
+            for name, value in logs.items():
+                tf.summary.scalar(f"step/{name}", value)
+    return logs
+
+
+def _validation_losses(run: ModuleRun, test_step, validation) -> dict[str, float]:
+    """The trainer's loss terms averaged over the (distributed) validation batches."""
+    run.trainer.reset_metrics()
+    logs = {}
+    for batch in validation:
+        logs = test_step(batch)
+    return {name: float(value) for name, value in logs.items()}
+
+
+def _train_module(
+    run: ModuleRun, strategy, out_dir: Path, work_dir: Path, log: MetricsLog, state: dict, verbose: int
+) -> dict[str, float]:
+    """Train one module from its last checkpoint to ``run.epochs``; returns the best validation figures.
+
+    Restores from ``out_dir`` (the chief's run folder) and writes into ``work_dir``
+    (the same folder on the chief, a temporary one on the other workers).
+    """
+    checkpoint_dir = work_dir / "checkpoints" / run.name
     manager = tf.train.CheckpointManager(run.checkpoint, checkpoint_dir, max_to_keep=1, checkpoint_name="last")
-    if manager.latest_checkpoint:
-        run.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    best = state.setdefault("best", {}).get(run.name)
-    tensorboard = keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / run.name))
+    latest = tf.train.latest_checkpoint(out_dir / "checkpoints" / run.name)
+    if latest:
+        run.checkpoint.restore(latest).assert_existing_objects_matched()
+    best = state["best"].get(run.name)
+    train_step = distributed_step(run.trainer, strategy)
+    test_step = distributed_step(run.trainer, strategy, training=False)
+    validation = strategy.experimental_distribute_dataset(_data_sharded(run.validation))
+    writer = tf.summary.create_file_writer(str(work_dir / "tensorboard" / run.name))
     for epoch in range(int(run.epoch.numpy()), run.epochs):
         if verbose:
-            print(f"{run.name}: epoch {epoch + 1}/{run.epochs}")
+            print(f"{run.name}: epoch {epoch + 1}/{run.epochs}", flush=True)
         start = time.perf_counter()
-        history = run.trainer.fit(
-            run.make_dataset(epoch),
-            steps_per_epoch=run.steps_per_epoch,
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            callbacks=[tensorboard],
-            verbose=verbose,
-        )
-        validation_losses = run.trainer.evaluate(run.validation, verbose=0, return_dict=True)
+        train_logs = _run_epoch(run, strategy, train_step, epoch, writer, verbose)
+        validation_losses = _validation_losses(run, test_step, validation)
         figures = run.validation_metrics(run.network, run.validation)
         seconds = time.perf_counter() - start
         row = {"module": run.name, "epoch": epoch + 1, "seconds": round(seconds, 2)}
-        row |= {f"train_{name}": _rounded(values[-1]) for name, values in history.history.items()}
+        row |= {f"train_{name}": _rounded(value) for name, value in train_logs.items()}
         row |= {f"val_{name}": _rounded(value) for name, value in validation_losses.items()}
         row |= {f"val_{name}": _rounded(value) for name, value in figures.items()}
         log.add(row)
+        with writer.as_default(step=epoch + 1):
+            for name, value in row.items():
+                if name.startswith(("train_", "val_")):
+                    tf.summary.scalar(f"epoch/{name}", value)
+        writer.flush()
         if verbose:
             shown = ", ".join(f"{name} {value:.4g}" for name, value in figures.items())
-            print(f"{run.name}: epoch {epoch + 1} validation: {shown}")
+            print(f"{run.name}: epoch {epoch + 1} validation: {shown}", flush=True)
         run.epoch.assign(epoch + 1)
-        score = float(validation_losses[run.selection])
+        score = validation_losses[run.selection]
         if best is None or score <= best[run.selection]:
             best = {"epoch": epoch + 1, run.selection: score, **figures}
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             partial = checkpoint_dir / ".best.partial.keras"  # Keras wants the .keras suffix
-            run.network.save(partial)
+            float32_network(run).save(partial)
             os.replace(partial, checkpoint_dir / "best.keras")
         manager.save()
         state["best"][run.name] = best
         state["completed_epochs"][run.name] = epoch + 1
-        _write_json(out_dir / RUN_FILE, state)
+        _write_json(work_dir / RUN_FILE, state)
+    writer.close()
     return best or {}
 
 
@@ -373,66 +506,177 @@ def _rounded(value: float) -> float:
     return float(f"{float(value):.6g}")
 
 
-def configure_precision(mode: str) -> None:
-    """Set Keras' global dtype policy: bf16 (CPUs with AMX / recent GPUs), fp16 (GPUs), or off."""
-    policies = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-    if mode not in policies:
-        raise InputError(f"--mixed-precision {mode!r}: choose bf16, fp16 or off")
-    keras.mixed_precision.set_global_policy(policies[mode])
+# ------------------------------------------------------------- distribution
+def _cluster_config() -> dict:
+    """The parsed ``TF_CONFIG`` of a multi-worker run (checked, so that mistakes read clearly)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise InputError(
+            "--strategy multiworker needs the TF_CONFIG environment variable (cluster and task); see docs/training.md"
+        )
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InputError(f"TF_CONFIG is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise InputError('TF_CONFIG: expected a JSON object with "cluster" and "task"')
+    cluster, task = config.get("cluster"), config.get("task")
+    if not isinstance(cluster, dict) or not (cluster.get("worker") or cluster.get("chief")):
+        raise InputError('TF_CONFIG: needs "cluster" with a "worker" (and optionally "chief") list of host:port')
+    if not isinstance(task, dict) or task.get("type") not in cluster or not isinstance(task.get("index"), int):
+        raise InputError('TF_CONFIG: needs "task": {"type": "worker" or "chief", "index": N} naming a cluster entry')
+    if not 0 <= task["index"] < len(cluster[task["type"]]):
+        raise InputError(f"TF_CONFIG: task index {task['index']} is outside the {task['type']} list")
+    return config
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The distribution strategy for ``--strategy`` (auto: mirrored over several GPUs, else the default)."""
+    """The distribution strategy for ``--strategy``.
+
+    auto: MirroredStrategy over several local GPUs, else the default strategy; mirrored:
+    MirroredStrategy over every local GPU (or the CPU); multiworker:
+    MultiWorkerMirroredStrategy from ``TF_CONFIG``. Create it before any other TensorFlow
+    operation (multi-worker collectives are configured at start-up).
+    """
     if name == "auto":
-        gpus = tf.config.list_logical_devices("GPU")
+        gpus = tf.config.list_physical_devices("GPU")
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
-    raise InputError(f"--strategy {name!r}: choose auto or mirrored")
+    if name == "multiworker":
+        _cluster_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise InputError(f"--strategy {name!r}: choose {', '.join(STRATEGIES)}")
 
 
-def train(options: TrainOptions) -> dict:
-    """Train the requested modules into ``options.out_dir``; returns the best validation figures per module.
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True on the worker that writes the run folder: the chief, or worker 0 of a cluster without one."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
 
-    Everything is checked (preset, data, run folder) before the run folder is created.
+
+# ------------------------------------------------------------------ checks
+def _check_data(preset: Preset, data: TrainingData, modules: tuple[str, ...]) -> None:
+    if "interpolator" in modules:
+        largest = max(preset.interpolation.training.k_values)
+        frames = min(data.train.num_frames, data.val.num_frames)
+        if largest + 1 >= frames:
+            raise InputError(
+                f"interpolation.training.k_values: K = {largest} frames dropped needs more than {largest + 1} "
+                f"frames per cycle, but the data have {frames}; lower k_values in the config"
+            )
+
+
+def _check_batches(preset: Preset, modules: tuple[str, ...], replicas: int) -> None:
+    sections = {"interpolator": preset.interpolation, "phase": preset.phase}
+    for module in modules:
+        batch = sections[module].training.batch_size
+        if batch % replicas:
+            raise InputError(
+                f"{module} batch_size {batch} does not split evenly over {replicas} replicas; "
+                "use a multiple of the replica count"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What a run produced: per module, the best validation figures and the best network (float32)."""
+
+    best: dict[str, dict[str, float]]
+    networks: dict[str, keras.Model]
+    metrics: list[dict]  # the rows of metrics.csv
+
+
+def train(options: TrainOptions) -> TrainResult:
+    """Train the requested modules into ``options.out_dir`` (see the module docstring).
+
+    Everything is checked (options, preset, run folder, data) and every network is built
+    before the run folder is created, so bad input leaves no folder behind.
     """
     modules = options.modules
-    preset = _resolve_preset(options)
-    if options.epochs is not None and options.epochs < 1:
-        raise InputError(f"--epochs must be >= 1, got {options.epochs}")
+    settings = resolve_settings(options)
+    preset = settings.preset
     crop_sizes = {preset.interpolation.training.crop_size, preset.phase.training.crop_size}
     if len(crop_sizes) != 1:
         raise InputError(f"the preset's interpolation and phase crop sizes differ ({sorted(crop_sizes)}); use one")
-    data = load_training_data(options.data, crop_sizes.pop())
-    configure_precision(options.mixed_precision)
-    strategy = make_strategy(options.strategy)
+    strategy = make_strategy(options.strategy)  # first TensorFlow operation (multi-worker needs it so)
+    _check_batches(preset, modules, strategy.num_replicas_in_sync)
+    data = load_training_data(settings.data, crop_sizes.pop())
+    _check_data(preset, data, modules)
 
     out_dir = options.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    chief = is_chief(strategy)
+    work_dir = out_dir if chief else Path(tempfile.mkdtemp(prefix="keras-hdl-worker-"))
+    verbose = options.verbose if chief else 0
+    background = _background(options, data) if "phase" in modules else None
+    try:
+        with dtype_policy(PRECISION_POLICIES[settings.mixed_precision]):
+            keras.utils.set_random_seed(settings.seed)  # the networks' initial weights
+            runs = {}
+            with strategy.scope():
+                if "interpolator" in modules:
+                    runs["interpolator"] = _interpolator_run(preset, data, settings.seed, settings.epochs)
+                if "phase" in modules:
+                    runs["phase"] = _phase_run(preset, data, settings.seed, settings.epochs, background)
+            return _train_and_save(options, settings, data, strategy, runs, work_dir, verbose, background)
+    finally:
+        if not chief:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _background(options: TrainOptions, data: TrainingData) -> dict:
+    """The phase background Gaussian: the run's own on --resume, else fitted on the training data."""
+    path = options.out_dir / BACKGROUND_FILE
+    if options.resume and path.is_file():
+        return json.loads(path.read_text())
+    mean, std = background_noise(data)
+    return {"mean": mean, "std": std, "units": "normalised phase (p / 2048 - 1)"}
+
+
+def _train_and_save(
+    options: TrainOptions,
+    settings: RunSettings,
+    data: TrainingData,
+    strategy: tf.distribute.Strategy,
+    runs: dict[str, ModuleRun],
+    work_dir: Path,
+    verbose: int,
+    background: dict | None,
+) -> TrainResult:
+    """Create (or continue) the run folder in ``work_dir``, train the modules, write models/."""
+    preset, state = settings.preset, settings.state
+    work_dir.mkdir(parents=True, exist_ok=True)
     if not options.resume:
-        with atomic_path(out_dir / CONFIG_FILE) as tmp:
+        with atomic_path(work_dir / CONFIG_FILE) as tmp:
             tmp.write_text(yaml.safe_dump(preset.as_dict(), sort_keys=False))
-    state = _read_run_state(out_dir)
+    if background is not None:
+        _write_json(work_dir / BACKGROUND_FILE, background)
     state |= {
         "data": data.description,
-        "seed": options.seed,
+        "data_path": None if settings.data is None else str(settings.data),
+        "seed": settings.seed,
         "strategy": options.strategy,
-        "mixed_precision": options.mixed_precision,
+        "replicas": strategy.num_replicas_in_sync,
+        "mixed_precision": settings.mixed_precision,
+        "epochs": settings.epochs,
     }
-    log = MetricsLog(out_dir / METRICS_FILE)
+    _write_json(work_dir / RUN_FILE, state)
+    log = MetricsLog(work_dir / METRICS_FILE, existing=options.out_dir / METRICS_FILE)
     networks, best = {}, {}
-    for module in modules:
-        with strategy.scope():
-            run = MODULE_BUILDERS[module](preset, data, options, options.epochs)
-        best[module] = _train_module(run, out_dir, log, state, options.verbose)
-        networks[module] = keras.saving.load_model(out_dir / "checkpoints" / module / "best.keras", compile=False)
+    for module in options.modules:
+        best[module] = _train_module(runs[module], strategy, options.out_dir, work_dir, log, state, verbose)
+        networks[module] = keras.saving.load_model(work_dir / "checkpoints" / module / "best.keras", compile=False)
     info = ModelInfo(
         preset=preset.name,
         crop_size=preset.interpolation.training.crop_size,
         pixel_spacing_mm=data.pixel_spacing_mm,
         frames=data.val.num_frames,
         validation=best,
-        command=options.command_line(preset.name),
+        command=settings.command_line(options),
     )
-    save_models(out_dir / "models", info, **networks)
-    return best
+    save_models(work_dir / "models", info, **networks)
+    return TrainResult(best, networks, log.rows)

@@ -46,19 +46,22 @@ import click
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option(
     "--strategy",
-    type=click.Choice(["auto", "mirrored"]),
+    type=click.Choice(["auto", "mirrored", "multiworker"]),
     default="auto",
     show_default=True,
-    help="Distribution: auto (several GPUs → mirrored) or mirrored.",
+    help="Distribution: auto (several local GPUs → mirrored), mirrored, or multiworker (from TF_CONFIG; "
+    "see docs/training.md).",
 )
 @click.option(
     "--mixed-precision",
     type=click.Choice(["bf16", "fp16", "off"]),
-    default="off",
-    show_default=True,
-    help="bf16 on CPUs with AMX (about 2× faster), fp16 on GPUs.",
+    default=None,
+    help="bf16 on CPUs with bf16 units and recent GPUs, fp16 (with loss scaling) on GPUs  "
+    "[default: off, or the run's own with --resume].",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling and the noise.")
+@click.option(
+    "--seed", type=int, default=None, help="Seed of the weights, sampling and noise  [default: 0, or the run's own]."
+)
 def command(module, preset, config_file, data, out_dir, epochs, resume, strategy, mixed_precision, seed) -> None:
     """Train the temporal interpolator and/or the phase synthesis model.
 
@@ -70,7 +73,7 @@ def command(module, preset, config_file, data, out_dir, epochs, resume, strategy
 
     if preset and config_file:
         raise InputError("give --preset or --config, not both")
-    best = train(
+    result = train(
         TrainOptions(
             out_dir=out_dir,
             module=module,
@@ -84,6 +87,6 @@ def command(module, preset, config_file, data, out_dir, epochs, resume, strategy
         )
     )
     click.echo(f"run folder: {out_dir}  (models in {out_dir / 'models'})")
-    for name, figures in best.items():
+    for name, figures in result.best.items():
         shown = ", ".join(f"{key} {value:.4g}" for key, value in figures.items())
         click.echo(f"best {name}: {shown}")

@@ -1,0 +1,30 @@
+"""Shared fixtures of the training tests: a tiny phantom dataset and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+TINY_PHANTOM = {"subjects": 3, "slices": 1, "frames": 20, "size": 64, "seed": 1}
+"""1 training, 1 validation and 1 test subject; one 20-frame slice each, 64 px."""
+
+
+@pytest.fixture(scope="session")
+def tiny_phantom(tmp_path_factory) -> Path:
+    """A phantom dataset folder small enough to train the tiny preset in seconds."""
+    from keras_hdl.phantom import PhantomConfig
+    from keras_hdl.phantom.dataset import write_dataset
+
+    folder = tmp_path_factory.mktemp("phantom") / "tiny"
+    write_dataset(folder, PhantomConfig(**TINY_PHANTOM))
+    return folder
+
+
+@pytest.fixture
+def cli():
+    """``cli(*args)`` invokes `keras-hdl ARGS` in this process; returns click's result (exit_code, output)."""
+    from keras_hdl.cli import main
+
+    return lambda *args: CliRunner().invoke(main, [str(arg) for arg in args])
