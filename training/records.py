@@ -113,7 +113,7 @@ class RecordShards:
         files = tf.data.Dataset.from_tensor_slices([self.files[i] for i in order])
         cines = files.interleave(
             tf.data.TFRecordDataset, cycle_length=min(4, len(self.files)), num_parallel_calls=tf.data.AUTOTUNE
-        ).map(parse_cine, num_parallel_calls=tf.data.AUTOTUNE)
+        ).map(lambda record: self._shaped(parse_cine(record)), num_parallel_calls=tf.data.AUTOTUNE)
         base = tf.constant([seed, epoch], tf.int64)
 
         def repeat_with_seeds(index, cine):
@@ -124,6 +124,18 @@ class RecordShards:
             return tf.data.Dataset.zip(repeated, tf.data.Dataset.from_tensor_slices(seeds))
 
         return cines.enumerate().flat_map(repeat_with_seeds)
+
+    def _shaped(self, cine: dict) -> dict:
+        """The cine with its static shapes (parsed tensors have none; augmentation needs them)."""
+        frames, crop = self.num_frames, self.crop_size
+        shapes = {
+            "magnitude": (frames, crop, crop),
+            "mask": (frames, crop, crop),
+            "phase": (frames, crop, crop, 3),
+            "venc": (3,),
+            "pixel_spacing": (2,),
+        }
+        return {name: tf.ensure_shape(value, shapes[name]) for name, value in cine.items()}
 
     def load(self) -> SliceCines:
         """Read every cine into memory (for small datasets and tests)."""

@@ -77,11 +77,12 @@ class TrainOptions:
     ``preset``, ``data``, ``seed`` and ``mixed_precision`` left as ``None`` mean the
     defaults (cpu preset, built-in phantom, seed 0, full precision) for a new run and
     the run's own settings with ``resume``; given with ``resume`` they must match them.
-    ``epochs`` (per module) left as ``None`` means the preset's, or the run's own.
+    ``module`` and ``epochs`` (per module) left as ``None`` mean all modules and the
+    preset's epochs, or the run's own; given with ``resume`` they replace them.
     """
 
     out_dir: Path
-    module: str = "all"
+    module: str | None = None  # interpolator, phase or all
     preset: str | None = None  # a name or a YAML path
     data: Path | None = None
     epochs: int | None = None
@@ -91,29 +92,26 @@ class TrainOptions:
     seed: int | None = None
     verbose: int = 1
 
-    @property
-    def modules(self) -> tuple[str, ...]:
-        if self.module == "all":
-            return MODULES
-        if self.module not in MODULES:
-            raise InputError(f"--module {self.module!r}: choose interpolator, phase or all")
-        return (self.module,)
-
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
     """The settings a run trains with, resolved from the options and, on --resume, the run folder."""
 
     preset: Preset
+    module: str
     data: Path | None
     seed: int
     mixed_precision: str
     epochs: int | None  # None: the preset's
     state: dict
 
-    def command_line(self, options: TrainOptions) -> str:
+    @property
+    def modules(self) -> tuple[str, ...]:
+        return MODULES if self.module == "all" else (self.module,)
+
+    def command_line(self) -> str:
         """The `keras-hdl train` command that reproduces this run (recorded in the models folder)."""
-        parts = ["keras-hdl train", f"--module {options.module}", f"--preset {self.preset.name}"]
+        parts = ["keras-hdl train", f"--module {self.module}", f"--preset {self.preset.name}"]
         parts.append(f"--seed {self.seed}")
         if self.data is not None:
             parts.append(f"--data {self.data}")
@@ -137,7 +135,8 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
         raise InputError(f"--strategy {options.strategy!r}: choose {', '.join(STRATEGIES)}")
     if options.mixed_precision is not None and options.mixed_precision not in PRECISION_POLICIES:
         raise InputError(f"--mixed-precision {options.mixed_precision!r}: choose bf16, fp16 or off")
-    options.modules  # noqa: B018  (validates --module)
+    if options.module not in (None, "all", *MODULES):
+        raise InputError(f"--module {options.module!r}: choose interpolator, phase or all")
     out_dir = options.out_dir
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: exists and is not a folder")
@@ -146,6 +145,7 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
             raise InputError(f"run folder {out_dir} already holds a run; use --resume to continue it or another --out")
         return RunSettings(
             preset=load_preset(options.preset or "cpu"),
+            module=options.module or "all",
             data=_resolved_data(options.data),
             seed=DEFAULT_SEED if options.seed is None else options.seed,
             mixed_precision=options.mixed_precision or "off",
@@ -175,6 +175,7 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
             )
     return RunSettings(
         preset=saved,
+        module=options.module or state.get("module", "all"),
         data=None if state.get("data_path") is None else Path(state["data_path"]),
         seed=int(state.get("seed", DEFAULT_SEED)),
         mixed_precision=state.get("mixed_precision", "off"),
@@ -449,8 +450,8 @@ def _validation_losses(run: ModuleRun, test_step, validation) -> dict[str, float
 
 def _train_module(
     run: ModuleRun, strategy, out_dir: Path, work_dir: Path, log: MetricsLog, state: dict, verbose: int
-) -> dict[str, float]:
-    """Train one module from its last checkpoint to ``run.epochs``; returns the best validation figures.
+) -> None:
+    """Train one module from its last checkpoint to ``run.epochs``; its best figures go into ``state``.
 
     Restores from ``out_dir`` (the chief's run folder) and writes into ``work_dir``
     (the same folder on the chief, a temporary one on the other workers).
@@ -494,12 +495,11 @@ def _train_module(
             partial = checkpoint_dir / ".best.partial.keras"  # Keras wants the .keras suffix
             float32_network(run).save(partial)
             os.replace(partial, checkpoint_dir / "best.keras")
-        manager.save()
         state["best"][run.name] = best
         state["completed_epochs"][run.name] = epoch + 1
         _write_json(work_dir / RUN_FILE, state)
+        manager.save()  # last: a run killed before this redoes the epoch, identically
     writer.close()
-    return best or {}
 
 
 def _rounded(value: float) -> float:
@@ -597,8 +597,8 @@ def train(options: TrainOptions) -> TrainResult:
     Everything is checked (options, preset, run folder, data) and every network is built
     before the run folder is created, so bad input leaves no folder behind.
     """
-    modules = options.modules
     settings = resolve_settings(options)
+    modules = settings.modules
     preset = settings.preset
     crop_sizes = {preset.interpolation.training.crop_size, preset.phase.training.crop_size}
     if len(crop_sizes) != 1:
@@ -662,21 +662,27 @@ def _train_and_save(
         "strategy": options.strategy,
         "replicas": strategy.num_replicas_in_sync,
         "mixed_precision": settings.mixed_precision,
+        "module": settings.module,
         "epochs": settings.epochs,
     }
     _write_json(work_dir / RUN_FILE, state)
     log = MetricsLog(work_dir / METRICS_FILE, existing=options.out_dir / METRICS_FILE)
-    networks, best = {}, {}
-    for module in options.modules:
-        best[module] = _train_module(runs[module], strategy, options.out_dir, work_dir, log, state, verbose)
-        networks[module] = keras.saving.load_model(work_dir / "checkpoints" / module / "best.keras", compile=False)
+    for module in settings.modules:
+        _train_module(runs[module], strategy, options.out_dir, work_dir, log, state, verbose)
+    # models/ holds every module this run folder has trained, also those of earlier invocations
+    trained = [module for module in MODULES if (work_dir / "checkpoints" / module / "best.keras").is_file()]
+    networks = {
+        module: keras.saving.load_model(work_dir / "checkpoints" / module / "best.keras", compile=False)
+        for module in trained
+    }
+    best = {module: state["best"][module] for module in trained}
     info = ModelInfo(
         preset=preset.name,
         crop_size=preset.interpolation.training.crop_size,
         pixel_spacing_mm=data.pixel_spacing_mm,
         frames=data.val.num_frames,
         validation=best,
-        command=settings.command_line(options),
+        command=settings.command_line(),
     )
     save_models(work_dir / "models", info, **networks)
     return TrainResult(best, networks, log.rows)

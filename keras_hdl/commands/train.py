@@ -11,9 +11,8 @@ import click
 @click.option(
     "--module",
     type=click.Choice(["interpolator", "phase", "all"]),
-    default="all",
-    show_default=True,
-    help="Which network(s) to train.",
+    default=None,
+    help="Which network(s) to train  [default: all, or the run's own with --resume].",
 )
 @click.option(
     "--preset",
@@ -42,7 +41,7 @@ import click
     show_default=True,
     help="Run folder (config, checkpoints, metrics.csv, TensorBoard, models/).",
 )
-@click.option("--epochs", type=int, default=None, help="Epochs per module  [default: the preset's].")
+@click.option("--epochs", type=int, default=None, help="Epochs per module  [default: the preset's, or the run's own].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option(
     "--strategy",

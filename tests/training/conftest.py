@@ -28,3 +28,13 @@ def cli():
     from keras_hdl.cli import main
 
     return lambda *args: CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+@pytest.fixture(scope="session")
+def tiny_shards(tiny_phantom, tmp_path_factory) -> Path:
+    """`keras-hdl prepare` shards of the tiny phantom at the tiny preset's 32-px crops."""
+    from keras_hdl.training.sources import prepare_shards
+
+    folder = tmp_path_factory.mktemp("shards") / "tiny"
+    prepare_shards(tiny_phantom, folder, crop_size=32, cines_per_shard=1)
+    return folder
