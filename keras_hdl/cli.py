@@ -23,8 +23,8 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "phantom": ("phantom", "Generate a phantom 3Dir MVM dataset with known velocities."),
     "prepare": ("prepare", "Write TFRecord training shards from a phantom dataset or folder of scans."),
     "train": ("train", "Train the interpolator and/or the phase synthesis model."),
-    "export": (None, "Export trained models for TensorFlow Serving and TFLite."),
-    "synthesize": (None, "Make a synthetic digital twin from a low-frame-rate magnitude series."),
+    "export": ("export", "Export trained models for TensorFlow Serving and TFLite."),
+    "synthesize": ("synthesize", "Make a synthetic digital twin from a low-frame-rate magnitude series."),
     "assess": ("assess", "Assess myocardial velocities of a series (DICOM or .npz)."),
     "evaluate": (None, "Run the paper's experiments on held-out phantom subjects."),
 }

@@ -11,6 +11,7 @@ pipeline sends the very same batches to either.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from pathlib import Path
 
@@ -129,17 +130,36 @@ def load_local_networks(folder: str | Path) -> tuple[ModelInfo, dict]:
     return info, networks
 
 
+@functools.lru_cache(maxsize=4)
+def _loaded_predictors(folder: Path, stamp: tuple) -> tuple[ModelInfo, dict, dict[str, KerasPredictor]]:
+    """Networks and traced predictors of a models folder, kept while its files (``stamp``) are unchanged."""
+    info, networks = load_local_networks(folder)
+    return info, networks, {name: KerasPredictor(model) for name, model in networks.items()}
+
+
+def _files_stamp(folder: Path) -> tuple:
+    return tuple(
+        (path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in sorted(folder.iterdir()) if path.is_file()
+    )
+
+
 def load_local_models(
     folder: str | Path, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None
 ) -> TwinModels:
-    """:class:`TwinModels` running the networks of a models folder in this process."""
+    """:class:`TwinModels` running the networks of a models folder in this process.
+
+    Loaded networks and their traced graphs are reused by later calls for the same,
+    unchanged folder (e.g. an evaluation synthesising many scans).
+    """
     from keras_hdl.interpolation.network import NetworkInterpolator
 
-    info, networks = load_local_networks(folder)
+    folder = Path(folder).resolve()
+    read_model_info(folder)  # a clear error for a folder of the wrong kind
+    info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder))
     phase = networks["phase"]
     return TwinModels(
-        interpolator=NetworkInterpolator.from_model(networks["interpolator"], batch_size=batch_size, progress=progress),
-        phase=PhaseSynthesizer(KerasPredictor(phase), phase.composite, batch_size=batch_size, progress=progress),
+        interpolator=NetworkInterpolator(predictors["interpolator"], batch_size=batch_size, progress=progress),
+        phase=PhaseSynthesizer(predictors["phase"], phase.composite, batch_size=batch_size, progress=progress),
         crop_size=info.crop_size,
         pixel_spacing_mm=tuple(info.pixel_spacing_mm),
         frames=info.frames,

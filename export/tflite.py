@@ -1,0 +1,89 @@
+"""TFLite export of the interpolator and the phase generator, float32 and float16.
+
+Written into ``tflite/<version>/``: ``interpolator_float32.tflite``,
+``interpolator_float16.tflite``, ``phase_float32.tflite``, ``phase_float16.tflite`` and
+``model_info.json`` (crop size, pixel spacing, background μ and σ, ...). Float16 files
+store the weights in float16 and compute in float32.
+
+TFLite has no stateless random ops (and no TensorList ops for the composite's per-sample
+``map_fn``), so the TFLite phase generator takes its background noise as an input::
+
+    magnitudes (B, C, C, 3) [M_t−1, M_t, M_t+1] in [−1, 1]
+    noise      (B, C, C, 3) standard normal noise, drawn by the caller (any generator)
+    → phase    (B, C, C, 3) = generator phase where M_t > threshold, else clip(μ + σ · noise, −1, 1)
+
+With ``noise`` = ``tf.random.stateless_normal`` of each sample's seed this is exactly the
+Keras composite (the parity test feeds it so). A vanilla generator has no ``noise`` input.
+The foreground threshold is split so that float16 rounding of constants does not move it.
+Conversion goes through a lean SavedModel (``TFLiteConverter.from_saved_model`` freezes
+the variables; converting concrete functions of Keras 3 models leaves resource variables
+that the TFLite runtime reads as uninitialised).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_hdl.models import ForegroundBackgroundComposite
+
+PRECISIONS = ("float32", "float16")
+
+
+def convert_saved_model(saved_model_dir: Path, precision: str) -> bytes:
+    """The ``serving_default`` signature of a SavedModel as TFLite flatbuffer bytes."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=["serving_default"])
+    if precision == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def phase_with_noise_input(phase, crop_size: int) -> tf.Module:
+    """A module whose ``serve`` is the phase generator with its background noise as an input (module docstring)."""
+    magnitudes_spec = tf.TensorSpec([None, crop_size, crop_size, 3], tf.float32, name="magnitudes")
+    module = tf.Module()
+    module.weights = [variable.value for variable in phase.variables]
+    if not phase.composite:
+        module.serve = tf.function(
+            lambda magnitudes: phase({"magnitudes": magnitudes}, training=False), input_signature=[magnitudes_spec]
+        )
+        return module
+    composite = next(layer for layer in phase.layers if isinstance(layer, ForegroundBackgroundComposite))
+    generator = keras.Model(phase.input["magnitudes"], composite.input[0])  # the tanh phase before the composite
+
+    # float16 conversion rounds every constant to float16, which would move the threshold (−0.95 becomes
+    # −0.9502); as a float16 part plus a float16 remainder it survives that rounding to ~1e-7.
+    threshold_high = float(np.float16(composite.foreground_threshold))
+    threshold_low = composite.foreground_threshold - threshold_high
+
+    def serve(magnitudes, noise):
+        background = tf.clip_by_value(composite.background_mean + composite.background_std * noise, -1.0, 1.0)
+        foreground = (magnitudes[..., 1:2] - threshold_high) - threshold_low > 0.0
+        return {"phase": tf.where(foreground, generator(magnitudes, training=False), background)}
+
+    noise_spec = tf.TensorSpec([None, crop_size, crop_size, 3], tf.float32, name="noise")
+    module.serve = tf.function(serve, input_signature=[magnitudes_spec, noise_spec])
+    return module
+
+
+def write_tflite(interpolator_saved_model: Path, phase, crop_size: int, out_folder: Path, info_json: str) -> list[Path]:
+    """Write the four ``.tflite`` files and ``model_info.json`` into ``out_folder``; returns the paths."""
+    out_folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        phase_saved_model = Path(scratch) / "phase"
+        module = phase_with_noise_input(phase, crop_size)
+        tf.saved_model.save(module, str(phase_saved_model), signatures={"serving_default": module.serve})
+        for name, saved_model in (("interpolator", interpolator_saved_model), ("phase", phase_saved_model)):
+            for precision in PRECISIONS:
+                path = out_folder / f"{name}_{precision}.tflite"
+                path.write_bytes(convert_saved_model(saved_model, precision))
+                written.append(path)
+    info_path = out_folder / "model_info.json"
+    info_path.write_text(info_json)
+    return [*written, info_path]

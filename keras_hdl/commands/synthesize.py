@@ -1,0 +1,164 @@
+"""``keras-hdl synthesize``: a digital twin from a low-frame-rate magnitude series (a thin parser).
+
+The work is done by :func:`synthesize_path`; the pipeline is :mod:`keras_hdl.synthesis`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from keras_hdl.errors import InputError
+
+
+def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None):
+    """(low-frame-rate series, K, T or None) from INPUT and the options."""
+    from keras_hdl.interpolation.plan import validate_k
+    from keras_hdl.readers import read_masks, read_series
+    from keras_hdl.synthesis import downsample
+
+    if k is None and downsample_k is None:
+        raise InputError("give --k K (frames dropped between the kept frames of INPUT) or --downsample K")
+    if k is not None and downsample_k is not None and k != downsample_k:
+        raise InputError(f"--k {k} and --downsample {downsample_k} disagree; --downsample K alone sets K")
+    series = read_series(input_path)
+    if masks_path is not None:
+        series = series.replace(masks=read_masks(masks_path, series))
+    if downsample_k is None:
+        return series, k, None
+    validate_k(downsample_k, series.num_frames)
+    return downsample(series, downsample_k), downsample_k, series.num_frames
+
+
+def synthesize_path(
+    input_path: str | Path,
+    out_dir: str | Path,
+    k: int | None = None,
+    model_dir: str | Path | None = None,
+    server: str | None = None,
+    seed: int = 0,
+    downsample_k: int | None = None,
+    frames: int | None = None,
+    masks_path: str | Path | None = None,
+    progress: bool = True,
+):
+    """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series)."""
+    from tqdm import tqdm
+
+    from keras_hdl.dicom import SyntheticInfo
+    from keras_hdl.synthesis import load_local_models, resolve_models_folder, synthesize_twin
+    from keras_hdl.synthesis.pipeline import DEFAULT_METHOD, validate_low_rate, validate_seed
+    from keras_hdl.synthesis.writer import check_out_dir
+
+    if model_dir is not None and server is not None:
+        raise InputError("give either --model MODELS_DIR or --server URL, not both")
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir)
+    validate_seed(seed)
+    low_rate, k, full_frames = _low_rate_input(Path(input_path), masks_path, k, downsample_k)
+    if full_frames is not None and frames is not None and frames != full_frames:
+        raise InputError(f"--frames {frames} disagrees with the {full_frames} frames of the full INPUT")
+    total = validate_low_rate(low_rate, k, frames or full_frames)
+    slices = low_rate.num_slices
+    bar = tqdm(
+        total=slices * (2 * total - low_rate.num_frames),
+        unit="frame",
+        file=sys.stderr,
+        disable=not progress,
+        desc="synthesizing",
+    )
+    with bar:
+        if server is not None:
+            from keras_hdl.export.serving import connect
+
+            models = connect(server, progress=bar.update)
+        else:
+            models = load_local_models(resolve_models_folder(model_dir), progress=bar.update)
+        twin = synthesize_twin(low_rate, k, models, seed=seed, frames=total)
+    from keras_hdl.synthesis.writer import write_twin
+
+    write_twin(twin, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version))
+    return out_dir, twin
+
+
+@click.command("synthesize")
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--k",
+    "k",
+    type=int,
+    help="Frames dropped between the kept frames of INPUT (0-6). INPUT holds only the kept frames "
+    "0, K+1, 2(K+1), ... of one cycle.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder: series.dcm, seg.dcm and twin.npz (written whole or not at all).",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    help="A models folder (the models/ of `keras-hdl train`). Default: the shipped weights.",
+)
+@click.option(
+    "--server",
+    help="Use a TensorFlow Serving deployment instead of local models, e.g. http://localhost:8501 "
+    "(REST port; see docs/deployment.md).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the background phase noise.")
+@click.option(
+    "--downsample",
+    "downsample_k",
+    type=int,
+    help="INPUT is a full series: keep frames 0, K+1, 2(K+1), ... first (evaluation and demos). Sets K.",
+)
+@click.option(
+    "--frames",
+    type=int,
+    help="T, frames per cycle of the twin. Default: (kept frames) x (K+1); give it when the last gap is "
+    "shorter (e.g. 8 kept frames at K=6 of a 50-frame cycle: --frames 50).",
+)
+@click.option(
+    "--masks",
+    "masks_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Myocardium masks of INPUT's frames (DICOM SEG, NIfTI or .npz `masks`). Default: INPUT's own "
+    "(a .npz's `masks`, or the seg.dcm beside a DICOM file).",
+)
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+def command(
+    input_path: Path,
+    k: int | None,
+    out_dir: Path,
+    model_dir: Path | None,
+    server: str | None,
+    seed: int,
+    downsample_k: int | None,
+    frames: int | None,
+    masks_path: Path | None,
+    no_progress: bool,
+) -> None:
+    """Make the synthetic digital twin of INPUT: every frame's magnitude, myocardium mask and x, y, z phase.
+
+    \b
+    INPUT is a low-frame-rate magnitude series (keras-hdl .npz, Enhanced MR series.dcm, or a
+    classic DICOM folder) holding ONLY the kept frames 0, K+1, 2(K+1), ... of one cardiac
+    cycle, with the myocardium mask of every kept frame and slice; --k says how many frames
+    were dropped between them, and the twin has T = (kept frames) x (K+1) frames unless
+    --frames says otherwise. With --downsample K, INPUT is instead a full series whose frames
+    are dropped first. The twin is synthetic and de-identified (no identity of INPUT is
+    carried); `keras-hdl assess OUT/series.dcm` reads it directly.
+    """
+    out_dir, twin = synthesize_path(
+        input_path, out_dir, k, model_dir, server, seed, downsample_k, frames, masks_path, not no_progress
+    )
+    frames_count, slices, rows, cols = twin.magnitude.shape
+    click.echo(
+        f"Wrote {out_dir}: series.dcm, seg.dcm, twin.npz ({frames_count} frames, {slices} slices, {rows}x{cols} px; "
+        f"K = {twin.provenance['k']}, models {twin.provenance['model_version']}, seed {twin.provenance['seed']})"
+    )

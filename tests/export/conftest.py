@@ -1,0 +1,35 @@
+"""Fixtures of the export tests: one `keras-hdl export --savedmodel --tflite` run shared by the whole test run."""
+
+from __future__ import annotations
+
+import pytest
+from twin_helpers import shared_folder, tiny_models
+
+EXPORT_VERSION = 3
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory):
+    return tiny_models(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, tiny_models_dir):
+    """The model base written by the CLI (`keras-hdl export --savedmodel DIR --model MODELS --tflite --version 3`)."""
+    from click.testing import CliRunner
+
+    from keras_hdl.cli import main
+
+    def export(folder):
+        args = ["export", "--savedmodel", str(folder), "--model", str(tiny_models_dir), "--tflite"]
+        result = CliRunner().invoke(main, [*args, "--version", str(EXPORT_VERSION)])
+        assert result.exit_code == 0, result.output
+
+    return shared_folder(tmp_path_factory, "exported", export)
+
+
+@pytest.fixture(scope="session")
+def networks(tiny_models_dir):
+    from keras_hdl.synthesis.networks import load_local_networks
+
+    return load_local_networks(tiny_models_dir)[1]
