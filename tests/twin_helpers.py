@@ -11,6 +11,7 @@ TINY_SPACING_MM = (2.5, 2.5)  # the spacing of a 64-pixel phantom (160 mm field 
 TINY_CROP = 32
 BACKGROUND = (0.05, 0.02)  # μ, σ of the phase background (normalised), not the preset's default
 NORM = "batch"
+EXPORT_VERSION = 3  # the TF Serving version the export tests write
 
 
 def shared_folder(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from keras_hdl.errors import InputError
+from keras_hdl.series import Series
 
 
 def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None):
@@ -43,14 +44,14 @@ def synthesize_path(
     frames: int | None = None,
     masks_path: str | Path | None = None,
     progress: bool = True,
-):
+) -> tuple[Path, Series]:
     """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series)."""
     from tqdm import tqdm
 
     from keras_hdl.dicom import SyntheticInfo
     from keras_hdl.synthesis import load_local_models, resolve_models_folder, synthesize_twin
     from keras_hdl.synthesis.pipeline import DEFAULT_METHOD, validate_low_rate, validate_seed
-    from keras_hdl.synthesis.writer import check_out_dir
+    from keras_hdl.synthesis.writer import check_out_dir, write_twin
 
     if model_dir is not None and server is not None:
         raise InputError("give either --model MODELS_DIR or --server URL, not both")
@@ -77,8 +78,6 @@ def synthesize_path(
         else:
             models = load_local_models(resolve_models_folder(model_dir), progress=bar.update)
         twin = synthesize_twin(low_rate, k, models, seed=seed, frames=total)
-    from keras_hdl.synthesis.writer import write_twin
-
     write_twin(twin, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version))
     return out_dir, twin
 

@@ -154,7 +154,7 @@ def downsample(series: Series, k: int) -> Series:
 
 def cycle_frames(num_kept: int, k: int, frames: int | None) -> int:
     """T of a low-frame-rate series of ``num_kept`` frames: ``frames`` if given (checked), else num_kept · (K+1)."""
-    validate_k(k, max(frames or 0, num_kept * (k + 1)))
+    validate_k(k, num_kept * (k + 1))  # K in range first; T itself is checked below
     total = num_kept * (k + 1) if frames is None else int(frames)
     low, high = (num_kept - 1) * (k + 1) + 1, num_kept * (k + 1)
     if not low <= total <= high:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from twin_helpers import shared_folder, tiny_models
-
-EXPORT_VERSION = 3
+from twin_helpers import EXPORT_VERSION, shared_folder, tiny_models
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-from conftest import EXPORT_VERSION
+from twin_helpers import EXPORT_VERSION
 
 from keras_hdl.cli import main
 from keras_hdl.export.savedmodel import graph_ops, nonstandard_ops

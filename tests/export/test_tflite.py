@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
-from conftest import EXPORT_VERSION
+from twin_helpers import EXPORT_VERSION
 
 CROP = 32
 TOLERANCE = {"float32": 1e-4, "float16": 2e-2}
