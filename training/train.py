@@ -155,13 +155,16 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
     config_path, run_path = out_dir / CONFIG_FILE, out_dir / RUN_FILE
     if not config_path.is_file() or not run_path.is_file():
         raise InputError(f"--resume: {out_dir} is not a run folder (no {CONFIG_FILE} / {RUN_FILE}); start a new run")
-    saved = preset_from_dict(yaml.safe_load(config_path.read_text()), where=str(config_path))
+    try:
+        saved_config, state = yaml.safe_load(config_path.read_text()), json.loads(run_path.read_text())
+    except (yaml.YAMLError, json.JSONDecodeError) as error:
+        raise InputError(f"--resume: {out_dir} holds a damaged {CONFIG_FILE} or {RUN_FILE} ({error})") from None
+    saved = preset_from_dict(saved_config, where=str(config_path))
     if options.preset is not None and load_preset(options.preset).as_dict() != saved.as_dict():
         raise InputError(
             f"--resume: {out_dir} was trained with another configuration than --preset/--config "
             f"{options.preset}; leave --preset/--config out to resume it as it was"
         )
-    state = json.loads(run_path.read_text())
     recorded = {
         "--data": (state.get("data_path"), None if options.data is None else str(_resolved_data(options.data))),
         "--seed": (state.get("seed"), options.seed),
@@ -189,8 +192,19 @@ def _write_json(path: Path, data: dict) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
+def _parsed_row(row: dict[str, str]) -> dict:
+    """A metrics.csv row as written: module name, int epoch, float figures (None where empty)."""
+    return {
+        name: value if name == "module" else int(value) if name == "epoch" else float(value) if value else None
+        for name, value in row.items()
+    }
+
+
 class MetricsLog:
-    """metrics.csv: one row per (module, epoch), rewritten atomically after every epoch."""
+    """metrics.csv: one row per (module, epoch), rewritten atomically after every epoch.
+
+    ``existing`` is the metrics.csv to continue (the chief's, on --resume); default ``path``.
+    """
 
     def __init__(self, path: Path, existing: Path | None = None):
         self.path = path
@@ -198,11 +212,12 @@ class MetricsLog:
         source = existing if existing is not None and existing.is_file() else path
         if source.is_file():
             with source.open(newline="") as handle:
-                self.rows = list(csv.DictReader(handle))
+                self.rows = [_parsed_row(row) for row in csv.DictReader(handle)]
 
     def add(self, row: dict) -> None:
-        key = (row["module"], str(row["epoch"]))
-        self.rows = [r for r in self.rows if (r["module"], str(r["epoch"])) != key] + [row]
+        """Add (or replace, for a redone epoch) the row of ``row["module"]``, ``row["epoch"]``."""
+        key = (row["module"], row["epoch"])
+        self.rows = [r for r in self.rows if (r["module"], r["epoch"]) != key] + [row]
         columns = ["module", "epoch", "seconds"]
         for existing in self.rows:
             columns += [name for name in existing if name not in columns]
@@ -231,7 +246,7 @@ class ModuleRun:
     selection: str  # the validation loss term whose lowest value picks the best network
 
 
-def _pipeline(training, samples: int) -> PipelineOptions:
+def pipeline_options(training, samples: int) -> PipelineOptions:
     return PipelineOptions(
         k_values=tuple(getattr(training, "k_values", (1,))),
         samples_per_cine=samples,
@@ -240,7 +255,7 @@ def _pipeline(training, samples: int) -> PipelineOptions:
     )
 
 
-def _samples_per_cine(num_cines: int, steps: int, batch_size: int) -> int:
+def samples_per_cine(num_cines: int, steps: int, batch_size: int) -> int:
     return max(1, math.ceil(steps * batch_size / num_cines))
 
 
@@ -313,7 +328,7 @@ def phase_validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> 
     return _mean_figures(per_batch)
 
 
-def _interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None) -> ModuleRun:
+def interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None) -> ModuleRun:
     training = preset.interpolation.training
     network = build_from_config(preset.interpolation.model, where="interpolation.model")
     loss = InterpolationLoss(
@@ -326,8 +341,8 @@ def _interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int
     )
     trainer = InterpolatorTrainer(network, loss=loss)
     trainer.compile(_adam(training))
-    samples = _samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
-    pipeline = _pipeline(training, samples)
+    samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
+    pipeline = pipeline_options(training, samples)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     return ModuleRun(
         name="interpolator",
@@ -355,7 +370,7 @@ def _phase_config(preset: Preset, background: dict) -> dict:
     return config
 
 
-def _phase_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None, background: dict) -> ModuleRun:
+def phase_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None, background: dict) -> ModuleRun:
     training = preset.phase.training
     config = _phase_config(preset, background)
     generator = build_from_config(config, where="phase.model")
@@ -367,8 +382,8 @@ def _phase_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None
     )
     trainer = Pix2PixTrainer(generator, discriminator, loss=loss, seed=seed)
     trainer.compile(_adam(training), _adam(training))
-    samples = _samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
-    pipeline = _pipeline(training, samples)
+    samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
+    pipeline = pipeline_options(training, samples)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(
         network=generator,
@@ -588,7 +603,7 @@ class TrainResult:
 
     best: dict[str, dict[str, float]]
     networks: dict[str, keras.Model]
-    metrics: list[dict]  # the rows of metrics.csv
+    metrics: list[dict]  # the rows of metrics.csv: module, epoch, float figures
 
 
 def train(options: TrainOptions) -> TrainResult:
@@ -619,9 +634,9 @@ def train(options: TrainOptions) -> TrainResult:
             runs = {}
             with strategy.scope():
                 if "interpolator" in modules:
-                    runs["interpolator"] = _interpolator_run(preset, data, settings.seed, settings.epochs)
+                    runs["interpolator"] = interpolator_run(preset, data, settings.seed, settings.epochs)
                 if "phase" in modules:
-                    runs["phase"] = _phase_run(preset, data, settings.seed, settings.epochs, background)
+                    runs["phase"] = phase_run(preset, data, settings.seed, settings.epochs, background)
             return _train_and_save(options, settings, data, strategy, runs, work_dir, verbose, background)
     finally:
         if not chief:

@@ -10,7 +10,7 @@ tf = pytest.importorskip("tensorflow")
 
 from keras_hdl.config import build_from_config, load_preset  # noqa: E402
 from keras_hdl.training.steps import distributed_step  # noqa: E402
-from keras_hdl.training.train import _phase_run, dtype_policy, float32_network  # noqa: E402
+from keras_hdl.training.train import dtype_policy, float32_network, phase_run  # noqa: E402
 
 
 def test_bf16_pix2pix_step_has_float32_losses_and_saves_a_float32_generator(tiny_phantom):
@@ -20,7 +20,7 @@ def test_bf16_pix2pix_step_has_float32_losses_and_saves_a_float32_generator(tiny
     mean, std = background_noise(data)
     with dtype_policy("mixed_bfloat16"):
         keras.utils.set_random_seed(0)
-        run = _phase_run(load_preset("tiny"), data, seed=0, epochs=1, background={"mean": mean, "std": std})
+        run = phase_run(load_preset("tiny"), data, seed=0, epochs=1, background={"mean": mean, "std": std})
         inputs, targets = next(iter(run.make_dataset(0)))
         generator_inputs = {"magnitudes": inputs["magnitudes"], "seed": tf.zeros((4, 2), tf.int32)}
         assert run.network(generator_inputs)["phase"].dtype == tf.bfloat16  # computes in bf16
@@ -47,36 +47,61 @@ def test_bf16_pix2pix_step_has_float32_losses_and_saves_a_float32_generator(tiny
     assert np.abs(full - half).mean() < 0.05 and np.corrcoef(full, half)[0, 1] > 0.98  # bf16 keeps 8 bits
 
 
-def sgd_step_change(policy: str) -> tuple[float, keras.Model]:
-    """Σ|Δw| of one SGD step of a small interpolator under ``policy``, from the same start and batch."""
-    from keras_hdl.training.interpolator_trainer import InterpolatorTrainer
+def small_trainer(kind: str):
+    """A small interpolator or pix2pix trainer with plain SGD (Adam would normalise a wrong gradient scale away).
 
+    Under mixed_float16 the trainers wrap SGD in a LossScaleOptimizer themselves; pix2pix gets one
+    with a smaller initial scale than the default 2**15, at which its λ = 100 loss overflows fp16
+    gradients and the first steps are (rightly) skipped while the dynamic scale comes down.
+    """
+    from keras_hdl.training.interpolator_trainer import InterpolatorTrainer
+    from keras_hdl.training.pix2pix_trainer import Pix2PixTrainer
+
+    network = {"widths": [4, 8], "recurrence": 1, "norm": "instance"}
+    if kind == "interpolator":
+        trainer = InterpolatorTrainer(build_from_config({"class": "TemporalInterpolator", **network}))
+        trainer.compile(keras.optimizers.SGD(0.1))
+        return trainer, [trainer.optimizer]
+    generator = build_from_config({"class": "PhaseGenerator", **network})
+    discriminator = build_from_config(
+        {"class": "PatchDiscriminator", "image_channels": 3, "context_channels": 3, "base_width": 4}
+    )
+    trainer = Pix2PixTrainer(generator, discriminator, seed=1)
+    optimizers = [keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1)]
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        optimizers = [keras.optimizers.LossScaleOptimizer(sgd, initial_scale=2**8) for sgd in optimizers]
+    trainer.compile(*optimizers)
+    return trainer, [trainer.generator_optimizer, trainer.discriminator_optimizer]
+
+
+def small_batch(kind: str):
     rng = np.random.default_rng(0)
-    inputs = {
-        "magnitudes": rng.uniform(-1, 1, (2, 16, 16, 2)).astype(np.float32),
-        "masks": (rng.random((2, 16, 16, 2)) > 0.5).astype(np.float32),
-        "condition": np.float32([[0.1, 0.14, 0.18]] * 2),
-    }
-    targets = {
-        "magnitude": rng.uniform(-1, 1, (2, 16, 16, 1)).astype(np.float32),
-        "mask": (rng.random((2, 16, 16, 1)) > 0.5).astype(np.float32),
-    }
+    images = lambda channels: rng.uniform(-1, 1, (2, 16, 16, channels)).astype(np.float32)  # noqa: E731
+    masks = lambda channels: (rng.random((2, 16, 16, channels)) > 0.5).astype(np.float32)  # noqa: E731
+    if kind == "interpolator":
+        inputs = {"magnitudes": images(2), "masks": masks(2), "condition": np.float32([[0.1, 0.14, 0.18]] * 2)}
+        return inputs, {"magnitude": images(1), "mask": masks(1)}
+    return {"magnitudes": images(3)}, {"phase": images(3), "mask": masks(1)}
+
+
+def sgd_step_change(kind: str, policy: str) -> tuple[float, list]:
+    """Σ|Δw| of one SGD step under ``policy``, from the same initial weights and batch; and the optimizers."""
     with dtype_policy(policy):
         keras.utils.set_random_seed(1)
-        config = {"class": "TemporalInterpolator", "widths": [4, 8], "recurrence": 1, "norm": "instance"}
-        trainer = InterpolatorTrainer(build_from_config(config))
-        trainer.compile(keras.optimizers.SGD(0.1))
+        trainer, optimizers = small_trainer(kind)
         before = [np.asarray(weight, np.float64) for weight in trainer.trainable_weights]
-        logs = trainer.train_on_batch(inputs, targets, return_dict=True)
-    assert np.isfinite(logs["loss"])
+        logs = trainer.train_on_batch(*small_batch(kind), return_dict=True)
+    assert all(np.isfinite(value) for value in logs.values())
     after = [np.asarray(weight, np.float64) for weight in trainer.trainable_weights]
-    return sum(np.abs(a - b).sum() for a, b in zip(after, before, strict=True)), trainer
+    return sum(np.abs(a - b).sum() for a, b in zip(after, before, strict=True)), optimizers
 
 
-def test_fp16_steps_scale_the_loss_so_updates_match_float32():
-    full_change, _ = sgd_step_change("float32")
-    half_change, trainer = sgd_step_change("mixed_float16")
-    assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert int(trainer.optimizer.iterations) == 1  # the step was applied, not skipped as an overflow
+@pytest.mark.parametrize("kind", ["interpolator", "pix2pix"])
+def test_fp16_steps_scale_the_loss_so_updates_match_float32(kind):
+    full_change, _ = sgd_step_change(kind, "float32")
+    half_change, optimizers = sgd_step_change(kind, "mixed_float16")
+    for optimizer in optimizers:
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        assert int(optimizer.iterations) == 1  # the step was applied, not skipped as an overflow
     # unscaled fp16 gradients would be divided by the loss scale (2**15) and the update all but vanish
     assert half_change == pytest.approx(full_change, rel=0.05)
