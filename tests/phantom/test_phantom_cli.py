@@ -65,26 +65,22 @@ def test_existing_non_empty_folder_needs_overwrite(tmp_path):
     assert not (out_dir / "notes.txt").exists() and (out_dir / "manifest.json").is_file()
 
 
-def test_demo_writes_and_summarises_the_phantom(tmp_path):
-    out_dir = tmp_path / "demo"
-    result = run("demo", "--out", str(out_dir))
-    assert result.exit_code == 0, result.output
-    dataset = out_dir / "phantom"
+def test_demo_phantom_step_writes_and_summarises_the_phantom(tmp_path):
+    dataset, manifest = demo.generate_demo_phantom(tmp_path / "demo")
     assert (dataset / "manifest.json").is_file() and (dataset / "preview.png").read_bytes().startswith(PNG_SIGNATURE)
+    summary = "\n".join(demo.summary_lines(dataset, manifest))
     for expected in ("3 scans of 3 subjects", "train:", "50 frames", "128x128 px", "2.34 mm", "mm/s", "base", "apex"):
-        assert expected in result.output
-    assert str(dataset / "preview.png") in result.output
+        assert expected in summary
 
 
 def test_demo_replaces_its_own_previous_output(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "DEMO_PHANTOM", PhantomConfig(subjects=3, slices=3, frames=20, size=64))
     out_dir = tmp_path / "demo"
-    assert run("demo", "--out", str(out_dir)).exit_code == 0
+    demo.generate_demo_phantom(out_dir)
     truth_file = out_dir / "phantom" / "subj001_scan1" / "truth.npz"
     first_bytes = truth_file.read_bytes()
     (out_dir / "phantom" / "stale.txt").write_text("from an older demo")
-    again = run("demo", "--out", str(out_dir))
-    assert again.exit_code == 0, again.output
+    demo.generate_demo_phantom(out_dir)
     assert truth_file.read_bytes() == first_bytes and not (out_dir / "phantom" / "stale.txt").exists()
 
 
