@@ -103,6 +103,19 @@ def test_training_loss_falls_over_a_few_epochs(tiny_phantom, tmp_path):
     assert losses[-1] < losses[0] and l1[-1] < l1[0], (losses, l1)
 
 
+def test_no_arguments_mean_cpu_preset_built_in_phantom_both_modules(tmp_path):
+    from click.testing import CliRunner
+
+    from keras_hdl.commands.train import command
+    from keras_hdl.training.train import TrainOptions, resolve_settings
+
+    settings = resolve_settings(TrainOptions(tmp_path / "run"))
+    assert (settings.preset.name, settings.modules, settings.data) == ("cpu", ("interpolator", "phase"), None)
+    assert (settings.seed, settings.mixed_precision, settings.epochs) == (0, "off", None)
+    assert settings.preset.as_dict() == load_preset("cpu").as_dict()
+    assert "runs/latest" in CliRunner().invoke(command, ["--help"]).output  # the default run folder
+
+
 # ---------------------------------------------------------------- bad input
 def refused(result, out_dir: Path, *phrases: str) -> None:
     """Exit code 2, a message holding every phrase, no traceback, and no run folder left."""
