@@ -60,7 +60,6 @@ def test_serving_layout_and_model_config(exported):
     assert config.startswith("model_config_list {") and config.count("{") == config.count("}")
 
 
-@pytest.mark.slow  # three saved_model_cli processes, each importing TensorFlow (~10 s each on 2 busy cores)
 def test_saved_model_cli_lists_documented_signatures(exported):
     shows = {  # one saved_model_cli process per servable, run side by side
         name: subprocess.Popen(
