@@ -98,6 +98,19 @@ def _betas(where: str, beta_1: float, beta_2: float) -> None:
             raise InputError(f"{where}.{name}: Adam betas lie in [0, 1), got {value!r}")
 
 
+def _check_optimization(where: str, training: InterpolationTraining | PhaseTraining) -> None:
+    """The settings both modules share: Adam's learning rate and betas, batch, crop and schedule."""
+    _positive(where, learning_rate=training.learning_rate)
+    _betas(where, training.beta_1, training.beta_2)
+    _check_counts(
+        where,
+        batch_size=training.batch_size,
+        crop_size=training.crop_size,
+        epochs=training.epochs,
+        steps_per_epoch=training.steps_per_epoch,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class InterpolationTraining:
     """Hyper-parameters of the temporal interpolator (DESIGN §2.1); loss weights are dimensionless.
@@ -125,15 +138,7 @@ class InterpolationTraining:
 
     def __post_init__(self) -> None:
         where = "interpolation.training"
-        _positive(where, learning_rate=self.learning_rate)
-        _betas(where, self.beta_1, self.beta_2)
-        _check_counts(
-            where,
-            batch_size=self.batch_size,
-            crop_size=self.crop_size,
-            epochs=self.epochs,
-            steps_per_epoch=self.steps_per_epoch,
-        )
+        _check_optimization(where, self)
         _non_negative(
             where,
             mae_weight=self.mae_weight,
@@ -171,15 +176,7 @@ class PhaseTraining:
 
     def __post_init__(self) -> None:
         where = "phase.training"
-        _positive(where, learning_rate=self.learning_rate)
-        _betas(where, self.beta_1, self.beta_2)
-        _check_counts(
-            where,
-            batch_size=self.batch_size,
-            crop_size=self.crop_size,
-            epochs=self.epochs,
-            steps_per_epoch=self.steps_per_epoch,
-        )
+        _check_optimization(where, self)
         _non_negative(
             where,
             adversarial_weight=self.adversarial_weight,
