@@ -152,9 +152,18 @@ def downsample(series: Series, k: int) -> Series:
     )
 
 
+MAX_IMPLIED_FRAMES = 100
+"""A longer implied cycle (kept frames × (K+1)) without --frames is almost surely a full series given with --k."""
+
+
 def cycle_frames(num_kept: int, k: int, frames: int | None) -> int:
     """T of a low-frame-rate series of ``num_kept`` frames: ``frames`` if given (checked), else num_kept · (K+1)."""
     validate_k(k, num_kept * (k + 1))  # K in range first; T itself is checked below
+    if frames is None and k > 0 and num_kept * (k + 1) > MAX_IMPLIED_FRAMES:
+        raise InputError(
+            f"{num_kept} input frames with K = {k} would make a cycle of {num_kept * (k + 1)} frames: is INPUT a "
+            "full series? Then use --downsample K. If it really holds only the kept frames, give --frames T"
+        )
     total = num_kept * (k + 1) if frames is None else int(frames)
     low, high = (num_kept - 1) * (k + 1) + 1, num_kept * (k + 1)
     if not low <= total <= high:

@@ -74,6 +74,10 @@ def test_low_frame_rate_convention_and_frames(local_models):
     assert cycle_frames(8, 6, 50) == 50
     with pytest.raises(InputError, match="cycle of 50 to 56 frames, not T = 60"):
         cycle_frames(8, 6, 60)
+    # a full 50-frame series given with --k 3 instead of --downsample 3 is caught, not read as T = 200
+    with pytest.raises(InputError, match=r"full series.*--downsample"):
+        cycle_frames(50, 3, None)
+    assert cycle_frames(50, 3, 200) == 200  # an explicit T is believed
     twin = synthesize_twin(low, 6, local_models, frames=50)
     assert twin.num_frames == 50
     np.testing.assert_array_equal(twin.magnitude[49], low.magnitude[7])  # frame 49 is the last kept one
