@@ -8,7 +8,7 @@ import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner
-from conftest import make_series
+from dicom_test_series import make_series
 from pydicom.data import get_testdata_file
 from test_frame_order import rewrite_frames
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nibabel
 import numpy as np
 import pytest
-from conftest import make_series
+from dicom_test_series import make_series
 
 from keras_hdl.dicom import read_dicom_series, write_dicom_scan
 from keras_hdl.dicom.common import MAGNITUDE_STORED_MAX

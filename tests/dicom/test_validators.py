@@ -10,7 +10,7 @@ import nibabel
 import numpy as np
 import pydicom
 import pytest
-from conftest import COLS, FRAMES, ORIENTATION, ROWS, SLICES, make_series
+from dicom_test_series import COLS, FRAMES, ORIENTATION, ROWS, SLICES, make_series
 
 from keras_hdl.dicom import SyntheticInfo, write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.readers import read_masks, read_series
