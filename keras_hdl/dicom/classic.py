@@ -30,10 +30,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import MRImageStorage, generate_uid
 
 from keras_hdl.dicom.common import (
+    CLASSIC_PHASE_BITS_STORED,
     CLASSIC_PHASE_STORED_MAX,
     NOMINAL_PROTOCOL,
     PHASE_RESCALE_INTERCEPT,
@@ -45,11 +46,13 @@ from keras_hdl.dicom.common import (
     is_dicom_file,
     magnitude_slope,
     magnitude_to_stored,
+    new_instance,
     phase_from_stored,
     phase_to_stored,
     read_dataset,
     require_mr,
     rescaled,
+    set_monochrome_pixels,
     slice_keys,
 )
 from keras_hdl.dicom.deidentify import (
@@ -297,14 +300,7 @@ def write_classic_mr(
             for s in range(series.num_slices):
                 for t in range(series.num_frames):
                     number += 1
-                    ds = Dataset()
-                    sop_uid = generate_uid()
-                    ds.file_meta = FileMetaDataset()
-                    ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
-                    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
-                    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-                    ds.SOPClassUID = MRImageStorage
-                    ds.SOPInstanceUID = sop_uid
+                    ds = new_instance(MRImageStorage)
                     identity.apply(ds, series_uid=series_uid, series_number=channel + 1, description=description)
                     ds.Modality = "MR"
                     ds.ImageType = [image_type0, "PRIMARY", "M" if channel == 0 else "P", "ND"]
@@ -332,13 +328,8 @@ def write_classic_mr(
                     ds.ImageOrientationPatient = decimal_string(np.round(series.image_orientation, 6))
                     ds.SliceLocation = decimal_string(round(float(normal_positions[s]), 4))
                     ds.PixelSpacing = decimal_string(series.pixel_spacing)
-                    ds.SamplesPerPixel = 1
-                    ds.PhotometricInterpretation = "MONOCHROME2"
-                    ds.Rows, ds.Columns = series.image_shape
-                    ds.BitsAllocated = 16
-                    ds.BitsStored = 16 if channel == 0 else 12
-                    ds.HighBit = ds.BitsStored - 1
-                    ds.PixelRepresentation = 0
+                    bits_stored = 16 if channel == 0 else CLASSIC_PHASE_BITS_STORED
+                    set_monochrome_pixels(ds, *series.image_shape, bits_allocated=16, bits_stored=bits_stored)
                     if channel > 0 or slope != 1.0:
                         ds.RescaleIntercept = decimal_string(PHASE_RESCALE_INTERCEPT if channel else 0.0)
                         ds.RescaleSlope = decimal_string(PHASE_RESCALE_SLOPE if channel else slope)

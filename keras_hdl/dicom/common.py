@@ -24,9 +24,15 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import EnhancedMRImageStorage, MRImageStorage, SegmentationStorage
+from pydicom.uid import (
+    EnhancedMRImageStorage,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+    SegmentationStorage,
+    generate_uid,
+)
 from pydicom.valuerep import DSfloat
 
 from keras_hdl.errors import InputError
@@ -35,7 +41,8 @@ from keras_hdl.series import COMPONENTS, PHASE_LEVELS
 PHASE_RESCALE_SLOPE = 2.0
 PHASE_RESCALE_INTERCEPT = -4096.0
 MAGNITUDE_STORED_MAX = 65535
-CLASSIC_PHASE_STORED_MAX = 4095
+CLASSIC_PHASE_BITS_STORED = 12
+CLASSIC_PHASE_STORED_MAX = 2**CLASSIC_PHASE_BITS_STORED - 1
 """12-bit phase images (BitsStored 12) on the classic folder."""
 
 POSITION_DECIMALS = 2
@@ -210,3 +217,27 @@ def check_channels(counts: dict[int, dict[float, int]], path: Path) -> None:
     frame_counts = set(reference.values())
     if len(frame_counts) > 1:
         raise InputError(f"{path}: slices have different numbers of frames {sorted(frame_counts)}")
+
+
+def new_instance(sop_class_uid: str) -> Dataset:
+    """An empty dataset of ``sop_class_uid`` with a new SOP Instance UID and explicit-VR little-endian file meta."""
+    ds = Dataset()
+    sop_uid = generate_uid()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class_uid
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_uid
+    return ds
+
+
+def set_monochrome_pixels(ds: Dataset, rows: int, columns: int, bits_allocated: int, bits_stored: int) -> None:
+    """The Image Pixel module of unsigned MONOCHROME2 images (pixel data itself is set by the caller)."""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, columns
+    ds.BitsAllocated = bits_allocated
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = 0

@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import EnhancedMRImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import EnhancedMRImageStorage, generate_uid
 
 from keras_hdl.dicom.common import (
     NOMINAL_PROTOCOL,
@@ -35,10 +35,12 @@ from keras_hdl.dicom.common import (
     image_axes,
     magnitude_slope,
     magnitude_to_stored,
+    new_instance,
     phase_from_stored,
     read_dataset,
     require_mr,
     rescaled,
+    set_monochrome_pixels,
     slice_keys,
 )
 from keras_hdl.dicom.deidentify import (
@@ -275,14 +277,7 @@ def write_enhanced_mr(
                     _frame_group(series, channel, s, t, slope, trigger_ms, frame_datetime, original, frame_ms)
                 )
 
-    ds = Dataset()
-    sop_uid = generate_uid()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = EnhancedMRImageStorage
-    ds.SOPInstanceUID = sop_uid
+    ds = new_instance(EnhancedMRImageStorage)
     identity.apply(ds, series_uid=generate_uid(), series_number=series_number, description="keras-hdl 3Dir MVM phantom")
     ds.Modality = "MR"
     ds.InstanceNumber = 1
@@ -317,13 +312,7 @@ def write_enhanced_mr(
             ds.CardiacRRIntervalSpecified = decimal_string(series.rr_interval_ms)
             ds.IntervalsAcquired = ds.IntervalsRejected = None
     # Image pixel and multi-frame
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = rows, cols
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
+    set_monochrome_pixels(ds, rows, cols, bits_allocated=16, bits_stored=16)
     ds.NumberOfFrames = len(per_frame)
     ds.SharedFunctionalGroupsSequence = [_shared_groups(series, acquisition)]
     ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)

@@ -19,14 +19,23 @@ from pathlib import Path
 
 import highdicom as hd
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.pixels import pack_bits
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.coding import Code
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from keras_hdl import __version__
-from keras_hdl.dicom.common import SEG_SOP_CLASS, SourceFrames, decimal_string, image_axes, read_dataset, slice_keys
+from keras_hdl.dicom.common import (
+    SEG_SOP_CLASS,
+    SourceFrames,
+    decimal_string,
+    image_axes,
+    new_instance,
+    read_dataset,
+    set_monochrome_pixels,
+    slice_keys,
+)
 from keras_hdl.dicom.deidentify import SERIES_UID_KEY
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
@@ -112,15 +121,8 @@ def write_cine_seg(masks: np.ndarray, series: Series, source: SourceFrames, path
                 )
             )
 
-    ds = Dataset()
-    sop_uid = generate_uid()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = SEG_SOP_CLASS
-    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = new_instance(SEG_SOP_CLASS)
     ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.SOPClassUID = SEG_SOP_CLASS
-    ds.SOPInstanceUID = sop_uid
     for keyword in COPIED_FROM_SOURCE:
         if keyword in source.dataset:
             setattr(ds, keyword, source.dataset.data_element(keyword).value)
@@ -142,13 +144,7 @@ def write_cine_seg(masks: np.ndarray, series: Series, source: SourceFrames, path
     ds.ContentCreatorName = ""
     ds.SegmentationType = "BINARY"
     ds.SegmentSequence = [segment]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = rows, cols
-    ds.BitsAllocated = 1
-    ds.BitsStored = 1
-    ds.HighBit = 0
-    ds.PixelRepresentation = 0
+    set_monochrome_pixels(ds, rows, cols, bits_allocated=1, bits_stored=1)
     ds.LossyImageCompression = "00"
     ds.NumberOfFrames = len(per_frame)
     instances = {uid for row in source.references for uid, _ in row}
