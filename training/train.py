@@ -328,6 +328,42 @@ def phase_validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> 
     return _mean_figures(per_batch)
 
 
+def _module_run(
+    name: str,
+    training,
+    data: TrainingData,
+    seed: int,
+    epochs: int | None,
+    *,
+    trainer: keras.Model,
+    network: keras.Model,
+    network_config: dict,
+    checkpointed: dict,
+    make_samples: Callable,
+    validation_metrics: Callable[[keras.Model, tf.data.Dataset], dict[str, float]],
+    selection: str,
+) -> ModuleRun:
+    """What both modules share: the epoch counter and checkpoint, the train and validation datasets."""
+    samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
+    pipeline = pipeline_options(training, samples)
+    validation_pipeline = _validation_pipeline(pipeline, data.val.num_cines)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    return ModuleRun(
+        name=name,
+        trainer=trainer,
+        network=network,
+        network_config=network_config,
+        checkpoint=tf.train.Checkpoint(**checkpointed, epoch=epoch),
+        epoch=epoch,
+        make_dataset=lambda e: make_samples(data.train, pipeline, seed, e).repeat(),
+        validation=make_samples(data.val, validation_pipeline, VALIDATION_SEED, 0),
+        validation_metrics=validation_metrics,
+        steps_per_epoch=training.steps_per_epoch,
+        epochs=epochs or training.epochs,
+        selection=selection,
+    )
+
+
 def interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None) -> ModuleRun:
     training = preset.interpolation.training
     network = build_from_config(preset.interpolation.model, where="interpolation.model")
@@ -341,23 +377,18 @@ def interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int 
     )
     trainer = InterpolatorTrainer(network, loss=loss)
     trainer.compile(_adam(training))
-    samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
-    pipeline = pipeline_options(training, samples)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    return ModuleRun(
-        name="interpolator",
+    return _module_run(
+        "interpolator",
+        training,
+        data,
+        seed,
+        epochs,
         trainer=trainer,
         network=network,
         network_config=dict(preset.interpolation.model),
-        checkpoint=tf.train.Checkpoint(network=network, optimizer=trainer.optimizer, epoch=epoch),
-        epoch=epoch,
-        make_dataset=lambda e: interpolation_dataset(data.train, pipeline, seed, e).repeat(),
-        validation=interpolation_dataset(
-            data.val, _validation_pipeline(pipeline, data.val.num_cines), VALIDATION_SEED, 0
-        ),
+        checkpointed={"network": network, "optimizer": trainer.optimizer},
+        make_samples=interpolation_dataset,
         validation_metrics=interpolator_validation_metrics,
-        steps_per_epoch=training.steps_per_epoch,
-        epochs=epochs or training.epochs,
         selection="loss",
     )
 
@@ -382,28 +413,23 @@ def phase_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None,
     )
     trainer = Pix2PixTrainer(generator, discriminator, loss=loss, seed=seed)
     trainer.compile(_adam(training), _adam(training))
-    samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
-    pipeline = pipeline_options(training, samples)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    checkpoint = tf.train.Checkpoint(
-        network=generator,
-        discriminator=discriminator,
-        optimizer=trainer.generator_optimizer,
-        discriminator_optimizer=trainer.discriminator_optimizer,
-        epoch=epoch,
-    )
-    return ModuleRun(
-        name="phase",
+    return _module_run(
+        "phase",
+        training,
+        data,
+        seed,
+        epochs,
         trainer=trainer,
         network=generator,
         network_config=config,
-        checkpoint=checkpoint,
-        epoch=epoch,
-        make_dataset=lambda e: phase_dataset(data.train, pipeline, seed, e).repeat(),
-        validation=phase_dataset(data.val, _validation_pipeline(pipeline, data.val.num_cines), VALIDATION_SEED, 0),
+        checkpointed={
+            "network": generator,
+            "discriminator": discriminator,
+            "optimizer": trainer.generator_optimizer,
+            "discriminator_optimizer": trainer.discriminator_optimizer,
+        },
+        make_samples=phase_dataset,
         validation_metrics=phase_validation_metrics,
-        steps_per_epoch=training.steps_per_epoch,
-        epochs=epochs or training.epochs,
         selection="l1_foreground",  # the reconstruction objective; the adversarial terms are not comparable
     )
 
