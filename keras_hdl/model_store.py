@@ -40,6 +40,7 @@ class ModelInfo:
         frames: frames per cycle of the training data (the condition maps are τ/T).
         validation: validation metrics per network, e.g. {"interpolator": {"dice": 0.9}}.
         command: the command that produced them.
+        variant: ``hdl`` (the paper's networks) or a baseline (``vanilla``, ``gan``; see ``keras-hdl train --variant``).
         keras_hdl_version: the package version that wrote them.
     """
 
@@ -49,6 +50,7 @@ class ModelInfo:
     frames: int
     validation: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     command: str = ""
+    variant: str = "hdl"
     keras_hdl_version: str = __version__
 
     def as_json(self) -> dict[str, Any]:

@@ -56,6 +56,11 @@ from keras_hdl.training.sources import BACKGROUND_FILE, TrainingData, background
 from keras_hdl.training.steps import distributed_step
 
 MODULES = ("interpolator", "phase")
+# What a run trains (DESIGN §2.1, §2.2): the HDL networks, or the paper's baselines for evaluation.
+# vanilla: the one-head one-tail R2UNet interpolator / pix2pix without the composite (L1 on every pixel);
+# gan: the HDL interpolator trained with an added PatchGAN loss (the phase model is a GAN already).
+VARIANTS = ("hdl", "vanilla", "gan")
+DEFAULT_VARIANT = "hdl"
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
@@ -90,6 +95,7 @@ class TrainOptions:
     strategy: str = "auto"
     mixed_precision: str | None = None  # off, bf16 or fp16
     seed: int | None = None
+    variant: str | None = None  # hdl, vanilla or gan (see VARIANTS)
     verbose: int = 1
 
 
@@ -104,6 +110,7 @@ class RunSettings:
     mixed_precision: str
     epochs: int | None  # None: the preset's
     state: dict
+    variant: str = DEFAULT_VARIANT
 
     @property
     def modules(self) -> tuple[str, ...]:
@@ -113,6 +120,8 @@ class RunSettings:
         """The `keras-hdl train` command that reproduces this run (recorded in the models folder)."""
         parts = ["keras-hdl train", f"--module {self.module}", f"--preset {self.preset.name}"]
         parts.append(f"--seed {self.seed}")
+        if self.variant != DEFAULT_VARIANT:
+            parts.append(f"--variant {self.variant}")
         if self.data is not None:
             parts.append(f"--data {self.data}")
         if self.epochs is not None:
@@ -137,15 +146,25 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
         raise InputError(f"--mixed-precision {options.mixed_precision!r}: choose bf16, fp16 or off")
     if options.module not in (None, "all", *MODULES):
         raise InputError(f"--module {options.module!r}: choose interpolator, phase or all")
+    if options.variant not in (None, *VARIANTS):
+        raise InputError(f"--variant {options.variant!r}: choose {', '.join(VARIANTS)}")
     out_dir = options.out_dir
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: exists and is not a folder")
     if not options.resume:
         if out_dir.is_dir() and any(out_dir.iterdir()):
             raise InputError(f"run folder {out_dir} already holds a run; use --resume to continue it or another --out")
+        variant = options.variant or DEFAULT_VARIANT
+        module = options.module or ("interpolator" if variant == "gan" else "all")
+        if variant == "gan" and module != "interpolator":
+            raise InputError(
+                "--variant gan trains the GAN temporal baseline (the interpolator with a PatchGAN); the phase model "
+                "is a GAN already: use --module interpolator"
+            )
         return RunSettings(
             preset=load_preset(options.preset or "cpu"),
-            module=options.module or "all",
+            module=module,
+            variant=variant,
             data=_resolved_data(options.data),
             seed=DEFAULT_SEED if options.seed is None else options.seed,
             mixed_precision=options.mixed_precision or "off",
@@ -169,6 +188,7 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
         "--data": (state.get("data_path"), None if options.data is None else str(_resolved_data(options.data))),
         "--seed": (state.get("seed"), options.seed),
         "--mixed-precision": (state.get("mixed_precision"), options.mixed_precision),
+        "--variant": (state.get("variant", DEFAULT_VARIANT), options.variant),
     }
     for flag, (saved_value, given) in recorded.items():
         if given is not None and given != saved_value:
@@ -184,6 +204,7 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
         mixed_precision=state.get("mixed_precision", "off"),
         epochs=state.get("epochs") if options.epochs is None else options.epochs,
         state=state,
+        variant=state.get("variant", DEFAULT_VARIANT),
     )
 
 
@@ -364,9 +385,13 @@ def _module_run(
     )
 
 
-def interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None) -> ModuleRun:
+def interpolator_run(
+    preset: Preset, data: TrainingData, seed: int, epochs: int | None, variant: str = DEFAULT_VARIANT
+) -> ModuleRun:
     training = preset.interpolation.training
-    network = build_from_config(preset.interpolation.model, where="interpolation.model")
+    model_key = "vanilla_model" if variant == "vanilla" else "model"
+    network_config = dict(getattr(preset.interpolation, model_key))
+    network = build_from_config(network_config, where=f"interpolation.{model_key}")
     loss = InterpolationLoss(
         mae_weight=training.mae_weight,
         mae_w1_weight=training.mae_w1_weight,
@@ -375,8 +400,17 @@ def interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int 
         low_weight=training.low_weight,
         lv_padding_px=training.lv_padding_px,
     )
-    trainer = InterpolatorTrainer(network, loss=loss)
-    trainer.compile(_adam(training))
+    checkpointed = {"network": network}
+    if variant == "gan":
+        discriminator = build_from_config(preset.interpolation.discriminator, where="interpolation.discriminator")
+        trainer = InterpolatorTrainer(
+            network, loss=loss, discriminator=discriminator, adversarial_weight=training.adversarial_weight
+        )
+        trainer.compile(_adam(training), _adam(training))
+        checkpointed |= {"discriminator": discriminator, "discriminator_optimizer": trainer.discriminator_optimizer}
+    else:
+        trainer = InterpolatorTrainer(network, loss=loss)
+        trainer.compile(_adam(training))
     return _module_run(
         "interpolator",
         training,
@@ -385,31 +419,40 @@ def interpolator_run(preset: Preset, data: TrainingData, seed: int, epochs: int 
         epochs,
         trainer=trainer,
         network=network,
-        network_config=dict(preset.interpolation.model),
-        checkpointed={"network": network, "optimizer": trainer.optimizer},
+        network_config=network_config,
+        checkpointed=checkpointed | {"optimizer": trainer.optimizer},
         make_samples=interpolation_dataset,
         validation_metrics=interpolator_validation_metrics,
         selection="loss",
     )
 
 
-def _phase_config(preset: Preset, background: dict) -> dict:
+def _phase_config(preset: Preset, background: dict, variant: str) -> dict:
     """The generator's config with the fitted background noise (for the composite)."""
-    config = dict(preset.phase.model)
+    config = dict(preset.phase.vanilla_model if variant == "vanilla" else preset.phase.model)
     if config.get("composite", True):
         config |= {"background_mean": background["mean"], "background_std": background["std"]}
     return config
 
 
-def phase_run(preset: Preset, data: TrainingData, seed: int, epochs: int | None, background: dict) -> ModuleRun:
+def phase_run(
+    preset: Preset,
+    data: TrainingData,
+    seed: int,
+    epochs: int | None,
+    background: dict,
+    variant: str = DEFAULT_VARIANT,
+) -> ModuleRun:
     training = preset.phase.training
-    config = _phase_config(preset, background)
-    generator = build_from_config(config, where="phase.model")
+    config = _phase_config(preset, background, variant)
+    generator = build_from_config(config, where="phase.vanilla_model" if variant == "vanilla" else "phase.model")
     discriminator = build_from_config(preset.phase.discriminator, where="phase.discriminator")
     loss = Pix2PixLoss(
         adversarial_weight=training.adversarial_weight,
         foreground_l1_weight=training.foreground_l1_weight,
         myocardium_l1_weight=training.myocardium_l1_weight,
+        # vanilla pix2pix: the generator makes every pixel, so its L1 covers the whole image
+        **({"foreground_threshold": float("-inf")} if variant == "vanilla" else {}),
     )
     trainer = Pix2PixTrainer(generator, discriminator, loss=loss, seed=seed)
     trainer.compile(_adam(training), _adam(training))
@@ -660,9 +703,13 @@ def train(options: TrainOptions) -> TrainResult:
             runs = {}
             with strategy.scope():
                 if "interpolator" in modules:
-                    runs["interpolator"] = interpolator_run(preset, data, settings.seed, settings.epochs)
+                    runs["interpolator"] = interpolator_run(
+                        preset, data, settings.seed, settings.epochs, settings.variant
+                    )
                 if "phase" in modules:
-                    runs["phase"] = phase_run(preset, data, settings.seed, settings.epochs, background)
+                    runs["phase"] = phase_run(
+                        preset, data, settings.seed, settings.epochs, background, settings.variant
+                    )
             return _train_and_save(options, settings, data, strategy, runs, work_dir, verbose, background)
     finally:
         if not chief:
@@ -705,6 +752,7 @@ def _train_and_save(
         "mixed_precision": settings.mixed_precision,
         "module": settings.module,
         "epochs": settings.epochs,
+        "variant": settings.variant,
     }
     _write_json(work_dir / RUN_FILE, state)
     log = MetricsLog(work_dir / METRICS_FILE, existing=options.out_dir / METRICS_FILE)
@@ -724,6 +772,7 @@ def _train_and_save(
         frames=data.val.num_frames,
         validation=best,
         command=settings.command_line(),
+        variant=settings.variant,
     )
     save_models(work_dir / "models", info, **networks)
     return TrainResult(best, networks, log.rows)

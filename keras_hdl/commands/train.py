@@ -61,7 +61,16 @@ import click
 @click.option(
     "--seed", type=int, default=None, help="Seed of the weights, sampling and noise  [default: 0, or the run's own]."
 )
-def command(module, preset, config_file, data, out_dir, epochs, resume, strategy, mixed_precision, seed) -> None:
+@click.option(
+    "--variant",
+    type=click.Choice(["hdl", "vanilla", "gan"]),
+    default=None,
+    help="hdl: the paper's networks; vanilla: the vanilla R2UNet interpolator / pix2pix without the composite; "
+    "gan: the interpolator with a PatchGAN loss (evaluation baselines)  [default: hdl, or the run's own].",
+)
+def command(
+    module, preset, config_file, data, out_dir, epochs, resume, strategy, mixed_precision, seed, variant
+) -> None:
     """Train the temporal interpolator and/or the phase synthesis model.
 
     With no arguments: trains both modules with the `cpu` preset on the built-in phantom
@@ -83,6 +92,7 @@ def command(module, preset, config_file, data, out_dir, epochs, resume, strategy
             strategy=strategy,
             mixed_precision=mixed_precision,
             seed=seed,
+            variant=variant,
         )
     )
     click.echo(f"run folder: {out_dir}  (models in {out_dir / 'models'})")

@@ -218,3 +218,31 @@ def test_resume_needs_a_run_folder_and_a_new_run_needs_an_empty_one(tmp_path, cl
     fake_run_folder(run_dir)
     result = cli("train", "--preset", "tiny", "--out", run_dir)
     assert result.exit_code == 2 and "already holds a run" in result.output and "--resume" in result.output
+
+
+def test_baseline_variants_train_the_paper_baselines(tiny_phantom, tmp_path, cli):
+    """--variant vanilla trains the vanilla R2UNet and pix2pix without composite; gan adds a PatchGAN."""
+    from keras_hdl.model_store import load_models
+    from keras_hdl.models import VanillaR2UNetInterpolator
+
+    vanilla_dir, gan_dir = tmp_path / "vanilla", tmp_path / "gan"
+    common = ("--preset", "tiny", "--epochs", "1", "--data", tiny_phantom)
+    result = cli("train", *common, "--variant", "vanilla", "--out", vanilla_dir)
+    assert result.exit_code == 0, result.output
+    info, networks = load_models(vanilla_dir / "models")
+    assert info.variant == "vanilla" and "--variant vanilla" in info.command
+    assert isinstance(networks["interpolator"], VanillaR2UNetInterpolator)
+    assert networks["phase"].composite is False
+
+    result = cli("train", *common, "--variant", "gan", "--out", gan_dir)
+    assert result.exit_code == 0, result.output
+    state = json.loads((gan_dir / "run.json").read_text())
+    assert (state["module"], state["variant"]) == ("interpolator", "gan")
+    assert float(read_metrics(gan_dir)[0]["train_adversarial"]) > 0  # the PatchGAN term was trained
+    assert checkpoint_value(gan_dir, "interpolator", "discriminator_optimizer/_iterations") > 0
+    info, networks = load_models(gan_dir / "models", "interpolator")
+    assert info.variant == "gan" and set(networks) == {"interpolator"}
+
+    refused = cli("train", *common, "--variant", "gan", "--module", "phase", "--out", tmp_path / "x")
+    assert refused.exit_code == 2 and "phase model is a GAN already" in refused.output
+    assert not (tmp_path / "x").exists()
