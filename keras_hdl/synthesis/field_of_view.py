@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import ndimage
 
 from keras_hdl.training.data import crop_around, lv_centre
 
@@ -32,6 +31,22 @@ def same_spacing(first: tuple[float, float], second: tuple[float, float]) -> boo
     return bool(np.allclose(first, second, rtol=SPACING_TOLERANCE, atol=0))
 
 
+def _linear_taps(size_out: int, size_in: int, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis: output i samples the input at i · ``step`` (edges extended).
+
+    Returns (lower index, upper index, upper weight), each (size_out,); both taps always count as
+    touched, so a NaN neighbour makes the output NaN even at zero weight (as scipy's order-1 spline).
+    """
+    position = np.arange(size_out) * step
+    lower = np.floor(position)
+    weight = position - lower
+    lower = lower.astype(np.int64)
+    beyond = lower >= size_in - 1
+    weight[beyond] = 0.0
+    lower = np.minimum(lower, size_in - 1)
+    return lower, np.minimum(lower + 1, size_in - 1), weight
+
+
 def resample(
     images: np.ndarray, from_spacing: tuple[float, float], to_spacing: tuple[float, float], shape: tuple[int, int]
 ) -> np.ndarray:
@@ -39,17 +54,17 @@ def resample(
 
     Output pixel (i, j) samples the input at (i · to_row / from_row, j · to_col / from_col);
     edges are extended. NaN input pixels make every output pixel that touches them NaN.
+    Separable (rows, then columns) gathers in float64: the same values as
+    ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` per image, at a fraction of its cost.
     """
     images = np.asarray(images, np.float32)
     if same_spacing(from_spacing, to_spacing) and images.shape[-2:] == tuple(shape):
         return images.copy()
-    lead = images.shape[:-2]
-    stack = images.reshape(-1, *images.shape[-2:])
-    rows = np.arange(shape[0]) * (to_spacing[0] / from_spacing[0])
-    cols = np.arange(shape[1]) * (to_spacing[1] / from_spacing[1])
-    index, row_grid, col_grid = np.meshgrid(np.arange(stack.shape[0]), rows, cols, indexing="ij")
-    sampled = ndimage.map_coordinates(stack, np.stack([index, row_grid, col_grid]), order=1, mode="nearest")
-    return sampled.reshape(*lead, *shape).astype(np.float32)
+    lower, upper, weight = _linear_taps(shape[0], images.shape[-2], to_spacing[0] / from_spacing[0])
+    weight = weight[:, None]
+    rows = images[..., lower, :] * (1.0 - weight) + images[..., upper, :].astype(np.float64) * weight
+    lower, upper, weight = _linear_taps(shape[1], images.shape[-1], to_spacing[1] / from_spacing[1])
+    return (rows[..., lower] * (1.0 - weight) + rows[..., upper] * weight).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
