@@ -8,11 +8,12 @@ which checks that both give the same curves. Run: ``python -m keras_hdl.benchmar
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 
 from keras_hdl.assessment import assess_series
-from keras_hdl.benchmarks import Row, format_table, median_seconds
+from keras_hdl.benchmarks import Row, emit, median_seconds
 from keras_hdl.geometry import cylindrical_unit_vectors
 from keras_hdl.series import Series
 
@@ -80,6 +81,9 @@ def run(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
+    started = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one slice count, fewer repeats")
-    print(format_table(run(parser.parse_args().quick)))
+    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
+    args = parser.parse_args()
+    emit(run(args.quick), args.json, started)

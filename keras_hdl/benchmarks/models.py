@@ -12,11 +12,12 @@ step (which traces the graph); ``--batch-size`` replaces the preset's batch (use
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Mapping
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, format_table, median_seconds
+from keras_hdl.benchmarks import Row, emit, median_seconds
 from keras_hdl.config import Preset, build_from_config, load_preset
 
 
@@ -36,6 +37,13 @@ def forward_flops(model, input_shapes: Mapping[str, tuple[int, ...]], dtypes: Ma
             kernel_height, kernel_width, in_channels, _ = op.inputs[1].shape
             total += 2 * int(np.prod(op.outputs[0].shape)) * kernel_height * kernel_width * in_channels
     return total
+
+
+def sample_flops(model, size: int) -> int:
+    """:func:`forward_flops` of one sample of a network whose image inputs are ``size`` × ``size`` pixels."""
+    shapes = {tensor.name: (1, *tensor.shape[1:]) for tensor in model.inputs}
+    shapes = {name: tuple(size if dim is None else dim for dim in shape) for name, shape in shapes.items()}
+    return forward_flops(model, shapes, {tensor.name: tensor.dtype for tensor in model.inputs})
 
 
 def interpolation_batch(batch: int, size: int, rng: np.random.Generator):
@@ -59,12 +67,6 @@ def phase_batch(batch: int, size: int, rng: np.random.Generator):
 
 def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3) -> list[Row]:
     """Parameter counts, forward GFLOPs per sample and train-step seconds of one preset."""
-    import keras
-
-    from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
-    from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
-
-    rng = np.random.default_rng(0)
     rows = []
     interpolation, phase = preset.interpolation, preset.phase
     networks = {
@@ -75,17 +77,34 @@ def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3)
     }
     for label, (model, size) in networks.items():
         rows.append(Row(f"{preset.name}: {label} parameters", model.count_params() / 1e6, "M"))
-        shapes = {tensor.name: (1, *tensor.shape[1:]) for tensor in model.inputs}
-        shapes = {name: tuple(size if dim is None else dim for dim in shape) for name, shape in shapes.items()}
-        dtypes = {tensor.name: tensor.dtype for tensor in model.inputs}
-        rows.append(
-            Row(f"{preset.name}: {label} forward @{size}px", forward_flops(model, shapes, dtypes) / 1e9, "GFLOP")
-        )
+        rows.append(Row(f"{preset.name}: {label} forward @{size}px", sample_flops(model, size) / 1e9, "GFLOP"))
 
+    rng = np.random.default_rng(0)
     settings = interpolation.training
     batch = batch_size or settings.batch_size
+    trainer = interpolator_trainer(preset, networks["interpolator"][0])
+    inputs, targets = interpolation_batch(batch, settings.crop_size, rng)
+    seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
+    rows.append(Row(f"{preset.name}: interpolator step, batch {batch} @{settings.crop_size}px", seconds, "s"))
+
+    settings = phase.training
+    batch = batch_size or settings.batch_size
+    trainer = pix2pix_trainer(preset, networks["phase generator"][0], networks["phase discriminator"][0])
+    inputs, targets = phase_batch(batch, settings.crop_size, rng)
+    seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
+    rows.append(Row(f"{preset.name}: pix2pix step, batch {batch} @{settings.crop_size}px", seconds, "s"))
+    return rows
+
+
+def interpolator_trainer(preset: Preset, interpolator):
+    """The preset's interpolator trainer (losses and Adam settings) around a built network, compiled."""
+    import keras
+
+    from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
+
+    settings = preset.interpolation.training
     trainer = InterpolatorTrainer(
-        networks["interpolator"][0],
+        interpolator,
         InterpolationLoss(
             settings.mae_weight,
             settings.mae_w1_weight,
@@ -96,25 +115,26 @@ def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3)
         ),
     )
     trainer.compile(keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2))
-    inputs, targets = interpolation_batch(batch, settings.crop_size, rng)
-    seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
-    rows.append(Row(f"{preset.name}: interpolator step, batch {batch} @{settings.crop_size}px", seconds, "s"))
+    return trainer
 
-    settings = phase.training
-    batch = batch_size or settings.batch_size
+
+def pix2pix_trainer(preset: Preset, generator, discriminator):
+    """The preset's pix2pix trainer (losses and both Adam optimisers) around built networks, compiled."""
+    import keras
+
+    from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
+
+    settings = preset.phase.training
     trainer = Pix2PixTrainer(
-        networks["phase generator"][0],
-        networks["phase discriminator"][0],
+        generator,
+        discriminator,
         Pix2PixLoss(settings.adversarial_weight, settings.foreground_l1_weight, settings.myocardium_l1_weight),
     )
     trainer.compile(
         keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2),
         keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2),
     )
-    inputs, targets = phase_batch(batch, settings.crop_size, rng)
-    seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
-    rows.append(Row(f"{preset.name}: pix2pix step, batch {batch} @{settings.crop_size}px", seconds, "s"))
-    return rows
+    return trainer
 
 
 def run(quick: bool, presets: tuple[str, ...] = ("tiny", "cpu"), batch_size: int | None = None) -> list[Row]:
@@ -126,12 +146,14 @@ def run(quick: bool, presets: tuple[str, ...] = ("tiny", "cpu"), batch_size: int
 
 
 def main() -> None:
+    started = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["tiny", "cpu"], help="preset names or YAML paths")
     parser.add_argument("--batch-size", type=int, default=None, help="replace each preset's batch size")
     parser.add_argument("--quick", action="store_true", help="time one step instead of three")
+    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
     args = parser.parse_args()
-    print(format_table(run(args.quick, tuple(args.presets), args.batch_size)))
+    emit(run(args.quick, tuple(args.presets), args.batch_size), args.json, started)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from keras_hdl.benchmarks import Row, format_table, median_seconds
+from keras_hdl.benchmarks import Row, emit, median_seconds
 from keras_hdl.config import Preset, load_preset
 
 BENCHMARK_PHANTOM = {"subjects": 3, "slices": 3, "frames": 50, "size": 128, "seed": 0}
@@ -128,10 +128,10 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="phantom dataset or folder of scans (default: a small phantom)")
     parser.add_argument("--bf16", action="store_true", help="also time the train steps under mixed_bfloat16")
     parser.add_argument("--quick", action="store_true", help="fewer batches and steps")
+    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
     args = parser.parse_args()
     started = time.perf_counter()
-    print(format_table(run(args.quick, args.preset, args.data, args.bf16)))
-    print(f"({time.perf_counter() - started:.0f} s)")
+    emit(run(args.quick, args.preset, args.data, args.bf16), args.json, started)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+"""Inference per frame and per 50-frame twin of one 256×256 slice at K = 6: Keras, SavedModel, TFLite.
+
+Run ``python -m keras_hdl.benchmarks.inference [--model MODELS_DIR] [--quick] [--json]``
+(default: the shipped ``cpu`` weights, 96-px crops). The models folder is exported with
+:func:`keras_hdl.export.savedmodel.export_savedmodels` (SavedModels and TFLite float32 /
+float16) into a temporary folder, then each back end runs on the networks' crops:
+
+- per frame: the interpolator on one dropped frame (batch 1) and on all 42 dropped
+  frames of the slice in one call (batched), per frame;
+- per twin (crops): every frame of the slice's twin on crops: Keras through
+  :func:`~keras_hdl.synthesis.pipeline.synthesize_crops`, SavedModel through the exported
+  ``twin`` graph (one call), TFLite as one interpolator call (42 frames) + one phase call (50);
+- the full twin (:func:`~keras_hdl.synthesis.pipeline.synthesize_twin`, Keras): crop,
+  resample, both networks, paste back into the 256 × 256 slice (target ≤ 5 s).
+
+Crop inputs are random (the networks' cost does not depend on the pixel values); the full
+twin runs on the phantom slice. Baseline of every row: linear interpolation of the same
+frames of the 256² slice, in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from keras_hdl.benchmarks import Row, emit, median_seconds, progress
+from keras_hdl.benchmarks.interpolation import FRAMES, SLICE_SIZE, K, benchmark_slice, gap_inputs, linear_row
+from keras_hdl.benchmarks.machine import usable_cpus
+
+LINEAR_PER_FRAME = "linear interpolation per frame, 256² slice (same run)"
+LINEAR_PER_TWIN = "linear interpolation of the slice's 42 dropped frames, 256² (same run)"
+
+
+def crop_inputs(count: int, crop: int, rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+    """Random interpolator and phase inputs of ``count`` samples at ``crop`` px (serving signatures' names)."""
+    image = lambda channels: rng.uniform(-1, 1, (count, crop, crop, channels)).astype(np.float32)  # noqa: E731
+    return {
+        "interpolator": {
+            "magnitudes": image(2),
+            "masks": (image(2) > 0).astype(np.float32),
+            "condition": np.tile(np.float32([[0.0, 0.02, 0.14]]), (count, 1)),
+        },
+        "phase": {"magnitudes": image(3), "seed": np.stack([np.zeros(count), np.arange(count)], -1).astype(np.int32)},
+        "phase_tflite": {"magnitudes": image(3), "noise": rng.standard_normal((count, crop, crop, 3), np.float32)},
+    }
+
+
+def savedmodel_call(folder: Path) -> Callable[[dict], dict]:
+    """The ``serving_default`` signature of a SavedModel as a numpy → numpy function."""
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    return lambda inputs: {
+        name: value.numpy() for name, value in signature(**{k: tf.constant(v) for k, v in inputs.items()}).items()
+    }
+
+
+def tflite_call(path: Path) -> Callable[[dict], dict]:
+    """A TFLite file's ``serving_default`` runner as a dict → dict function (make one per batch size,
+    so the interpreter is not resized between calls)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=str(path), num_threads=usable_cpus()).get_signature_runner("serving_default")
+    return lambda inputs: runner(**inputs)
+
+
+def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
+    """Rows for every back end (module docstring)."""
+    from keras_hdl.export.savedmodel import export_savedmodels
+    from keras_hdl.synthesis.networks import load_local_models, resolve_models_folder
+    from keras_hdl.synthesis.pipeline import synthesize_crops, synthesize_twin
+
+    repeats = 3 if quick else 7
+    folder = resolve_models_folder(models_dir)
+    progress("inference: phantom slice and linear baseline")
+    _, low_rate = benchmark_slice()
+    slice_gaps = gap_inputs(low_rate)
+    dropped = slice_gaps.frames
+    linear = linear_row(slice_gaps, repeats)
+    rows = [linear]
+
+    models = load_local_models(folder)
+    crop = models.crop_size
+    rng = np.random.default_rng(0)
+    one, batched, whole = crop_inputs(1, crop, rng), crop_inputs(dropped, crop, rng), crop_inputs(FRAMES, crop, rng)
+    num_kept = FRAMES - dropped
+    kept_magnitudes = rng.uniform(-1, 1, (1, num_kept, crop, crop)).astype(np.float32)
+    kept_masks = (rng.random((1, num_kept, crop, crop)) > 0.5).astype(np.float32)
+
+    with tempfile.TemporaryDirectory(prefix="keras-hdl-bench-") as scratch:
+        progress("inference: exporting SavedModels and TFLite files")
+        start = time.perf_counter()
+        exported = export_savedmodels(folder, Path(scratch) / "serving", tflite=True)
+        rows.append(Row("export SavedModels + TFLite fp32/fp16", time.perf_counter() - start, "s"))
+
+        interpolator = {
+            "Keras": lambda: models.interpolator.predictor,
+            "SavedModel": lambda: savedmodel_call(exported["interpolator"]),
+            "TFLite fp32": lambda: tflite_call(exported["tflite"] / "interpolator_float32.tflite"),
+            "TFLite fp16": lambda: tflite_call(exported["tflite"] / "interpolator_float16.tflite"),
+        }
+        for backend, make in interpolator.items():
+            progress(f"inference: {backend} interpolator per frame")
+            for inputs, count in ((one, 1), (batched, dropped)):
+                call, sample = make(), inputs["interpolator"]
+                seconds = median_seconds(lambda call=call, sample=sample: call(sample), repeats) / count
+                rows.append(
+                    Row(
+                        f"infer {backend} interpolator per frame, batch {count} @{crop}px",
+                        seconds * 1000,
+                        "ms/frame",
+                        linear.value,
+                        LINEAR_PER_FRAME,
+                    )
+                )
+
+        twin_saved = savedmodel_call(exported["twin"])
+        twin_inputs = {
+            "magnitudes": kept_magnitudes,
+            "masks": kept_masks,
+            "k": np.int32(K),
+            "frames": np.int32(FRAMES),
+            "seed": np.int32(0),
+        }
+        tflite_twins = {}
+        for precision in ("float32", "float16"):
+            interpolate = tflite_call(exported["tflite"] / f"interpolator_{precision}.tflite")
+            synthesize = tflite_call(exported["tflite"] / f"phase_{precision}.tflite")
+            tflite_twins[f"TFLite {precision.replace('float', 'fp')}"] = (
+                lambda interpolate=interpolate, synthesize=synthesize: (
+                    interpolate(batched["interpolator"]),
+                    synthesize(whole["phase_tflite"]),
+                )
+            )
+        twins = {
+            "Keras": lambda: synthesize_crops(
+                kept_magnitudes, kept_masks, K, FRAMES, 0, models.interpolator, models.phase
+            ),
+            "SavedModel": lambda: twin_saved(twin_inputs),
+            **tflite_twins,
+        }
+        linear_twin = linear.value * dropped / 1000
+        for backend, make_twin in twins.items():
+            progress(f"inference: {backend} twin on crops")
+            rows.append(
+                Row(
+                    f"twin {backend} on crops ({dropped} interpolated + {FRAMES} phase frames)",
+                    median_seconds(make_twin, repeats),
+                    "s/twin",
+                    linear_twin,
+                    LINEAR_PER_TWIN,
+                )
+            )
+
+    progress("inference: full twin of the 256² slice (synthesize_twin)")
+    full = median_seconds(lambda: synthesize_twin(low_rate, K, models, frames=FRAMES), repeats)
+    rows.append(
+        Row(
+            f"twin full synthesize_twin, Keras, {SLICE_SIZE}² slice, K={K}",
+            full,
+            "s/twin",
+            linear_twin,
+            LINEAR_PER_TWIN,
+            note=f"models {models.version} ({crop}-px crops): crop, resample, both networks, paste back",
+        )
+    )
+    return rows
+
+
+def main() -> None:
+    started = time.perf_counter()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="models folder (default: the shipped cpu weights)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
+    args = parser.parse_args()
+    emit(run(args.quick, args.model), args.json, started)
+
+
+if __name__ == "__main__":
+    main()

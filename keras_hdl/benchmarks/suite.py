@@ -1,0 +1,287 @@
+"""``keras-hdl benchmark``: every benchmark item in a fresh process, one table, targets, ``benchmark.json``.
+
+Each item runs as ``python -m keras_hdl.benchmarks.<module> --json ...`` in its own process,
+so its peak resident memory (the child's own ``ru_maxrss``) is its own and items do not
+slow or inflate each other. Items (``--only`` picks some):
+
+- ``startup``: ``keras-hdl --help`` wall time vs ``python -c pass`` (in this process).
+- ``gemm``: a large matmul against the derived peak (:mod:`~keras_hdl.benchmarks.gemm`).
+- ``training``: per preset and precision (:mod:`~keras_hdl.benchmarks.training`); bf16 only
+  where the CPU computes it natively or on a GPU; ``--quick`` runs the ``paper`` preset's
+  forward pass only (one of its train steps takes minutes on two cores).
+- ``pipeline``: tf.data production vs train-step consumption (:mod:`~keras_hdl.benchmarks.pipeline`),
+  for the first selected preset other than ``paper``.
+- ``inference``, ``interpolation``, ``assessment``: their modules.
+
+Rows derived across items: bf16 vs fp32 speed-ups and peak memory per item (the paper preset's
+training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are issue 10's targets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from keras_hdl.benchmarks import Row, format_table, progress
+from keras_hdl.benchmarks.machine import cpu_has_bf16, gpu_names, machine_info, read_cpuinfo
+from keras_hdl.benchmarks.training import REFERENCE, REFERENCE_PAPER
+from keras_hdl.errors import InputError
+from keras_hdl.io_utils import atomic_path
+
+ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment")
+DEFAULT_PRESETS = ("cpu", "paper")
+REPORT_FILE = "benchmark.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """An issue-10 target: every row whose name matches ``pattern`` must have ``field`` ``op`` ``threshold``."""
+
+    description: str
+    pattern: str
+    field: str  # "value" or "ratio"
+    op: str  # ">=" or "<="
+    threshold: float
+
+    def check(self, rows: list[Row]) -> list[dict]:
+        """One result per matching measured row: met, or missed by how much (relative to the threshold)."""
+        results = []
+        for row in rows:
+            actual = row.value if self.field == "value" else row.ratio
+            if not fnmatch.fnmatch(row.name, self.pattern) or actual is None:
+                continue
+            met = actual >= self.threshold if self.op == ">=" else actual <= self.threshold
+            shortfall = abs(actual - self.threshold) / self.threshold
+            results.append(
+                {
+                    "target": self.description,
+                    "row": row.name,
+                    "field": self.field,
+                    "actual": actual,
+                    "op": self.op,
+                    "threshold": self.threshold,
+                    "met": met,
+                    "verdict": "met" if met else f"missed by {shortfall:.0%}",
+                }
+            )
+        return results
+
+
+TARGETS = (
+    Target("paper training ≥ 1.3× reference (fp32)", "train paper * fp32 (batch *", "ratio", ">=", 1.3),
+    Target("paper training ≥ 1.3× reference (bf16)", "train paper * bf16 (batch *", "ratio", ">=", 1.3),
+    Target("paper forward ≥ 1.3× reference (fp32)", "forward paper interpolator fp32 *", "ratio", "<=", 1 / 1.3),
+    Target("paper training peak memory ≤ reference", "peak RSS training paper *", "ratio", "<=", 1.0),
+    Target("fp32 training ≥ 60% of fp32 peak (cpu)", "train cpu * fp32 achieved GFLOP/s", "ratio", ">=", 0.6),
+    Target("fp32 training ≥ 60% of fp32 peak (paper)", "train paper * fp32 achieved GFLOP/s", "ratio", ">=", 0.6),
+    Target("bf16 ≥ 1.8× fp32", "train * bf16 vs fp32", "ratio", ">=", 1.8),
+    Target("full K=6 twin of one 256² slice (cpu preset) ≤ 5 s", "twin full synthesize_twin*", "value", "<=", 5.0),
+    Target("assessment ≤ 50 ms per slice", "assess_series per slice (1 slice*", "value", "<=", 50.0),
+    Target("pipeline ≥ 10× consumption", "* pipeline, augmented, from *", "ratio", ">=", 10.0),
+    Target("keras-hdl --help < 1 s", "keras-hdl --help start-up", "value", "<=", 1.0),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemRun:
+    """One item process: its label (e.g. ``training cpu bf16``), module and arguments."""
+
+    label: str
+    module: str
+    arguments: tuple[str, ...] = ()
+
+
+def bf16_supported() -> bool:
+    """Whether bf16 rows run: a CPU with AVX-512 BF16 / AMX-BF16, or an NVIDIA GPU."""
+    return cpu_has_bf16(read_cpuinfo()) or bool(gpu_names())
+
+
+def plan_items(quick: bool, presets: tuple[str, ...], only: tuple[str, ...]) -> tuple[list[ItemRun], list[Row]]:
+    """The item processes to run, and rows for what is skipped (and why)."""
+    unknown = [item for item in only if item not in ITEMS]
+    if unknown:
+        raise InputError(f"--only {','.join(unknown)}: unknown item(s); choose from {', '.join(ITEMS)}")
+    selected = [item for item in ITEMS if not only or item in only]
+    quick_flag = ("--quick",) if quick else ()
+    runs, skipped = [], []
+    for item in selected:
+        if item == "training":
+            for preset in presets:
+                forward_only = ("--forward-only",) if quick and preset == "paper" else ()
+                for precision in ("fp32", "bf16"):
+                    label = f"training {preset} {precision}"
+                    if precision == "bf16" and not bf16_supported():
+                        skipped.append(Row(label, None, "", note="skipped: no avx512_bf16 / amx_bf16 CPU and no GPU"))
+                        continue
+                    arguments = ("--preset", preset, "--precision", precision, *forward_only, *quick_flag)
+                    runs.append(ItemRun(label, "training", arguments))
+            if quick and "paper" in presets:
+                skipped.append(
+                    Row(
+                        "train paper (both modules, fp32 and bf16)",
+                        None,
+                        "",
+                        note="skipped in --quick: one paper step takes minutes on two cores; forward rows only",
+                    )
+                )
+        elif item == "pipeline":
+            small = [preset for preset in presets if preset != "paper"]
+            if small:
+                runs.append(ItemRun(f"pipeline {small[0]}", "pipeline", ("--preset", small[0], *quick_flag)))
+            else:
+                skipped.append(Row("pipeline", None, "", note="skipped: needs a preset other than paper"))
+        elif item != "startup":
+            runs.append(ItemRun(item, item, quick_flag))
+    return runs, skipped
+
+
+def run_item(item: ItemRun) -> tuple[list[Row], float | None]:
+    """Run one item in a fresh process: (its rows, its peak RSS in GB); a failed item gives one row saying so."""
+    command = [sys.executable, "-m", f"keras_hdl.benchmarks.{item.module}", "--json", *item.arguments]
+    progress(f"{item.label}: {' '.join(command[1:])}")
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=environment, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        return [Row(item.label, None, "", note=f"failed: exit code {result.returncode} (see stderr above)")], None
+    report = json.loads(lines[-1])
+    progress(f"{item.label}: done in {report['seconds']:.0f} s, peak RSS {report['peak_rss_gb']:.2f} GB")
+    return [Row.from_dict(row) for row in report["rows"]], report["peak_rss_gb"]
+
+
+def startup_rows(repeats: int) -> list[Row]:
+    """``keras-hdl --help`` wall time (median of fresh processes) against an empty Python start-up."""
+
+    def median_wall(command: list[str]) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    progress("startup: keras-hdl --help")
+    script = Path(sys.executable).parent / "keras-hdl"
+    bare = median_wall([sys.executable, "-c", "pass"])
+    cli = median_wall([str(script), "--help"] if script.is_file() else [sys.executable, "-m", "keras_hdl", "--help"])
+    return [
+        Row(
+            "keras-hdl --help start-up",
+            cli,
+            "s",
+            bare,
+            "python -c pass (same run)",
+            note=f"median of {repeats} fresh processes",
+        )
+    ]
+
+
+def memory_row(item: ItemRun, peak_gb: float) -> Row:
+    """Peak RSS of one item; the paper preset's training against the reference's peak training memory."""
+    forward_only = "--forward-only" in item.arguments
+    quoted = None
+    if item.label.startswith("training paper") and not forward_only:
+        quoted = REFERENCE_PAPER["interpolator"]["peak_gb"].get(item.label.rsplit(" ", 1)[-1])
+    return Row(
+        f"peak RSS {item.label}",
+        peak_gb,
+        "GB",
+        quoted,
+        f"{REFERENCE}: interpolator training peak" if quoted else "",
+        note="forward passes only" if forward_only else "",
+    )
+
+
+def speedup_rows(rows: list[Row]) -> list[Row]:
+    """bf16 vs fp32 rows: the bf16 samples/s (or s/sample) against the fp32 figure of the same name."""
+    by_name = {row.name: row for row in rows}
+    derived = []
+    for row in rows:
+        if " bf16 " not in row.name or row.value is None or row.unit not in ("samples/s", "s/sample"):
+            continue
+        fp32 = by_name.get(row.name.replace(" bf16 ", " fp32 "))
+        if fp32 is None or fp32.value is None:
+            continue
+        subject = row.name.split(" (")[0].replace(" bf16", "")
+        if row.unit == "samples/s":
+            derived.append(Row(f"{subject} bf16 vs fp32", row.value, row.unit, fp32.value, "fp32 (same run)"))
+        else:  # s/sample: the speed-up is fp32 time / bf16 time
+            derived.append(
+                Row(f"{subject} bf16 vs fp32", 1 / row.value, "samples/s", 1 / fp32.value, "fp32 (same run)")
+            )
+    return derived
+
+
+def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tuple[str, ...] = ()) -> dict:
+    """Run the selected items; returns the report (machine, rows, targets, seconds)."""
+    started = time.perf_counter()
+    runs, skipped = plan_items(quick, presets, only)
+    machine = machine_info()
+    progress(f"fp32 peak: {machine['fp32_peak_derivation']}")
+    rows: list[Row] = []
+    memory: list[Row] = []
+    if not only or "startup" in only:
+        rows += startup_rows(3 if quick else 7)
+    for item in runs:
+        item_rows, peak_gb = run_item(item)
+        rows += item_rows
+        if peak_gb is not None:
+            memory.append(memory_row(item, peak_gb))
+    rows += speedup_rows(rows) + memory + skipped
+    targets = [result for target in TARGETS for result in target.check(rows)]
+    measured = {result["target"] for result in targets}
+    targets += [
+        {"target": target.description, "verdict": "not measured in this run", "met": None}
+        for target in TARGETS
+        if target.description not in measured
+    ]
+    return {
+        "command": "keras-hdl benchmark" + (" --quick" if quick else "") + f" --preset {' --preset '.join(presets)}",
+        "quick": quick,
+        "machine": machine,
+        "training_flop_factor": 3,
+        "rows": [row.as_dict() for row in rows],
+        "targets": targets,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def format_report(report: dict) -> str:
+    """The table, the peak's derivation and the targets as plain text."""
+    rows = [Row.from_dict(row) for row in report["rows"]]
+    machine = report["machine"]
+    lines = [
+        format_table(rows),
+        "",
+        f"Machine: {machine['cpu_model']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags'])}; "
+        f"TensorFlow {machine['versions']['tensorflow']}; GPUs: {', '.join(machine['gpus']) or 'none'}",
+        f"fp32 peak: {machine['fp32_peak_derivation']}",
+        f"Training FLOPs = {report['training_flop_factor']} × forward FLOPs (forward + backward ≈ 2 × forward).",
+        "Timings on a shared machine vary by 20-40% between runs: compare the ratios (same run), not absolutes.",
+        "",
+        "Targets (issue 10):",
+    ]
+    for result in report["targets"]:
+        where = (
+            f" [{result['row']}: {result['field']} {result['actual']:.3g} {result['op']} {result['threshold']:.3g}]"
+            if "row" in result
+            else ""
+        )
+        lines.append(f"  {result['verdict']:<26} {result['target']}{where}")
+    lines.append(f"({report['seconds']:.0f} s)")
+    return "\n".join(lines)
+
+
+def write_report(report: dict, out_dir: str | Path) -> Path:
+    """Write ``out_dir/benchmark.json`` atomically; returns its path."""
+    path = Path(out_dir) / REPORT_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    return path

@@ -1,0 +1,254 @@
+"""Training throughput, forward time and achieved GFLOP/s of one preset at one precision.
+
+Run ``python -m keras_hdl.benchmarks.training --preset cpu --precision fp32 [--forward-only] [--quick] [--json]``.
+
+Rows per network: parameters (M) and forward GFLOP per sample counted from the traced
+graph (:func:`~keras_hdl.benchmarks.models.forward_flops`), forward seconds per sample at
+batch 1, training samples/s (median ``train_on_batch`` after a traced warm-up step, random
+data of the preset's crop size) and the achieved GFLOP/s of training against the machine's
+peak. Training FLOPs are counted as :data:`TRAINING_FLOP_FACTOR` × the forward FLOPs of
+every network pass in a step (backward ≈ 2 × forward): the interpolator 3 × F, pix2pix
+3 × (F_generator + 2 F_discriminator) (the discriminator sees the real and the fake pair).
+The ``paper`` preset trains at batch 4, the batch of the reference figures, and its rows
+carry the reference PyTorch implementation's figures quoted in issue 10 as baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from keras_hdl.benchmarks import Row, emit, median_seconds, progress
+from keras_hdl.benchmarks.machine import gpu_names, gpu_peak_tflops, this_cpu_peak
+from keras_hdl.benchmarks.models import (
+    interpolation_batch,
+    interpolator_trainer,
+    phase_batch,
+    pix2pix_trainer,
+    sample_flops,
+)
+from keras_hdl.config import Preset, build_from_config, load_preset
+
+TRAINING_FLOP_FACTOR = 3
+"""Training FLOPs ≈ 3 × forward FLOPs: the forward pass, then gradients of activations and of weights."""
+PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+PAPER_BATCH = 4
+"""The batch of the reference training figures."""
+
+REFERENCE = "reference PyTorch (quoted in #10, not measured in this run)"
+REFERENCE_TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+# The official PyTorch implementation at the paper's size on a 2-core AVX-512 CPU (issue 10):
+# step seconds at batch 4, forward seconds per sample, parameters (M), forward GFLOP per 256² sample,
+# peak memory (GB) of training.
+REFERENCE_PAPER = {
+    "interpolator": {
+        "params_m": 104.5,
+        "forward_gflop": 868.0,
+        "forward_s": {"fp32": 6.0},
+        "step_s": {"fp32": 73.7, "bf16": 31.9},
+        "step_s_tuned_malloc": {"fp32": 58.8},
+        "peak_gb": {"fp32": 9.8, "bf16": 6.5},
+    },
+    "phase generator": {
+        "params_m": 39.1,
+        "forward_gflop": 305.0,
+        "step_s": {"fp32": 30.9},
+    },
+}
+
+
+def malloc_tuned(environ: dict[str, str] | None = None) -> bool:
+    """Whether glibc malloc runs with the reference's tuned settings (then its 58.8 s fp32 step applies)."""
+    environ = os.environ if environ is None else environ
+    return all(environ.get(key) == value for key, value in REFERENCE_TUNED_MALLOC.items())
+
+
+def reference_step_seconds(network: str, precision: str, environ: dict[str, str] | None = None) -> float | None:
+    """The reference's step seconds at batch 4 under the same allocator settings as this run, if quoted."""
+    figures = REFERENCE_PAPER[network]
+    if malloc_tuned(environ) and precision in figures.get("step_s_tuned_malloc", {}):
+        return figures["step_s_tuned_malloc"][precision]
+    return figures["step_s"].get(precision)
+
+
+def gpu_available() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def peak_gflops(precision: str) -> tuple[float, str]:
+    """(GFLOP/s, its name): the GPU's tensor-core peak for the precision, else the CPU's fp32 peak."""
+    if gpu_available():
+        for name in gpu_names():
+            found = gpu_peak_tflops(name)
+            if found:
+                key, table = found
+                kind = "bf16" if precision == "bf16" else "tf32"
+                return table[kind] * 1000, f"{key} dense {kind} tensor-core peak (datasheet)"
+        return 0.0, ""
+    peak = this_cpu_peak()
+    return peak.gflops, f"this machine's fp32 peak: {peak.derivation}"
+
+
+def random_inputs(model, batch: int, size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Random inputs for every named input of ``model``: images in [−1, 1] at ``size`` px, int inputs 0."""
+    inputs = {}
+    for tensor in model.inputs:
+        shape = tuple(size if dim is None else dim for dim in (batch, *tensor.shape[1:]))
+        if "int" in str(tensor.dtype):
+            inputs[tensor.name] = np.zeros(shape, str(tensor.dtype))
+        else:
+            inputs[tensor.name] = rng.uniform(-1, 1, shape).astype(np.float32)
+    return inputs
+
+
+def forward_seconds(model, size: int, repeats: int) -> float:
+    """Median seconds of one traced inference call on one sample."""
+    import tensorflow as tf
+
+    inputs = random_inputs(model, 1, size, np.random.default_rng(0))
+    call = tf.function(lambda batch: model(batch, training=False))
+    return median_seconds(lambda: tf.nest.map_structure(np.asarray, call(inputs)), repeats=repeats)
+
+
+def training_rows(
+    preset: Preset, precision: str, networks: dict, flops: dict[str, int], batch: int | None, repeats: int
+) -> list[Row]:
+    """samples/s and achieved GFLOP/s of the interpolator and pix2pix train steps.
+
+    ``batch`` replaces the preset's batch sizes (``None``: the preset's; the paper preset: 4).
+    """
+    rng = np.random.default_rng(0)
+    peak, peak_name = peak_gflops(precision)
+    interpolation, phase = preset.interpolation.training, preset.phase.training
+    batches = {
+        module: batch or (PAPER_BATCH if preset.name == "paper" else settings.batch_size)
+        for module, settings in (("interpolator", interpolation), ("pix2pix", phase))
+    }
+    steps = {
+        "interpolator": (
+            interpolator_trainer(preset, networks["interpolator"]),
+            interpolation_batch(batches["interpolator"], interpolation.crop_size, rng),
+            flops["interpolator"],
+            "interpolator",
+            interpolation.crop_size,
+        ),
+        "pix2pix": (
+            pix2pix_trainer(preset, networks["phase generator"], networks["phase discriminator"]),
+            phase_batch(batches["pix2pix"], phase.crop_size, rng),
+            flops["phase generator"] + 2 * flops["phase discriminator"],
+            "phase generator",
+            phase.crop_size,
+        ),
+    }
+    rows = []
+    for module, (trainer, (inputs, targets), forward, reference_network, size) in steps.items():
+        batch = batches[module]
+        progress(f"training {preset.name} {module} {precision}: batch {batch} @{size}px, {repeats} timed step(s)")
+        seconds = median_seconds(lambda trainer=trainer, i=inputs, t=targets: trainer.train_on_batch(i, t), repeats)
+        rate = batch / seconds
+        reference = reference_step_seconds(reference_network, precision) if preset.name == "paper" else None
+        rows.append(
+            Row(
+                f"train {preset.name} {module} {precision} (batch {batch} @{size}px)",
+                rate,
+                "samples/s",
+                PAPER_BATCH / reference if reference else None,
+                f"{REFERENCE}: {reference} s/step at batch {PAPER_BATCH}" if reference else "",
+                note="pix2pix = generator + discriminator steps" if module == "pix2pix" else "",
+            )
+        )
+        rows.append(
+            Row(
+                f"train {preset.name} {module} {precision} achieved GFLOP/s",
+                TRAINING_FLOP_FACTOR * forward * rate / 1e9,
+                "GFLOP/s",
+                peak or None,
+                peak_name,
+                note=f"{TRAINING_FLOP_FACTOR} × forward FLOPs per sample ({forward / 1e9:.3g} GFLOP) × samples/s",
+            )
+        )
+    return rows
+
+
+def run(
+    quick: bool, preset_name: str = "cpu", precision: str = "fp32", forward_only: bool = False, batch: int | None = None
+) -> list[Row]:
+    """Rows of one preset at one precision (module docstring)."""
+    import keras
+
+    from keras_hdl.training.train import dtype_policy
+
+    preset = load_preset(preset_name)
+    paper = preset.name == "paper"
+    repeats = 1 if paper else 2 if quick else 5
+    crops = {"interpolator": preset.interpolation.training.crop_size, "phase": preset.phase.training.crop_size}
+    with dtype_policy(PRECISIONS[precision]):
+        keras.utils.set_random_seed(0)
+        networks = {
+            "interpolator": (build_from_config(preset.interpolation.model), crops["interpolator"]),
+            "phase generator": (build_from_config(preset.phase.model), crops["phase"]),
+            "phase discriminator": (build_from_config(preset.phase.discriminator), crops["phase"]),
+        }
+        rows, flops = [], {}
+        for label, (model, size) in networks.items():
+            flops[label] = sample_flops(model, size)
+            reference = REFERENCE_PAPER.get(label, {}) if paper else {}
+            if precision == "fp32":
+                rows.append(
+                    Row(
+                        f"{preset.name} {label} parameters",
+                        model.count_params() / 1e6,
+                        "M",
+                        reference.get("params_m"),
+                        REFERENCE if reference else "",
+                    )
+                )
+                rows.append(
+                    Row(
+                        f"{preset.name} {label} forward FLOPs/sample @{size}px",
+                        flops[label] / 1e9,
+                        "GFLOP",
+                        reference.get("forward_gflop"),
+                        REFERENCE if reference else "",
+                        note="counted from the traced graph: 2 × multiply-adds of every Conv2D",
+                    )
+                )
+            if label == "phase discriminator":
+                continue
+            progress(f"forward {preset.name} {label} {precision}, batch 1 @{size}px")
+            seconds = forward_seconds(model, size, 1 if paper and quick else repeats + 1)
+            quoted = reference.get("forward_s", {}).get(precision)
+            rows.append(
+                Row(
+                    f"forward {preset.name} {label} {precision} (batch 1 @{size}px)",
+                    seconds,
+                    "s/sample",
+                    quoted,
+                    REFERENCE if quoted else "",
+                )
+            )
+        if not forward_only:
+            rows += training_rows(preset, precision, {k: m for k, (m, _) in networks.items()}, flops, batch, repeats)
+    return rows
+
+
+def main() -> None:
+    started = time.perf_counter()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu", help="preset name or YAML path (default: cpu)")
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
+    parser.add_argument("--forward-only", action="store_true", help="skip the training steps")
+    parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: preset's; paper: 4)")
+    parser.add_argument("--quick", action="store_true", help="fewer timed repeats")
+    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
+    args = parser.parse_args()
+    emit(run(args.quick, args.preset, args.precision, args.forward_only, args.batch_size), args.json, started)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""``keras-hdl benchmark``: speed and memory against the hardware's peak, the reference and simple baselines.
+
+A thin click parser over :mod:`keras_hdl.benchmarks.suite`: every item runs in a fresh
+process; the table and the targets go to stdout, progress to stderr, and the report to
+``OUT/benchmark.json`` (written atomically).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from keras_hdl.benchmarks.suite import DEFAULT_PRESETS, ITEMS, format_report, run_suite, write_report
+from keras_hdl.errors import InputError
+
+PRESETS = ("tiny", "cpu", "paper")
+
+
+def parse_only(value: str | None) -> tuple[str, ...]:
+    """``--only a,b`` → ("a", "b"); an unknown item is an InputError naming the choices."""
+    if not value:
+        return ()
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    unknown = [item for item in items if item not in ITEMS]
+    if unknown:
+        raise InputError(f"--only {','.join(unknown)}: unknown item(s); choose from {', '.join(ITEMS)}")
+    return items
+
+
+@click.command(name="benchmark")
+@click.option("--quick", is_flag=True, help="Fewer repeats; the paper preset's forward pass only (a few minutes).")
+@click.option(
+    "--preset",
+    "presets",
+    multiple=True,
+    type=click.Choice(PRESETS),
+    help=f"Preset(s) to train and time (repeatable; default: {' '.join(DEFAULT_PRESETS)}).",
+)
+@click.option("--only", default=None, help=f"Comma-separated items to run (default all): {','.join(ITEMS)}.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("benchmark"),
+    show_default=True,
+    help="Folder for benchmark.json.",
+)
+def command(quick: bool, presets: tuple[str, ...], only: str | None, out_dir: Path) -> None:
+    """Time training, the data pipeline, inference (Keras, SavedModel, TFLite), interpolation and assessment.
+
+    \b
+    Prints a table of figures with their baselines and ratios (value / baseline), the
+    machine's fp32 peak and how it was derived, and issue 10's targets (met / missed by X).
+    Baselines are measured in the same run, except the reference PyTorch figures, which
+    are quoted (and say so). Timings on a shared machine vary: compare the ratios.
+    """
+    report = run_suite(quick, presets or DEFAULT_PRESETS, parse_only(only))
+    path = write_report(report, out_dir)
+    click.echo(format_report(report))
+    click.echo(f"Wrote {path}")
