@@ -60,6 +60,8 @@ setup(
         ],
         "evaluate": ["scikit-learn>=1.5,<1.10", "scikit-image>=0.24,<0.27"],
         "tflite": ["ai-edge-litert>=2.0,<3"],
+        # NVIDIA GPUs: TensorFlow with its CUDA/cuDNN wheels (scripts/gpu_benchmark.sh).
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     },
     entry_points={"console_scripts": ["keras-hdl = keras_hdl.cli:main"]},
 )

@@ -215,3 +215,27 @@ def machine_info() -> dict:
         "versions": versions,
         "allocator_env": {key: value for key, value in os.environ.items() if ALLOCATOR_ENV.match(key)},
     }
+
+
+def main() -> None:
+    """Print this machine's info (JSON); with ``--gpu-name NAME``, that GPU's peak from the table."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--gpu-name", default=None, help="an nvidia-smi GPU name to look up in the peak table")
+    args = parser.parse_args()
+    if args.gpu_name is None:
+        print(json.dumps(machine_info(), indent=2))
+        return
+    found = gpu_peak_tflops(args.gpu_name)
+    if found is None:
+        print(f"{args.gpu_name}: not in the peak table ({', '.join(GPU_PEAK_TFLOPS)}); no peak fraction reported")
+        return
+    key, peaks = found
+    figures = ", ".join(f"{precision} {tflops:g} TFLOP/s" for precision, tflops in peaks.items())
+    print(f"{args.gpu_name} → {key}: {figures} ({GPU_PEAK_SOURCE})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Benchmark rows, the CPU peak derivation from /proc/cpuinfo text, the GPU peak table, targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from keras_hdl.benchmarks import Row, format_table
+from keras_hdl.benchmarks.machine import cpu_has_bf16, cpu_peak, gpu_peak_tflops
+from keras_hdl.benchmarks.suite import ItemRun, Target, memory_row, plan_items, speedup_rows
+from keras_hdl.benchmarks.training import reference_step_seconds
+from keras_hdl.errors import InputError
+
+
+def cpuinfo(processors: int, vendor: str, family: int, flags: str, mhz: float | None, siblings: int, cores: int) -> str:
+    """/proc/cpuinfo text of ``processors`` identical logical CPUs."""
+    blocks = []
+    for index in range(processors):
+        lines = [
+            f"processor\t: {index}",
+            f"vendor_id\t: {vendor}",
+            f"cpu family\t: {family}",
+            "model\t\t: 17",
+            "model name\t: Test CPU",
+        ]
+        if mhz is not None:
+            lines.append(f"cpu MHz\t\t: {mhz}")
+        lines += [f"siblings\t: {siblings}", f"cpu cores\t: {cores}", f"flags\t\t: {flags}"]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+ZEN4_FLAGS = "fpu sse sse2 fma avx avx2 avx512f avx512dq avx512_bf16 avx512_vnni"
+
+
+def test_row_ratio_is_value_over_baseline_and_none_without_one():
+    assert Row("a", 3.0, "s", 12.0).ratio == pytest.approx(0.25)
+    assert Row("a", 3.0, "s").ratio is None
+    assert Row("a", None, "", 2.0, note="skipped: why").ratio is None
+    row = Row("a", 3.0, "s", 12.0, "ref", "note")
+    assert Row.from_dict(row.as_dict()) == row
+    assert row.as_dict()["ratio"] == pytest.approx(0.25)
+
+
+def test_table_shows_skipped_rows_and_notes():
+    table = format_table([Row("bf16 run", None, "", note="skipped: no avx512_bf16"), Row("x", 2.0, "s", 4.0, "b")])
+    assert "skipped" in table and "no avx512_bf16" in table and "baseline: b" in table and "0.5" in table
+
+
+def test_zen4_peak_from_cpuinfo_counts_one_512_bit_fma_per_cycle():
+    # 2 cores × 16 lanes × 1 FMA unit × 2 FLOP × 2.59615 GHz = 166.15 GFLOP/s, nothing assumed.
+    peak = cpu_peak(cpuinfo(2, "AuthenticAMD", 25, ZEN4_FLAGS, 2596.150, siblings=2, cores=2))
+    assert (peak.cores, peak.vector_bits, peak.fma_units) == (2, 512, 1)
+    assert peak.gflops == pytest.approx(166.1536)
+    assert peak.assumed == ()
+    assert "= 166 GFLOP/s" in peak.derivation
+
+
+def test_peak_without_mhz_assumes_the_reference_frequency_and_counts_physical_cores():
+    # 4 logical CPUs, 2 threads per core → 2 cores; Intel AVX-512: 2 units assumed; no MHz: 2.1 GHz assumed.
+    # 2 × 16 × 2 × 2 × 2.1 = 268.8 GFLOP/s (the issue's ≈ 270 GFLOP/s machine).
+    peak = cpu_peak(cpuinfo(4, "GenuineIntel", 6, "fma avx2 avx512f amx_bf16", None, siblings=4, cores=2))
+    assert peak.cores == 2
+    assert peak.gflops == pytest.approx(268.8)
+    assert any("2.1 GHz" in term for term in peak.assumed) and "2 FMA units per core" in peak.assumed
+    assert "assumed" in peak.derivation
+
+
+def test_avx2_peak_and_usable_cpus():
+    # 8 usable of 16 logical CPUs, no SMT: 8 × 8 lanes × 2 × 2 × 3.0 GHz = 768 GFLOP/s.
+    peak = cpu_peak(cpuinfo(16, "AuthenticAMD", 23, "fma avx avx2", 3000.0, 16, 16), usable_cpus=8)
+    assert (peak.cores, peak.vector_bits, peak.fma_units) == (8, 256, 2)
+    assert peak.gflops == pytest.approx(768.0)
+
+
+def test_bf16_flags():
+    assert cpu_has_bf16(cpuinfo(1, "AuthenticAMD", 25, ZEN4_FLAGS, 2000, 1, 1))
+    assert cpu_has_bf16(cpuinfo(1, "GenuineIntel", 6, "avx512f amx_bf16", 2000, 1, 1))
+    assert not cpu_has_bf16(cpuinfo(1, "GenuineIntel", 6, "avx2 avx512f", 2000, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "name, key, bf16",
+    [
+        ("NVIDIA H100 80GB HBM3", "H100 SXM", 989.4),
+        ("NVIDIA H100 PCIe", "H100 PCIe", 756.5),
+        ("NVIDIA H100 NVL", "H100 NVL", 835.5),
+        ("NVIDIA H200", "H200", 989.4),
+        ("NVIDIA A100-SXM4-80GB", "A100", 312.0),
+        ("NVIDIA L40S", "L40S", 362.1),
+        ("NVIDIA L4", "L4", 121.0),
+    ],
+)
+def test_gpu_peak_table_lookup(name, key, bf16):
+    found_key, peaks = gpu_peak_tflops(name)
+    assert found_key == key and peaks["bf16"] == bf16
+    assert peaks["tf32"] == pytest.approx(bf16 / 2, rel=0.02)  # dense TF32 is half dense BF16 on these GPUs
+
+
+def test_unknown_gpu_has_no_peak():
+    assert gpu_peak_tflops("Tesla T4") is None
+
+
+def test_target_met_and_missed_by_relative_shortfall():
+    at_least = Target("x ≥ 10", "pipe*", "ratio", ">=", 10.0)
+    results = at_least.check([Row("pipe a", 8.0, "/s", 1.0), Row("pipe b", 20.0, "/s", 1.0), Row("other", 1, "s")])
+    assert [(r["row"], r["met"], r["verdict"]) for r in results] == [
+        ("pipe a", False, "missed by 20%"),
+        ("pipe b", True, "met"),
+    ]
+    at_most = Target("≤ 5 s", "twin*", "value", "<=", 5.0)
+    assert at_most.check([Row("twin", 6.0, "s")])[0]["verdict"] == "missed by 20%"
+    assert at_most.check([Row("twin", None, "s")]) == []
+
+
+def test_bf16_speedup_rows_pair_each_bf16_row_with_its_fp32_row():
+    rows = [
+        Row("train cpu interpolator fp32 (batch 8 @96px)", 10.0, "samples/s"),
+        Row("train cpu interpolator bf16 (batch 8 @96px)", 19.0, "samples/s"),
+        Row("forward cpu interpolator fp32 (batch 1 @96px)", 0.2, "s/sample"),
+        Row("forward cpu interpolator bf16 (batch 1 @96px)", 0.1, "s/sample"),
+    ]
+    speedups = {row.name: row.ratio for row in speedup_rows(rows)}
+    assert speedups == {
+        "train cpu interpolator bf16 vs fp32": pytest.approx(1.9),
+        "forward cpu interpolator bf16 vs fp32": pytest.approx(2.0),
+    }
+
+
+def test_quick_plan_runs_the_paper_preset_forward_only(monkeypatch):
+    monkeypatch.setattr("keras_hdl.benchmarks.suite.bf16_supported", lambda: True)
+    runs, skipped = plan_items(True, ("cpu", "paper"), ("training",))
+    assert [run.label for run in runs] == [
+        "training cpu fp32",
+        "training cpu bf16",
+        "training paper fp32",
+        "training paper bf16",
+    ]
+    assert all(("--forward-only" in run.arguments) == ("paper" in run.label) for run in runs)
+    assert [row.value for row in skipped] == [None]
+
+
+def test_bf16_items_are_skipped_with_a_row_without_native_bf16(monkeypatch):
+    monkeypatch.setattr("keras_hdl.benchmarks.suite.bf16_supported", lambda: False)
+    runs, skipped = plan_items(False, ("tiny",), ("training", "pipeline"))
+    assert [run.label for run in runs] == ["training tiny fp32", "pipeline tiny"]
+    assert skipped[0].name == "training tiny bf16" and "avx512_bf16" in skipped[0].note
+
+
+def test_unknown_item_is_an_input_error():
+    with pytest.raises(InputError, match="--only bogus: unknown item"):
+        plan_items(True, ("cpu",), ("bogus",))
+
+
+def test_paper_training_memory_against_the_reference_and_forward_only_without():
+    row = memory_row(ItemRun("training paper bf16", "training", ("--preset", "paper")), 5.2)
+    assert row.baseline == 6.5 and row.ratio == pytest.approx(0.8)
+    forward = memory_row(ItemRun("training paper fp32", "training", ("--forward-only",)), 3.0)
+    assert forward.baseline is None and forward.note == "forward passes only"
+
+
+def test_reference_step_follows_the_allocator_settings():
+    tuned = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+    assert reference_step_seconds("interpolator", "fp32", {}) == 73.7
+    assert reference_step_seconds("interpolator", "fp32", tuned) == 58.8
+    assert reference_step_seconds("interpolator", "bf16", tuned) == 31.9
+    assert reference_step_seconds("phase generator", "bf16", {}) is None
