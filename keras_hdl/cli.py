@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "synthesize": ("synthesize", "Make a synthetic digital twin from a low-frame-rate magnitude series."),
     "assess": ("assess", "Assess myocardial velocities of a series (DICOM or .npz)."),
     "benchmark": ("benchmark", "Time training, pipeline, inference and assessment against peak and baselines."),
-    "evaluate": (None, "Run the paper's experiments on held-out phantom subjects."),
+    "evaluate": ("evaluate", "Run the paper's experiments on held-out phantom subjects."),
 }
 
 

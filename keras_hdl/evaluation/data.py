@@ -1,0 +1,137 @@
+"""The held-out test scans of a phantom dataset, and their LV crops as the networks see them.
+
+Evaluation uses the **test** split of a phantom dataset only (subjects never seen in
+training or validation; see :mod:`keras_hdl.phantom.dataset`), with its analytic ground
+truth. For a K, :func:`crops_at` crops every test slice exactly as
+:func:`keras_hdl.synthesis.pipeline.synthesize_twin` does for a low-frame-rate series:
+an :class:`~keras_hdl.synthesis.field_of_view.LVWindow` centred on the kept frames'
+myocardium, at the networks' pixel spacing, and magnitudes normalised by the kept frames'
+robust maximum. Every method is scored on these crops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from keras_hdl.errors import InputError
+from keras_hdl.interpolation.plan import kept_frames
+from keras_hdl.phantom.dataset import MANIFEST_FILE, load_manifest
+from keras_hdl.phantom.truth import GroundTruth, load_truth
+from keras_hdl.readers import read_series
+from keras_hdl.series import Series, magnitude_scale, normalize_phase
+from keras_hdl.synthesis.field_of_view import LVWindow
+
+TEST_SPLIT = "test"
+MASK_THRESHOLD = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class TestScan:
+    """One test scan: its id, the series (T, S, H, W) with phase and masks, and its analytic truth (or None)."""
+
+    scan_id: str
+    subject: str
+    series: Series
+    truth: GroundTruth | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TestSet:
+    """The test scans of a dataset and what the report says about them."""
+
+    folder: Path
+    scans: list[TestScan]
+    description: str
+
+    @property
+    def num_frames(self) -> int:
+        return self.scans[0].series.num_frames
+
+    @property
+    def num_slices(self) -> int:
+        return sum(scan.series.num_slices for scan in self.scans)
+
+    @property
+    def pixel_spacing_mm(self) -> tuple[float, float]:
+        row, col = np.median([scan.series.pixel_spacing for scan in self.scans], axis=0)
+        return float(row), float(col)
+
+
+def load_test_set(folder: Path) -> TestSet:
+    """The test split of the phantom dataset in ``folder``; an InputError when there is none."""
+    folder = Path(folder)
+    if not (folder / MANIFEST_FILE).is_file():
+        raise InputError(
+            f"--data {folder}: not a phantom dataset (no {MANIFEST_FILE}); evaluation needs held-out subjects with "
+            "known truth: make one with `keras-hdl phantom OUT_DIR`, or leave --data out for the built-in phantom"
+        )
+    manifest = load_manifest(folder)
+    entries = [scan for scan in manifest["scans"] if scan["split"] == TEST_SPLIT]
+    if not entries:
+        raise InputError(
+            f"--data {folder}: its manifest has no test split; generate the phantom with at least 3 subjects "
+            "(`keras-hdl phantom --subjects N`)"
+        )
+    scans = []
+    for entry in entries:
+        series = read_series(folder / entry["files"][0])
+        if series.phase is None or series.masks is None:
+            raise InputError(f"{folder / entry['scan_id']}: evaluation needs magnitude, phase and myocardium masks")
+        truth_path = folder / entry["truth"] if entry.get("truth") else None
+        truth = load_truth(truth_path) if truth_path is not None and truth_path.is_file() else None
+        scans.append(TestScan(entry["scan_id"], entry["subject"], series, truth))
+    frames = {scan.series.num_frames for scan in scans}
+    if len(frames) != 1:
+        raise InputError(f"--data {folder}: the test scans have different frames per cycle {sorted(frames)}")
+    subjects = sorted({scan.subject for scan in scans})
+    description = (
+        f"{folder}: test split, {len(subjects)} subject(s) ({', '.join(subjects)}), {len(scans)} scan(s), "
+        f"{sum(s.series.num_slices for s in scans)} slice(s), {frames.pop()} frames per cycle"
+    )
+    return TestSet(folder, scans, description)
+
+
+@dataclasses.dataclass(frozen=True)
+class Crops:
+    """Every test slice at one K on the networks' crops (the truth), slices of all scans stacked.
+
+    magnitude (S, T, C, C) normalised to [−1, 1] with the kept frames' scale; mask (S, T, C, C)
+    float32 in {0, 1}; phase (S, T, C, C, 3) normalised x, y, z phase in [−1, 1]; kept (N,) the kept
+    frame indices; k the frames dropped between kept ones.
+    """
+
+    magnitude: np.ndarray
+    mask: np.ndarray
+    phase: np.ndarray
+    kept: np.ndarray
+    k: int
+
+    @property
+    def num_frames(self) -> int:
+        return self.magnitude.shape[1]
+
+
+def crops_at(test_set: TestSet, k: int, crop_size: int, model_spacing_mm: tuple[float, float]) -> Crops:
+    """The test slices' crops for a K-dropped acquisition (module docstring)."""
+    kept = kept_frames(test_set.num_frames, k)
+    magnitudes, masks, phases = [], [], []
+    for scan in test_set.scans:
+        series = scan.series
+        scale = magnitude_scale(series.magnitude[kept])
+        normalized = (np.clip(series.magnitude / scale, 0.0, 1.0) * 2.0 - 1.0).astype(np.float32)
+        phase = normalize_phase(series.phase)  # (T, S, 3, H, W)
+        for s in range(series.num_slices):
+            window = LVWindow.around(series.masks[kept, s], series.pixel_spacing, model_spacing_mm, crop_size)
+            magnitudes.append(window.crop(normalized[:, s], fill=-1.0))
+            masks.append(window.crop(series.masks[:, s].astype(np.float32), fill=0.0) >= MASK_THRESHOLD)
+            phases.append(np.moveaxis(window.crop(phase[:, s], fill=0.0), 1, -1))
+    return Crops(
+        magnitude=np.stack(magnitudes).astype(np.float32),
+        mask=np.stack(masks).astype(np.float32),
+        phase=np.stack(phases).astype(np.float32),
+        kept=kept,
+        k=k,
+    )

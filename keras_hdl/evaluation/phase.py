@@ -1,0 +1,47 @@
+"""The phase table (paper Table I): phase synthesised from the twin's magnitude at a K, against the real phase.
+
+At K = 0 the phase networks see the real magnitudes; at K > 0 the magnitudes of the HDL
+twin (kept frames real, dropped frames from the HDL interpolator), exactly as
+:func:`keras_hdl.synthesis.pipeline.synthesize_crops` makes them, so vanilla pix2pix and
+ours get the same input and differ only in the phase network. Every frame's three
+directions are scored as separate images (as in training validation) on the crops:
+ω1 = the real myocardium, ω2 = the real frame's foreground (normalised magnitude > −0.95).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_hdl import metrics as image_metrics
+from keras_hdl.evaluation.data import Crops
+from keras_hdl.interpolation.plan import Interpolator
+from keras_hdl.synthesis.networks import PhaseSynthesizer
+from keras_hdl.synthesis.pipeline import synthesize_crops
+
+
+def synthesize_phase(crops: Crops, interpolator: Interpolator, phase: PhaseSynthesizer, seed: int) -> np.ndarray:
+    """(S, T, C, C, 3) normalised phase of every frame of the twin made from the kept frames of ``crops``."""
+    twin = synthesize_crops(
+        crops.magnitude[:, crops.kept], crops.mask[:, crops.kept], crops.k, crops.num_frames, seed, interpolator, phase
+    )
+    return twin.phase
+
+
+def phase_figures(crops: Crops, phase: np.ndarray) -> dict[str, np.ndarray]:
+    """DESIGN §4 metrics of every (slice, frame, direction) image, (S·T·3,) each, against the real phase."""
+    from keras_hdl.training.train import image_figures, per_direction
+
+    size = crops.magnitude.shape[-1]
+
+    def images(array: np.ndarray) -> np.ndarray:  # (S, T, C, C, 3) → (S·T·3, C, C)
+        return per_direction(array.reshape(-1, size, size, 3))
+
+    def regions(region: np.ndarray) -> np.ndarray:  # (S, T, C, C) bool → the same per direction
+        return images(np.repeat(region[..., None], 3, axis=-1))
+
+    return image_figures(
+        images(phase),
+        images(crops.phase),
+        regions(crops.mask > 0.5),
+        regions(image_metrics.foreground_region(crops.magnitude)),
+    )
