@@ -80,7 +80,13 @@ class Interpolator(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+FRACTION_DECIMALS = 6
+"""Gap fractions are rounded to this many decimals: positions arrive as float32 frame / T, whose rounding
+would otherwise turn k/(K+1) = 1/2 into 0.4999999 or 0.5000001 and break mask ties (0.5) at random."""
+
+
 def gap_fractions(positions: np.ndarray) -> np.ndarray:
     """(N,) fraction k/(K+1) of each target inside its gap, from (N, 3) positions (start, target, end)."""
     positions = np.asarray(positions, np.float64)
-    return (positions[:, 1] - positions[:, 0]) / (positions[:, 2] - positions[:, 0])
+    fractions = (positions[:, 1] - positions[:, 0]) / (positions[:, 2] - positions[:, 0])
+    return np.round(fractions, FRACTION_DECIMALS)

@@ -1,9 +1,10 @@
 """Which frames a K-dropped acquisition keeps, and the gaps between them."""
 
+import numpy as np
 import pytest
 
 from keras_hdl.errors import InputError
-from keras_hdl.interpolation.plan import Gap, gaps, kept_frames
+from keras_hdl.interpolation.plan import Gap, gap_fractions, gaps, kept_frames
 
 
 @pytest.mark.parametrize("k", range(1, 7))
@@ -29,3 +30,9 @@ def test_k_zero_has_no_gaps_and_bad_k_is_rejected():
         kept_frames(50, 7)
     with pytest.raises(InputError, match="fewer than two"):
         kept_frames(6, 3)
+
+
+def test_gap_fractions_are_exact_for_float32_positions():
+    # float32 frame / T positions: (3/20 − 2/20) / (4/20 − 2/20) is not exactly 1/2 in float32 arithmetic
+    positions = (np.array([[2, 3, 4], [12, 13, 14], [0, 1, 2], [16, 18, 20]]) / np.float32(20)).astype(np.float32)
+    np.testing.assert_array_equal(gap_fractions(positions), [0.5, 0.5, 0.5, 0.5])
