@@ -29,14 +29,26 @@ class Predictor(Protocol):
 
 
 class KerasPredictor:
-    """Run a Keras model with named (dict) inputs and outputs in inference mode, as one traced graph."""
+    """Run a Keras model with named (dict) inputs and outputs in inference mode, as one traced graph.
+
+    The graph has a fixed input signature (any batch size, no retracing); floating outputs come
+    back as float32 whatever the model's compute dtype (e.g. a ``mixed_bfloat16`` copy).
+    """
 
     def __init__(self, model):
         import tensorflow as tf
 
         self.model = model
         signature = {name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name) for name, tensor in model.input.items()}
-        self._call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[signature])
+
+        def call(inputs):
+            outputs = model(inputs, training=False)
+            return {
+                name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
+                for name, value in outputs.items()
+            }
+
+        self._call = tf.function(call, input_signature=[signature])
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self._call(dict(inputs))

@@ -135,7 +135,8 @@ class TemporalInterpolator(keras.Model):
         image_tail = _tail(widths[0], recurrence, norm, activation=None, name="image_tail", zero_init=True)
         mask_tail = _tail(widths[0], recurrence, norm, activation="sigmoid", name="mask_tail")
         blend = linear_blend(inputs["magnitudes"], condition)
-        magnitude = layers.Add(name="magnitude")([blend, image_tail(trunk)])
+        # float32 under any dtype policy: the linear part keeps full precision, only the residual is rounded.
+        magnitude = layers.Add(name="magnitude", dtype="float32")([blend, image_tail(trunk)])
         super().__init__(inputs=inputs, outputs={"magnitude": magnitude, "mask": mask_tail(trunk)}, **kwargs)
 
         self.widths = widths

@@ -167,10 +167,11 @@ class PhaseGenerator(keras.Model):
         phase = layers.Conv2D(3, 1, activation="tanh", name="phase_output")(features)
         if composite:
             inputs["seed"] = keras.Input(shape=(2,), dtype="int32", name="seed")
+            # float32 under any dtype policy: the seeded background noise is the same at every precision.
             composite_layer = ForegroundBackgroundComposite(
-                background_mean, background_std, foreground_threshold, name="composite"
+                background_mean, background_std, foreground_threshold, name="composite", dtype="float32"
             )
-            phase = composite_layer([phase, magnitudes, inputs["seed"]])
+            phase = composite_layer([phase, inputs["magnitudes"], inputs["seed"]])  # unrounded under bf16
         super().__init__(inputs=inputs, outputs={"phase": phase}, **kwargs)
         self.widths = widths
         self.recurrence = recurrence

@@ -21,6 +21,9 @@ from keras_hdl.errors import InputError
 from keras_hdl.interpolation.plan import Interpolator
 from keras_hdl.model_store import NETWORK_FILES, SHIPPED_MODELS, ModelInfo, load_models, read_model_info
 from keras_hdl.predictors import DEFAULT_BATCH_SIZE, KerasPredictor, Predictor, Progress, predict_in_batches
+from keras_hdl.runtime import DTYPE_POLICIES, resolve_precision
+
+DEFAULT_PRECISION = "fp32"
 
 INTERPOLATOR_INPUTS = ("condition", "magnitudes", "masks")
 PHASE_INPUTS = ("magnitudes",)
@@ -66,6 +69,7 @@ class TwinModels:
         background_mean, background_std: the phase network's background Gaussian (normalised phase),
             also used for the phase outside the crop.
         version: the models' version string (written into the twin's provenance and DICOM).
+        precision: the networks' compute precision, "fp32" or "bf16".
     """
 
     interpolator: Interpolator
@@ -76,6 +80,7 @@ class TwinModels:
     background_mean: float
     background_std: float
     version: str
+    precision: str = "fp32"
 
 
 def models_version(folder: str | Path, info: ModelInfo) -> str:
@@ -130,11 +135,32 @@ def load_local_networks(folder: str | Path) -> tuple[ModelInfo, dict]:
     return info, networks
 
 
+def with_dtype_policy(model, policy: str):
+    """A copy of a keras-hdl network built under Keras dtype ``policy`` (e.g. ``mixed_bfloat16``), same weights.
+
+    The networks' configs hold their architecture only, so every layer of the copy takes the policy
+    (except those pinned to float32: the composite's seeded noise and the interpolator's final sum).
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        copy = type(model).from_config(model.get_config())
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 @functools.lru_cache(maxsize=4)
-def _loaded_predictors(folder: Path, stamp: tuple) -> tuple[ModelInfo, dict, dict[str, KerasPredictor]]:
-    """Networks and traced predictors of a models folder, kept while its files (``stamp``) are unchanged."""
+def _loaded_predictors(folder: Path, stamp: tuple, precision: str) -> tuple[ModelInfo, dict, dict[str, KerasPredictor]]:
+    """Networks and traced predictors of a models folder at ``precision`` ("fp32" or "bf16"), kept while its
+    files (``stamp``) are unchanged."""
     info, networks = load_local_networks(folder)
-    return info, networks, {name: KerasPredictor(model) for name, model in networks.items()}
+    policy = DTYPE_POLICIES[precision]
+    running = networks if policy == "float32" else {name: with_dtype_policy(m, policy) for name, m in networks.items()}
+    return info, networks, {name: KerasPredictor(model) for name, model in running.items()}
 
 
 def _files_stamp(folder: Path) -> tuple:
@@ -144,18 +170,25 @@ def _files_stamp(folder: Path) -> tuple:
 
 
 def load_local_models(
-    folder: str | Path, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None
+    folder: str | Path,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    precision: str = DEFAULT_PRECISION,
 ) -> TwinModels:
     """:class:`TwinModels` running the networks of a models folder in this process.
 
+    ``precision``: ``"fp32"`` (the default: the same numbers on every machine and as the exported
+    graphs), ``"bf16"`` (about 1.5× faster on CPUs with AVX512_BF16; within
+    :data:`keras_hdl.runtime.BF16_TOLERANCE` of fp32) or ``"auto"`` (bf16 where the hardware has it).
     Loaded networks and their traced graphs are reused by later calls for the same,
-    unchanged folder (e.g. an evaluation synthesising many scans).
+    unchanged folder and precision (e.g. an evaluation synthesising many scans).
     """
     from keras_hdl.interpolation.network import NetworkInterpolator
 
+    precision = resolve_precision(precision)
     folder = Path(folder).resolve()
     read_model_info(folder)  # a clear error for a folder of the wrong kind
-    info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder))
+    info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder), precision)
     phase = networks["phase"]
     return TwinModels(
         interpolator=NetworkInterpolator(predictors["interpolator"], batch_size=batch_size, progress=progress),
@@ -166,4 +199,5 @@ def load_local_models(
         background_mean=phase.background_mean,
         background_std=phase.background_std,
         version=models_version(folder, info),
+        precision=precision,
     )

@@ -1,0 +1,116 @@
+"""Process-level performance settings: inference precision from the hardware, and glibc's allocator.
+
+Importing this module is cheap (no TensorFlow); TensorFlow is imported only by the GPU check
+of :func:`native_bf16`.
+
+- :func:`tune_allocator`: glibc's malloc serves every large tensor with its own ``mmap`` and gives
+  it back with ``munmap`` on free, so each training step maps, zero-fills and unmaps gigabytes
+  (kernel time). ``mallopt(M_MMAP_MAX, 0)`` and a high ``M_TRIM_THRESHOLD`` keep freed memory in
+  the heap for the next step, like ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=…`` set before the
+  process starts. The CLI calls it when a heavy command starts, before TensorFlow allocates;
+  ``KERAS_HDL_NO_MALLOPT=1`` turns it off; a no-op off glibc.
+
+- :func:`resolve_precision`: ``"auto"`` → ``"bf16"`` where the hardware computes bfloat16
+  natively (a CPU with AVX512_BF16 or AMX-BF16, an NVIDIA GPU of compute capability ≥ 8.0),
+  else ``"fp32"``. bf16 inference is checked against fp32 by ``tests/synthesis/test_precision.py``
+  (tolerances in :data:`BF16_TOLERANCE`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+from pathlib import Path
+
+from keras_hdl.errors import InputError
+
+PRECISIONS = ("fp32", "bf16", "auto")
+"""Inference precisions: float32; Keras' ``mixed_bfloat16`` (bf16 compute, float32 weights); by hardware."""
+DTYPE_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+
+BF16_TOLERANCE = {
+    "magnitude_max_abs": 2e-2,
+    "phase_max_abs": 2e-2,
+    "foreground_flip_fraction": 1e-4,
+    "mask_dice_min": 0.99,
+}
+"""How far a bf16 twin's crops may lie from the fp32 twin's (normalised units, [−1, 1]).
+
+Phase is compared where both twins agree on the foreground (the composite switches a pixel between
+the generator and background noise when its interpolated magnitude crosses the threshold; that
+happens to at most ``foreground_flip_fraction`` of the pixels). Masks: DICE of the dropped
+frames' masks (probability > 0.5).
+"""
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_GPU_COMPUTE_CAPABILITY = (8, 0)
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none, e.g. off Linux)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=1)
+def native_bf16() -> bool:
+    """True where inference runs on hardware with native bfloat16 arithmetic (see module docstring)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+        return capability is not None and tuple(capability) >= BF16_GPU_COMPUTE_CAPABILITY
+    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str) -> str:
+    """``"fp32"`` or ``"bf16"`` for a requested precision (one of :data:`PRECISIONS`)."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision: use one of {list(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    return precision
+
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_MAX = -4
+"""glibc's ``mallopt`` parameter numbers (malloc.h)."""
+TRIM_THRESHOLD_BYTES = 2**31 - 1
+"""The largest trim threshold ``mallopt`` takes (an int): the heap keeps up to 2 GiB of freed top memory."""
+NO_MALLOPT_ENV = "KERAS_HDL_NO_MALLOPT"
+
+
+def glibc() -> ctypes.CDLL | None:
+    """This process's C library if it is glibc (has ``mallopt`` and ``gnu_get_libc_version``), else None."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+        return None
+    return libc
+
+
+def tune_allocator() -> bool:
+    """Keep freed tensors in glibc's heap instead of unmapping them (module docstring); True if applied.
+
+    Not applied (False) off glibc or with ``KERAS_HDL_NO_MALLOPT=1`` in the environment.
+    """
+    if os.environ.get(NO_MALLOPT_ENV, "") not in ("", "0"):
+        return False
+    libc = glibc()
+    if libc is None:
+        return False
+    libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    # mallopt returns 1 on success, 0 on error.
+    return libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1

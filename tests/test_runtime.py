@@ -1,0 +1,62 @@
+"""Process-level settings: glibc's allocator keeps large blocks in the heap after tune_allocator()."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keras_hdl import runtime
+
+MALLOC_PROBE = """
+import ctypes, sys
+from keras_hdl import runtime
+applied = runtime.tune_allocator()
+libc = runtime.glibc()
+
+FIELDS = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in FIELDS]
+
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = (ctypes.c_void_p,)
+libc.mallinfo2.restype = MallInfo2
+mapped_before = libc.mallinfo2().hblks  # blocks glibc serves with their own mmap
+block = libc.malloc(256 * 2**20)  # a 256 MiB tensor
+mapped = libc.mallinfo2().hblks - mapped_before
+libc.free(block)
+arena_after_free = libc.mallinfo2().arena  # heap bytes kept for the next allocation
+print(int(applied), mapped, arena_after_free)
+"""
+
+
+def probe(**environ: str) -> tuple[int, int, int]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+    env.pop(runtime.NO_MALLOPT_ENV, None)
+    result = subprocess.run(
+        [sys.executable, "-c", MALLOC_PROBE], env={**env, **environ}, capture_output=True, text=True, check=True
+    )
+    applied, mapped, arena = (int(value) for value in result.stdout.split())
+    return applied, mapped, arena
+
+
+@pytest.mark.skipif(runtime.glibc() is None or not hasattr(runtime.glibc(), "mallinfo2"), reason="needs glibc ≥ 2.33")
+def test_tune_allocator_keeps_large_blocks_in_the_heap():
+    applied, mapped, arena = probe()
+    assert applied == 1
+    assert mapped == 0  # served from the heap, not a private mmap
+    assert arena >= 256 * 2**20  # and kept there after free (no trim below 2 GiB)
+
+    applied, mapped, arena = probe(**{runtime.NO_MALLOPT_ENV: "1"})
+    assert applied == 0
+    assert mapped == 1  # glibc's default: a block this large gets its own mmap
+    assert arena < 256 * 2**20
+
+
+def test_tune_allocator_is_a_no_op_off_glibc(monkeypatch):
+    monkeypatch.delenv(runtime.NO_MALLOPT_ENV, raising=False)
+    monkeypatch.setattr(runtime, "glibc", lambda: None)
+    assert runtime.tune_allocator() is False
