@@ -31,7 +31,7 @@ from pathlib import Path
 
 from keras_hdl.benchmarks import Row, format_table, progress
 from keras_hdl.benchmarks.machine import cpu_has_bf16, gpu_names, machine_info, read_cpuinfo
-from keras_hdl.benchmarks.training import REFERENCE, REFERENCE_PAPER
+from keras_hdl.benchmarks.training import REFERENCE, REFERENCE_PAPER, TRAINING_FLOP_FACTOR
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
 
@@ -243,10 +243,13 @@ def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tup
         if target.description not in measured
     ]
     return {
-        "command": "keras-hdl benchmark" + (" --quick" if quick else "") + f" --preset {' --preset '.join(presets)}",
+        "command": " ".join(
+            ["keras-hdl benchmark", *(["--quick"] if quick else []), *(f"--preset {p}" for p in presets)]
+            + ([f"--only {','.join(only)}"] if only else [])
+        ),
         "quick": quick,
         "machine": machine,
-        "training_flop_factor": 3,
+        "training_flop_factor": TRAINING_FLOP_FACTOR,
         "rows": [row.as_dict() for row in rows],
         "targets": targets,
         "seconds": time.perf_counter() - started,
@@ -285,3 +288,30 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
     return path
+
+
+def markdown_report(report: dict) -> str:
+    """The rows and targets of a report as Markdown tables (for docs/benchmarks.md)."""
+
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.4g}"
+
+    lines = ["| benchmark | value | unit | baseline | ratio | baseline / note |", "|---|--:|---|--:|--:|---|"]
+    for data in report["rows"]:
+        row = Row.from_dict(data)
+        value = "skipped" if row.value is None else number(row.value)
+        notes = "; ".join(text for text in (row.baseline_name, row.note) if text)
+        lines.append(f"| {row.name} | {value} | {row.unit} | {number(row.baseline)} | {number(row.ratio)} | {notes} |")
+    lines += ["", "| target (issue 10) | verdict | row: actual |", "|---|---|---|"]
+    for result in report["targets"]:
+        actual = f"{result['row']}: {result['actual']:.3g}" if "row" in result else ""
+        lines.append(f"| {result['target']} | {result['verdict']} | {actual} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Print a benchmark.json as Markdown tables.")
+    parser.add_argument("report", type=Path, help="a benchmark.json written by `keras-hdl benchmark`")
+    print(markdown_report(json.loads(parser.parse_args().report.read_text())))
