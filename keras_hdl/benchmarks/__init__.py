@@ -79,6 +79,15 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def start_item() -> float:
+    """Start an item process as the CLI starts a heavy command (glibc allocator tuned by
+    :func:`keras_hdl.runtime.tune_allocator`, unless ``KERAS_HDL_NO_MALLOPT=1``); returns the start time."""
+    from keras_hdl.runtime import tune_allocator
+
+    tune_allocator()
+    return time.perf_counter()
+
+
 def peak_rss_gb() -> float:
     """This process's peak resident memory so far, GB (10⁹ bytes; Linux reports ``ru_maxrss`` in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9

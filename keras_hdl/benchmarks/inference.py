@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, progress
+from keras_hdl.benchmarks import Row, emit, median_seconds, progress, start_item
 from keras_hdl.benchmarks.interpolation import FRAMES, SLICE_SIZE, K, benchmark_slice, gap_inputs, linear_row
 from keras_hdl.benchmarks.machine import usable_cpus
 
@@ -173,7 +173,7 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
 
 
 def main() -> None:
-    started = time.perf_counter()
+    started = start_item()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="models folder (default: the shipped cpu weights)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, progress
+from keras_hdl.benchmarks import Row, emit, median_seconds, progress, start_item
 from keras_hdl.interpolation.linear import LinearInterpolator
 from keras_hdl.interpolation.optical_flow import HornSchunckInterpolator
 
@@ -102,7 +101,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main() -> None:
-    started = time.perf_counter()
+    started = start_item()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; Horn–Schunck on one gap")
     parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")

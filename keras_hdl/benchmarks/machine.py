@@ -27,11 +27,14 @@ import re
 import subprocess
 from pathlib import Path
 
+from keras_hdl.runtime import BF16_CPU_FLAGS
+
 ASSUMED_GHZ = 2.1
 """Frequency when the CPU reports none: the issue-10 reference machine's (2 cores, AVX-512, ~2.1 GHz)."""
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 REPORTED_FLAGS = ("fma", "avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16")
-ALLOCATOR_ENV = re.compile(r"^(MALLOC_|LD_PRELOAD$|TCMALLOC|JEMALLOC|TF_ENABLE_ONEDNN_OPTS$|OMP_|TF_NUM_)")
+ALLOCATOR_ENV = re.compile(
+    r"^(MALLOC_|LD_PRELOAD$|TCMALLOC|JEMALLOC|KERAS_HDL_NO_MALLOPT$|TF_ENABLE_ONEDNN_OPTS$|OMP_|TF_NUM_)"
+)
 
 # NVIDIA dense tensor-core peaks in TFLOP/s (datasheets; the sparsity figures halved), and the
 # non-tensor fp32 peak. "tf32" is what TensorFlow uses for float32 matmuls and convolutions on these GPUs.
@@ -148,7 +151,7 @@ def cpu_has_bf16(cpuinfo_text: str) -> bool:
     """Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX-BF16)."""
     processors = cpuinfo_fields(cpuinfo_text)
     flags = set(processors[0].get("flags", "").split()) if processors else set()
-    return any(flag in flags for flag in BF16_FLAGS)
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
 def gpu_peak_tflops(gpu_name: str) -> tuple[str, dict[str, float]] | None:

@@ -12,12 +12,11 @@ step (which traces the graph); ``--batch-size`` replaces the preset's batch (use
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Mapping
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds
+from keras_hdl.benchmarks import Row, emit, median_seconds, start_item
 from keras_hdl.config import Preset, build_from_config, load_preset
 
 
@@ -146,7 +145,7 @@ def run(quick: bool, presets: tuple[str, ...] = ("tiny", "cpu"), batch_size: int
 
 
 def main() -> None:
-    started = time.perf_counter()
+    started = start_item()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["tiny", "cpu"], help="preset names or YAML paths")
     parser.add_argument("--batch-size", type=int, default=None, help="replace each preset's batch size")

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from keras_hdl.benchmarks import Row, emit, median_seconds
+from keras_hdl.benchmarks import Row, emit, median_seconds, start_item
 from keras_hdl.config import Preset, load_preset
 
 BENCHMARK_PHANTOM = {"subjects": 3, "slices": 3, "frames": 50, "size": 128, "seed": 0}
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer batches and steps")
     parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
     args = parser.parse_args()
-    started = time.perf_counter()
+    started = start_item()
     emit(run(args.quick, args.preset, args.data, args.bf16), args.json, started)
 
 

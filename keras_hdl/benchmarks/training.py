@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, progress
+from keras_hdl.benchmarks import Row, emit, median_seconds, progress, start_item
 from keras_hdl.benchmarks.machine import gpu_names, gpu_peak_tflops, this_cpu_peak
 from keras_hdl.benchmarks.models import (
     interpolation_batch,
@@ -60,16 +59,19 @@ REFERENCE_PAPER = {
 }
 
 
-def malloc_tuned(environ: dict[str, str] | None = None) -> bool:
-    """Whether glibc malloc runs with the reference's tuned settings (then its 58.8 s fp32 step applies)."""
+def allocator_tuned(environ: dict[str, str] | None = None) -> bool:
+    """Whether glibc malloc runs with the reference's tuned settings in this process: set in the
+    environment (``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=…``) or by :func:`keras_hdl.runtime.tune_allocator`."""
+    from keras_hdl.runtime import tune_allocator
+
     environ = os.environ if environ is None else environ
-    return all(environ.get(key) == value for key, value in REFERENCE_TUNED_MALLOC.items())
+    return all(environ.get(key) == value for key, value in REFERENCE_TUNED_MALLOC.items()) or tune_allocator()
 
 
-def reference_step_seconds(network: str, precision: str, environ: dict[str, str] | None = None) -> float | None:
+def reference_step_seconds(network: str, precision: str, tuned_allocator: bool) -> float | None:
     """The reference's step seconds at batch 4 under the same allocator settings as this run, if quoted."""
     figures = REFERENCE_PAPER[network]
-    if malloc_tuned(environ) and precision in figures.get("step_s_tuned_malloc", {}):
+    if tuned_allocator and precision in figures.get("step_s_tuned_malloc", {}):
         return figures["step_s_tuned_malloc"][precision]
     return figures["step_s"].get(precision)
 
@@ -151,7 +153,9 @@ def training_rows(
         progress(f"training {preset.name} {module} {precision}: batch {batch} @{size}px, {repeats} timed step(s)")
         seconds = median_seconds(lambda trainer=trainer, i=inputs, t=targets: trainer.train_on_batch(i, t), repeats)
         rate = batch / seconds
-        reference = reference_step_seconds(reference_network, precision) if preset.name == "paper" else None
+        reference = (
+            reference_step_seconds(reference_network, precision, allocator_tuned()) if preset.name == "paper" else None
+        )
         rows.append(
             Row(
                 f"train {preset.name} {module} {precision} (batch {batch} @{size}px)",
@@ -238,7 +242,7 @@ def run(
 
 
 def main() -> None:
-    started = time.perf_counter()
+    started = start_item()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="cpu", help="preset name or YAML path (default: cpu)")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")

@@ -7,7 +7,7 @@ import pytest
 from keras_hdl.benchmarks import Row, format_table
 from keras_hdl.benchmarks.machine import cpu_has_bf16, cpu_peak, gpu_peak_tflops
 from keras_hdl.benchmarks.suite import ItemRun, Target, memory_row, plan_items, speedup_rows
-from keras_hdl.benchmarks.training import reference_step_seconds
+from keras_hdl.benchmarks.training import allocator_tuned, reference_step_seconds
 from keras_hdl.errors import InputError
 
 
@@ -159,8 +159,15 @@ def test_paper_training_memory_against_the_reference_and_forward_only_without():
 
 
 def test_reference_step_follows_the_allocator_settings():
+    assert reference_step_seconds("interpolator", "fp32", tuned_allocator=False) == 73.7
+    assert reference_step_seconds("interpolator", "fp32", tuned_allocator=True) == 58.8
+    assert reference_step_seconds("interpolator", "bf16", tuned_allocator=True) == 31.9
+    assert reference_step_seconds("phase generator", "bf16", tuned_allocator=False) is None
+
+
+def test_allocator_counts_as_tuned_from_the_environment_or_mallopt(monkeypatch):
     tuned = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-    assert reference_step_seconds("interpolator", "fp32", {}) == 73.7
-    assert reference_step_seconds("interpolator", "fp32", tuned) == 58.8
-    assert reference_step_seconds("interpolator", "bf16", tuned) == 31.9
-    assert reference_step_seconds("phase generator", "bf16", {}) is None
+    monkeypatch.setattr("keras_hdl.runtime.tune_allocator", lambda: False)
+    assert allocator_tuned(tuned) and not allocator_tuned({})
+    monkeypatch.setattr("keras_hdl.runtime.tune_allocator", lambda: True)
+    assert allocator_tuned({})
