@@ -46,7 +46,9 @@ def plot_metrics_vs_k(table: dict, labels: dict[str, str], path: Path) -> Path:
         for method, by_k in table["values"].items():
             means = [by_k[str(k)][metric]["mean"] for k in ks]
             axis.plot(ks, [np.nan if m is None else m for m in means], "o-", label=labels[method])
-        axis.set_title(metric.replace("_dB", " (dB)"))
+        if metric.startswith("MSE"):
+            axis.set_yscale("log")  # the methods' errors differ by orders of magnitude
+        axis.set_title(metric.replace("_dB", " (dB)") + (" (log scale)" if metric.startswith("MSE") else ""))
         axis.set_xlabel("K (frames dropped between kept ones)")
         axis.set_xticks(ks)
     axes[0, 0].legend(fontsize=8)
@@ -83,7 +85,8 @@ def plot_error_maps(
     figure, axes = plt.subplots(
         rows, len(ks), figsize=(2.2 * len(ks), 2.2 * rows), squeeze=False, constrained_layout=True
     )
-    peak = max(float(np.max(image)) for by_k in errors.values() for image in by_k.values()) or 1.0
+    # a robust common scale: the 99th percentile of every error map (a poor method would hide the others)
+    peak = float(np.percentile([image for by_k in errors.values() for image in by_k.values()], 99)) or 1.0
     for j, k in enumerate(ks):
         axes[0, j].imshow(truth[k], cmap="gray", vmin=-1, vmax=1)
         axes[0, j].set_title(f"K = {k}, frame {frames[k]}", fontsize=9)
@@ -95,7 +98,12 @@ def plot_error_maps(
     for axis in axes.ravel():
         axis.set_xticks([])
         axis.set_yticks([])
-    figure.colorbar(shown, ax=axes[1:, :].ravel().tolist(), shrink=0.8, label="|error| (normalised magnitude)")
+    figure.colorbar(
+        shown,
+        ax=axes[1:, :].ravel().tolist(),
+        shrink=0.8,
+        label="|error| (normalised magnitude; clipped at the 99th percentile)",
+    )
     figure.suptitle("Absolute interpolation error, first gap's middle frame")
     return _save(figure, path)
 
@@ -107,8 +115,8 @@ def plot_example_curves(curves: dict[str, np.ndarray], title: str, path: Path) -
     for c, (component, axis) in enumerate(zip(COMPONENT_NAMES, axes, strict=True)):
         for label, values in curves.items():
             frames = values.shape[-1]
-            style = "k--" if label == "truth" else ("k-" if label == "real" else "-")
-            axis.plot(np.arange(frames) * NORMALISED_FRAMES / frames, values[c], style, label=label)
+            style = {"truth": {"color": "tab:red", "linestyle": "--", "zorder": 3}, "real": {"color": "k"}}
+            axis.plot(np.arange(frames) * NORMALISED_FRAMES / frames, values[c], label=label, **style.get(label, {}))
         axis.axhline(0, color="0.7", linewidth=0.8)
         axis.set_ylabel(f"{component} (mm/s)")
     axes[0].legend(fontsize=8)

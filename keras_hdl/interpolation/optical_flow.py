@@ -107,8 +107,13 @@ class HornSchunckInterpolator:
         positions: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         weight = gap_fractions(positions)[:, None, None, None].astype(np.float32)
-        forward = horn_schunck_flow(start, end, self.smoothness, self.iterations, self.levels)
-        backward = horn_schunck_flow(end, start, self.smoothness, self.iterations, self.levels)
+        start, end = np.asarray(start, np.float32), np.asarray(end, np.float32)
+        # Targets of one gap share its kept frames: compute each distinct pair's flows once.
+        pairs = np.concatenate([start.reshape(len(start), -1), end.reshape(len(end), -1)], axis=1)
+        _, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        forward = horn_schunck_flow(start[first], end[first], self.smoothness, self.iterations, self.levels)[inverse]
+        backward = horn_schunck_flow(end[first], start[first], self.smoothness, self.iterations, self.levels)[inverse]
         # The target at p came from start at p − w·forward(p) and from end at p − (1 − w)·backward(p).
         to_start, to_end = -weight * forward, -(1 - weight) * backward
         weight = weight[..., 0]

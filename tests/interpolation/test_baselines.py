@@ -96,3 +96,24 @@ def test_warp_samples_at_the_displaced_position():
 def test_bad_horn_schunck_arguments_are_rejected():
     with pytest.raises(InputError, match="smoothness > 0"):
         HornSchunckInterpolator(smoothness=0)
+
+
+def test_horn_schunck_gives_each_target_the_flow_of_its_own_gap():
+    """Targets sharing kept frames reuse one flow: the batch equals each target interpolated alone."""
+    first, second, third = (
+        textured_image(3),
+        shifted(textured_image(3), 2.0, 1.0),
+        shifted(textured_image(3), -1.0, 2.0),
+    )
+    start = np.stack([first, first, second, first])
+    end = np.stack([second, second, third, second])
+    masks = (start > 0.2).astype(np.float32), (end > 0.2).astype(np.float32)
+    positions = np.array([[0, 1, 4], [0, 3, 4], [4, 5, 8], [0, 2, 4]]) / 50
+    interpolator = HornSchunckInterpolator(iterations=20)
+    batch = interpolator.interpolate(start, end, *masks, positions)
+    for i in range(4):
+        alone = interpolator.interpolate(
+            start[i : i + 1], end[i : i + 1], masks[0][i : i + 1], masks[1][i : i + 1], positions[i : i + 1]
+        )
+        np.testing.assert_allclose(batch[0][i], alone[0][0], atol=1e-5)
+        np.testing.assert_allclose(batch[1][i], alone[1][0], atol=1e-5)
