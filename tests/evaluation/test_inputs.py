@@ -113,3 +113,14 @@ def test_data_that_is_not_a_phantom_dataset_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"not a phantom dataset \(no manifest.json\).*keras-hdl phantom"):
         evaluate(EvaluationOptions(out_dir=tmp_path / "out", preset="tiny", data=tmp_path / "scans"))
     assert not (tmp_path / "out").exists()
+
+
+def test_experiment_circles_runs_the_appendix_experiment(tmp_path, monkeypatch):
+    circles = pytest.importorskip("keras_hdl.evaluation.circles")
+    calls = []
+    monkeypatch.setattr(
+        circles, "run_circles_experiment", lambda out_dir, preset, seed: calls.append((out_dir, preset, seed))
+    )
+    result = invoke(["evaluate", "--experiment", "circles", "--preset", "tiny", "--seed", "3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert calls == [(tmp_path, "tiny", 3)]
