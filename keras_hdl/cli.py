@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
 }
 
 
+TUNED_ALLOCATOR_COMMANDS = ("demo", "train", "synthesize", "evaluate", "benchmark")
+"""Commands that move large tensors: glibc's allocator is tuned before they load (keras_hdl.runtime)."""
+
+
 class UserInputError(click.ClickException):
     """A click error for bad input: prints ``Error: <message>`` and exits with code 2."""
 
@@ -49,6 +53,10 @@ class LazyGroup(click.Group):
         module_name, short_help = COMMANDS[cmd_name]
         if module_name is None:
             return _not_built_yet(cmd_name, short_help)
+        if cmd_name in TUNED_ALLOCATOR_COMMANDS:
+            from keras_hdl.runtime import tune_allocator
+
+            tune_allocator()  # before the command's module imports TensorFlow
         return importlib.import_module(f"keras_hdl.commands.{module_name}").command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

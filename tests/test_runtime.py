@@ -60,3 +60,16 @@ def test_tune_allocator_is_a_no_op_off_glibc(monkeypatch):
     monkeypatch.delenv(runtime.NO_MALLOPT_ENV, raising=False)
     monkeypatch.setattr(runtime, "glibc", lambda: None)
     assert runtime.tune_allocator() is False
+
+
+def test_heavy_commands_tune_the_allocator_before_they_load(monkeypatch):
+    from click.testing import CliRunner
+
+    from keras_hdl.cli import main
+
+    calls = []
+    monkeypatch.setattr(runtime, "tune_allocator", lambda: calls.append(True) or True)
+    assert CliRunner().invoke(main, ["synthesize", "--help"]).exit_code == 0
+    assert calls == [True]
+    assert CliRunner().invoke(main, ["phantom", "--help"]).exit_code == 0
+    assert calls == [True]  # a light command leaves glibc's defaults alone
