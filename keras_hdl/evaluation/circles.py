@@ -26,12 +26,16 @@ output); the UNet trains it with L1 only, the GAN (pix2pix) with LSGAN + λ·L1 
 :class:`~keras_hdl.models.PatchDiscriminator` that sees (output, input). Both generators start
 from the same initial weights and see the same batches.
 
+λ is 10, not pix2pix's 100, so that the adversarial term can paint texture within a few hundred
+steps; the presets use one recurrence (the paper: 2) to stay fast on a CPU.
+
 Evaluation on a held-out test set: per image, MSE and 1 − SSIM to the ground truth
-(:mod:`keras_hdl.metrics`) and the texture inside the ground-truth circles (:func:`circle_texture`);
-a t-SNE embedding (scikit-learn, ``random_state`` = seed) of the
-ground-truth, UNet and GAN test images, in which we measure each output's distance to its own
-ground truth (per image) and each group centroid's distance to the ground-truth centroid (as a
-group; the paper's crosses). Identity (output = input) is a reference row.
+(:mod:`keras_hdl.metrics`); the amount of texture (:func:`circle_texture`,
+:func:`background_texture`), whose ground-truth value a method's outputs should match as a
+group; a t-SNE embedding (scikit-learn, ``random_state`` = seed) of the ground-truth, UNet and
+GAN test images, in which we measure each output's distance to its own ground truth (per image)
+and each group centroid's distance to the ground-truth centroid (as a group: the paper's crosses).
+Identity (output = input) is a reference row.
 """
 
 from __future__ import annotations
@@ -56,7 +60,13 @@ TASKS = ("shape_changing", "texture_painting")
 TASK_TITLES = {"shape_changing": "Shape changing", "texture_painting": "Texture painting"}
 METHODS = ("identity", "unet", "gan")
 METHOD_TITLES = {"identity": "identity (input)", "unet": "UNet (L1)", "gan": "GAN (LSGAN + L1)"}
-GROUPS = ("ground_truth", "unet", "gan")  # the t-SNE groups
+GROUP_STYLES = {  # t-SNE groups: label, colour, marker (distinct shapes: a test case's three points often overlap)
+    "ground_truth": ("ground truth", "#333333", "o"),
+    "unet": ("UNet", "#1f77b4", "s"),
+    "gan": ("GAN", "#d62728", "^"),
+}
+TEXTURES = ("circle_texture", "background_texture")
+RNG_STREAMS = ("train", "test", "batches")  # independent numpy streams per (seed, task)
 
 CIRCLE_LEVELS = (-0.45, -0.15, 0.15, 0.45)  # grey level of circle i (in quadrant i, row-major)
 BACKGROUND_LEVEL = -0.8
@@ -69,7 +79,7 @@ SHAPE_SHIFT_FRACTION = 0.125  # target centre − input centre, along rows and c
 MARGIN_PX = 1.0  # gap between a circle and its quadrant's border, pixels
 TEXTURE_EDGE_PX = 1.5  # circles shrink by this before their texture is measured, pixels
 SAMPLE_ROWS = 4  # test images shown per sample grid
-NORM = "instance"
+NORM = "instance"  # of generator and discriminator: no batch statistics to settle in a few hundred steps
 
 
 @dataclass(frozen=True)
@@ -193,9 +203,6 @@ def _random_circles(
     return np.concatenate([centres, radii[..., None]], axis=-1)
 
 
-RNG_STREAMS = ("train", "test", "batches")
-
-
 def _rng(seed: int, task: str, stream: str) -> np.random.Generator:
     """The numpy RNG of one (seed, task, stream): train data, test data or the training batches."""
     return np.random.default_rng([seed, TASKS.index(task), RNG_STREAMS.index(stream)])
@@ -271,7 +278,7 @@ class PairTrainer:
 
     def train_step(self, source: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
         """One update of every network on (input, target) batches (B, H, W, 1); returns the batch losses."""
-        with tf.GradientTape(persistent=True) as tape:
+        with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             output = self.generator(source, training=True)
             losses = {"l1": tf.reduce_mean(mean_absolute_error(target, output))}
             network_losses = [losses["l1"]]
@@ -284,10 +291,10 @@ class PairTrainer:
                     losses["adversarial"] + self.settings.l1_weight * losses["l1"],
                     losses["discriminator"],
                 ]
-        for network, optimizer, loss in zip(self.networks, self.optimizers, network_losses, strict=True):
+        tapes = (generator_tape, discriminator_tape)[: len(self.networks)]
+        for network, optimizer, tape, loss in zip(self.networks, self.optimizers, tapes, network_losses, strict=True):
             variables = network.trainable_variables
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        del tape
         return losses
 
     def fit(self, pairs: CirclePairs, batches: np.ndarray) -> dict[str, float]:
@@ -367,7 +374,8 @@ def _textures(images: np.ndarray, circles: np.ndarray) -> dict:
 def evaluate_outputs(test: CirclePairs, outputs: dict[str, np.ndarray], seed: int) -> tuple[dict, dict]:
     """Per-image distances and the t-SNE view of one task's test outputs.
 
-    outputs: {method: (N, H, W)} for ``METHODS``. Returns (results, embedding points per group).
+    outputs: {method: (N, H, W)} for every name in ``METHODS``. Returns (results, t-SNE points
+    (N, 2) per group of ``GROUP_STYLES``).
     """
     results = {"ground_truth": _textures(test.targets, test.target_circles), "methods": {}}
     for method, images in outputs.items():
@@ -397,9 +405,6 @@ def _task_outputs(
         training[method] = trainer.fit(train, batches)
         outputs[method] = trainer.predict(test.inputs)
     return test, outputs, training
-
-
-TEXTURES = ("circle_texture", "background_texture")
 
 
 def _reading(results: dict) -> dict:
@@ -436,7 +441,8 @@ def run_circles_experiment(out_dir: Path, preset: str = "tiny", seed: int = 0) -
         raise InputError(f"circles experiment: output folder {out_dir} is a file; give a folder path")
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = {"experiment": "circles", "preset": preset, "seed": seed, "settings": asdict(settings), "tasks": {}}
+    settings_json = {**asdict(settings), "widths": list(settings.widths)}  # as results.json reads back
+    results = {"experiment": "circles", "preset": preset, "seed": seed, "settings": settings_json, "tasks": {}}
     trainers = {}
     for method in ("unet", "gan"):
         keras.utils.set_random_seed(seed)  # both generators start from the same weights
@@ -457,9 +463,6 @@ def run_circles_experiment(out_dir: Path, preset: str = "tiny", seed: int = 0) -
     with atomic_path(out_dir / "report.md") as tmp:
         tmp.write_text(report)
     return results
-
-
-GROUP_STYLES = {"ground_truth": ("ground truth", "#333333"), "unet": ("UNet", "#1f77b4"), "gan": ("GAN", "#d62728")}
 
 
 def _figure(rows: int, columns: int, size: tuple[float, float]):
@@ -499,8 +502,8 @@ def _write_embedding(path: Path, task: str, points: dict[str, np.ndarray]) -> st
     """t-SNE scatter of ground truth, UNet and GAN test images, crosses at the group centroids."""
     figure, axes = _figure(1, 1, (5.5, 5))
     axis = axes[0, 0]
-    for group, (label, colour) in GROUP_STYLES.items():
-        axis.scatter(*points[group].T, s=18, facecolors="none", edgecolors=colour, label=label)
+    for group, (label, colour, marker) in GROUP_STYLES.items():
+        axis.scatter(*points[group].T, s=22, marker=marker, facecolors="none", edgecolors=colour, label=label)
         axis.scatter(*points[group].mean(axis=0), s=160, marker="x", linewidths=3, color=colour)
     axis.set_title(f"{TASK_TITLES[task]}: t-SNE of test images (× = group mean)")
     axis.set_xlabel("t-SNE 1")
