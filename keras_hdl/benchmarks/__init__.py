@@ -8,6 +8,7 @@ process). Speed targets live here (:mod:`keras_hdl.benchmarks.suite`), never in 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import resource
@@ -77,6 +78,14 @@ def format_table(rows: Sequence[Row]) -> str:
             if note:
                 lines.append(f"{'':<8}({note})")
     return "\n".join(lines)
+
+
+def item_parser(doc: str, quick_help: str = "fewer repeats") -> argparse.ArgumentParser:
+    """The command line every item shares (``--quick``, ``--json``); items add their own options."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
+    return parser
 
 
 def start_item() -> float:

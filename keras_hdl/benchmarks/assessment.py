@@ -7,12 +7,10 @@ which checks that both give the same curves. Run: ``python -m keras_hdl.benchmar
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 from keras_hdl.assessment import assess_series
-from keras_hdl.benchmarks import Row, emit, median_seconds, start_item
+from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, start_item
 from keras_hdl.geometry import cylindrical_unit_vectors
 from keras_hdl.series import Series
 
@@ -81,8 +79,6 @@ def run(quick: bool = False) -> list[Row]:
 
 if __name__ == "__main__":
     started = start_item()
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="one slice count, fewer repeats")
-    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
+    parser = item_parser(__doc__, "one slice count, fewer repeats")
     args = parser.parse_args()
     emit(run(args.quick), args.json, started)

@@ -9,9 +9,7 @@ busy with other work.
 
 from __future__ import annotations
 
-import argparse
-
-from keras_hdl.benchmarks import Row, emit, median_seconds, progress, start_item
+from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, progress, start_item
 from keras_hdl.benchmarks.machine import cpu_has_bf16, read_cpuinfo
 from keras_hdl.benchmarks.training import gpu_available, peak_gflops
 
@@ -45,9 +43,7 @@ def run(quick: bool) -> list[Row]:
 
 def main() -> None:
     started = start_item()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
+    parser = item_parser(__doc__, "fewer repeats")
     args = parser.parse_args()
     emit(run(args.quick), args.json, started)
 

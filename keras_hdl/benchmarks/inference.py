@@ -20,7 +20,6 @@ frames of the 256² slice, in the same process.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, progress, start_item
+from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, progress, start_item
 from keras_hdl.benchmarks.interpolation import FRAMES, SLICE_SIZE, K, benchmark_slice, gap_inputs, linear_row
 from keras_hdl.benchmarks.machine import usable_cpus
 
@@ -174,10 +173,8 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
 
 def main() -> None:
     started = start_item()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = item_parser(__doc__, "fewer repeats")
     parser.add_argument("--model", default=None, help="models folder (default: the shipped cpu weights)")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
     args = parser.parse_args()
     emit(run(args.quick, args.model), args.json, started)
 

@@ -9,12 +9,11 @@ other interpolator's per-frame row (here and in :mod:`keras_hdl.benchmarks.infer
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, progress, start_item
+from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, progress, start_item
 from keras_hdl.interpolation.linear import LinearInterpolator
 from keras_hdl.interpolation.optical_flow import HornSchunckInterpolator
 
@@ -102,9 +101,7 @@ def run(quick: bool) -> list[Row]:
 
 def main() -> None:
     started = start_item()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats; Horn–Schunck on one gap")
-    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
+    parser = item_parser(__doc__, "fewer repeats; Horn–Schunck on one gap")
     args = parser.parse_args()
     emit(run(args.quick), args.json, started)
 

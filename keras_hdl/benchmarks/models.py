@@ -11,12 +11,11 @@ step (which traces the graph); ``--batch-size`` replaces the preset's batch (use
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, start_item
+from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, start_item
 from keras_hdl.config import Preset, build_from_config, load_preset
 
 
@@ -146,11 +145,9 @@ def run(quick: bool, presets: tuple[str, ...] = ("tiny", "cpu"), batch_size: int
 
 def main() -> None:
     started = start_item()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = item_parser(__doc__, "time one step instead of three")
     parser.add_argument("--presets", nargs="+", default=["tiny", "cpu"], help="preset names or YAML paths")
     parser.add_argument("--batch-size", type=int, default=None, help="replace each preset's batch size")
-    parser.add_argument("--quick", action="store_true", help="time one step instead of three")
-    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
     args = parser.parse_args()
     emit(run(args.quick, tuple(args.presets), args.batch_size), args.json, started)
 

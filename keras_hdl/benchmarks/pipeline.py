@@ -14,13 +14,12 @@ Default data: a 3-subject 128-px phantom generated into a temporary folder.
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
 from pathlib import Path
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, start_item
+from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, start_item
 from keras_hdl.config import Preset, load_preset
 
 BENCHMARK_PHANTOM = {"subjects": 3, "slices": 3, "frames": 50, "size": 128, "seed": 0}
@@ -123,12 +122,10 @@ def run(quick: bool, preset_name: str = "cpu", data_path: str | None = None, com
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = item_parser(__doc__, "fewer batches and steps")
     parser.add_argument("--preset", default="cpu", help="preset name or YAML path (default: cpu)")
     parser.add_argument("--data", default=None, help="phantom dataset or folder of scans (default: a small phantom)")
     parser.add_argument("--bf16", action="store_true", help="also time the train steps under mixed_bfloat16")
-    parser.add_argument("--quick", action="store_true", help="fewer batches and steps")
-    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
     args = parser.parse_args()
     started = start_item()
     emit(run(args.quick, args.preset, args.data, args.bf16), args.json, started)

@@ -15,12 +15,11 @@ carry the reference PyTorch implementation's figures quoted in issue 10 as basel
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, median_seconds, progress, start_item
+from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, progress, start_item
 from keras_hdl.benchmarks.machine import gpu_names, gpu_peak_tflops, this_cpu_peak
 from keras_hdl.benchmarks.models import (
     interpolation_batch,
@@ -243,13 +242,11 @@ def run(
 
 def main() -> None:
     started = start_item()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = item_parser(__doc__, "fewer timed repeats")
     parser.add_argument("--preset", default="cpu", help="preset name or YAML path (default: cpu)")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
     parser.add_argument("--forward-only", action="store_true", help="skip the training steps")
     parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: preset's; paper: 4)")
-    parser.add_argument("--quick", action="store_true", help="fewer timed repeats")
-    parser.add_argument("--json", action="store_true", help="print the rows and peak memory as JSON")
     args = parser.parse_args()
     emit(run(args.quick, args.preset, args.precision, args.forward_only, args.batch_size), args.json, started)
 
