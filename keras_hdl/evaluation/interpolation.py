@@ -18,7 +18,7 @@ import numpy as np
 from keras_hdl import metrics as image_metrics
 from keras_hdl.evaluation.data import Crops
 from keras_hdl.interpolation.plan import Interpolator
-from keras_hdl.synthesis.pipeline import gap_targets
+from keras_hdl.synthesis.pipeline import fill_gaps, gap_targets
 
 LOWER_IS_BETTER = frozenset({"MSE", "MSE_W1", "MSE_W2"})
 
@@ -34,22 +34,9 @@ class Interpolated:
 
 def interpolate_crops(crops: Crops, interpolator: Interpolator) -> Interpolated:
     """Fill every dropped frame of every slice in one ``interpolate`` call (positions unwrapped, as in synthesis)."""
-    slices, _, size = crops.magnitude.shape[:3]
     plan = gap_targets(crops.num_frames, crops.k)
-    kept_magnitude, kept_mask = crops.magnitude[:, crops.kept], crops.mask[:, crops.kept]
-
-    def gathered(array: np.ndarray, index: np.ndarray) -> np.ndarray:  # (S, N, C, C) → (S·M, C, C)
-        return array[:, index].reshape(-1, size, size)
-
-    magnitude, mask = interpolator.interpolate(
-        gathered(kept_magnitude, plan.start_index),
-        gathered(kept_magnitude, plan.end_index),
-        gathered(kept_mask, plan.start_index),
-        gathered(kept_mask, plan.end_index),
-        np.tile(plan.positions, (slices, 1)),
-    )
-    shape = (slices, plan.targets.size, size, size)
-    return Interpolated(plan.targets, np.asarray(magnitude).reshape(shape), np.asarray(mask).reshape(shape))
+    magnitude, mask = fill_gaps(crops.magnitude[:, crops.kept], crops.mask[:, crops.kept], plan, interpolator)
+    return Interpolated(plan.targets, magnitude, mask)
 
 
 def interpolation_figures(crops: Crops, interpolated: Interpolated) -> dict[str, np.ndarray]:

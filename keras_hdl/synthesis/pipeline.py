@@ -86,6 +86,30 @@ def gap_targets(frames: int, k: int) -> GapTargets:
     )
 
 
+def fill_gaps(
+    kept_magnitudes: np.ndarray, kept_masks: np.ndarray, plan: GapTargets, interpolator: Interpolator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every dropped frame of every slice in one ``interpolate`` call.
+
+    Kept magnitudes and masks (S, N, C, C) → the targets' magnitude and mask probability (S, M, C, C),
+    M = ``plan.targets.size``.
+    """
+    slices, _, size = kept_magnitudes.shape[:3]
+
+    def gathered(array: np.ndarray, index: np.ndarray) -> np.ndarray:  # (S, N, C, C) → (S·M, C, C)
+        return array[:, index].reshape(-1, size, size)
+
+    magnitude, mask = interpolator.interpolate(
+        gathered(kept_magnitudes, plan.start_index),
+        gathered(kept_magnitudes, plan.end_index),
+        gathered(kept_masks, plan.start_index),
+        gathered(kept_masks, plan.end_index),
+        np.tile(plan.positions, (slices, 1)),
+    )
+    shape = (slices, plan.targets.size, size, size)
+    return np.asarray(magnitude).reshape(shape), np.asarray(mask).reshape(shape)
+
+
 def frame_seeds(seed: int, slices: int, frames: int) -> np.ndarray:
     """(S·T, 2) int32 background seeds, slice-major: frame t of slice s gets (seed, s·T + t)."""
     index = np.arange(slices * frames, dtype=np.int32)
@@ -123,19 +147,7 @@ def synthesize_crops(
     mask[:, kept] = kept_masks
     plan = gap_targets(frames, k)
     if plan.targets.size:
-
-        def gathered(array: np.ndarray, index: np.ndarray) -> np.ndarray:
-            return array[:, index].reshape(-1, size, size)
-
-        interpolated, probability = interpolator.interpolate(
-            gathered(kept_magnitudes, plan.start_index),
-            gathered(kept_magnitudes, plan.end_index),
-            gathered(kept_masks, plan.start_index),
-            gathered(kept_masks, plan.end_index),
-            np.tile(plan.positions, (slices, 1)),
-        )
-        magnitude[:, plan.targets] = interpolated.reshape(slices, -1, size, size)
-        mask[:, plan.targets] = probability.reshape(slices, -1, size, size)
+        magnitude[:, plan.targets], mask[:, plan.targets] = fill_gaps(kept_magnitudes, kept_masks, plan, interpolator)
     t = np.arange(frames)
     triplets = np.stack([magnitude[:, (t - 1) % frames], magnitude, magnitude[:, (t + 1) % frames]], axis=-1)
     phases = phase.synthesize(triplets.reshape(-1, size, size, 3), frame_seeds(seed, slices, frames))
