@@ -81,6 +81,13 @@ TARGETS = (
     Target("paper training peak memory ≤ reference", "peak RSS training paper *", "ratio", "<=", 1.0),
     Target("fp32 training ≥ 60% of fp32 peak (cpu)", "train cpu * fp32 achieved GFLOP/s", "ratio", ">=", 0.6),
     Target("fp32 training ≥ 60% of fp32 peak (paper)", "train paper * fp32 achieved GFLOP/s", "ratio", ">=", 0.6),
+    Target(
+        "fp32 training ≥ 60% of the measured fp32 GEMM rate (practical peak)",
+        "train * fp32 GFLOP/s vs GEMM",
+        "ratio",
+        ">=",
+        0.6,
+    ),
     Target("bf16 ≥ 1.8× fp32", "train * bf16 vs fp32", "ratio", ">=", 1.8),
     Target("full K=6 twin of one 256² slice (cpu preset) ≤ 5 s", "twin full synthesize_twin*", "value", "<=", 5.0),
     Target("assessment ≤ 50 ms per slice", "assess_series per slice (1 slice*", "value", "<=", 50.0),
@@ -219,6 +226,37 @@ def speedup_rows(rows: list[Row]) -> list[Row]:
     return derived
 
 
+def gemm_efficiency_rows(rows: list[Row]) -> list[Row]:
+    """Achieved training GFLOP/s against the GEMM rate of the same precision measured in this run.
+
+    A second, practical peak: on a CPU that boosts above its reported clock the derived peak is
+    too low (the GEMM can exceed it), while the GEMM rate is what the machine delivers to TensorFlow.
+    """
+    gemm = {
+        precision: row
+        for row in rows
+        for precision in ("fp32", "bf16")
+        if row.name.startswith(f"GEMM {precision} ") and row.value is not None
+    }
+    derived = []
+    for row in rows:
+        if not row.name.endswith(" achieved GFLOP/s") or row.value is None:
+            continue
+        precision = next((p for p in gemm if f" {p} " in row.name), None)
+        if precision is not None:
+            subject = row.name.removesuffix(" achieved GFLOP/s")
+            derived.append(
+                Row(
+                    f"{subject} GFLOP/s vs GEMM",
+                    row.value,
+                    "GFLOP/s",
+                    gemm[precision].value,
+                    f"{gemm[precision].name} (same run)",
+                )
+            )
+    return derived
+
+
 def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tuple[str, ...] = ()) -> dict:
     """Run the selected items; returns the report (machine, rows, targets, seconds)."""
     started = time.perf_counter()
@@ -234,7 +272,7 @@ def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tup
         rows += item_rows
         if peak_gb is not None:
             memory.append(memory_row(item, peak_gb))
-    rows += speedup_rows(rows) + memory + skipped
+    rows += speedup_rows(rows) + gemm_efficiency_rows(rows) + memory + skipped
     targets = [result for target in TARGETS for result in target.check(rows)]
     measured = {result["target"] for result in targets}
     targets += [

@@ -6,7 +6,7 @@ import pytest
 
 from keras_hdl.benchmarks import Row, format_table
 from keras_hdl.benchmarks.machine import cpu_has_bf16, cpu_peak, gpu_peak_tflops
-from keras_hdl.benchmarks.suite import ItemRun, Target, memory_row, plan_items, speedup_rows
+from keras_hdl.benchmarks.suite import ItemRun, Target, gemm_efficiency_rows, memory_row, plan_items, speedup_rows
 from keras_hdl.benchmarks.training import allocator_tuned, reference_step_seconds
 from keras_hdl.errors import InputError
 
@@ -124,6 +124,22 @@ def test_bf16_speedup_rows_pair_each_bf16_row_with_its_fp32_row():
         "train cpu interpolator bf16 vs fp32": pytest.approx(1.9),
         "forward cpu interpolator bf16 vs fp32": pytest.approx(2.0),
     }
+
+
+def test_training_rate_against_the_gemm_of_the_same_precision():
+    rows = [
+        Row("GEMM fp32 2048×2048 (tf.linalg.matmul)", 200.0, "GFLOP/s", 166.0),
+        Row("GEMM bf16 2048×2048 (tf.linalg.matmul)", 400.0, "GFLOP/s", 166.0),
+        Row("train paper interpolator fp32 achieved GFLOP/s", 150.0, "GFLOP/s", 166.0),
+        Row("train paper interpolator bf16 achieved GFLOP/s", 300.0, "GFLOP/s", 166.0),
+        Row("train cpu pix2pix fp32 (batch 8 @96px)", 18.0, "samples/s"),
+    ]
+    efficiency = {row.name: row.ratio for row in gemm_efficiency_rows(rows)}
+    assert efficiency == {
+        "train paper interpolator fp32 GFLOP/s vs GEMM": pytest.approx(0.75),
+        "train paper interpolator bf16 GFLOP/s vs GEMM": pytest.approx(0.75),
+    }
+    assert gemm_efficiency_rows(rows[2:]) == []  # no GEMM in the run: no practical-peak rows
 
 
 def test_quick_plan_runs_the_paper_preset_forward_only(monkeypatch):
