@@ -12,7 +12,7 @@ of :func:`native_bf16`.
 
 - :func:`resolve_precision`: ``"auto"`` → ``"bf16"`` where the hardware computes bfloat16
   natively (a CPU with AVX512_BF16 or AMX-BF16, an NVIDIA GPU of compute capability ≥ 8.0),
-  else ``"fp32"``. bf16 inference is checked against fp32 by ``tests/synthesis/test_precision.py``
+  else ``"fp32"``. bf16 inference is checked against fp32 by ``tests/synthesis/test_inference_precision.py``
   (tolerances in :data:`BF16_TOLERANCE`).
 """
 

@@ -192,7 +192,7 @@ def test_precision_bf16_is_recorded_and_close_to_fp32(full_npz, tiny_models_dir,
     np.testing.assert_array_equal(bf16.magnitude[::4], fp32.magnitude[::4])  # kept frames are the input's
     difference = np.abs(bf16.phase.astype(np.float64) - fp32.phase)  # raw phase, 2048 = one venc
     assert difference.max() > 0  # the phase came from bf16 networks
-    # untrained tiny networks; the shipped weights' tolerance is tested in test_precision.py
+    # untrained tiny networks; the shipped weights' tolerance is tested in test_inference_precision.py
     assert np.percentile(difference, 99) <= 0.02 * 2048 and difference.max() <= 0.1 * 2048
 
     refused = run(
