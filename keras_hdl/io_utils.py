@@ -44,6 +44,14 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def save_png(figure, path: str | Path, dpi: float | None = None) -> Path:
+    """Write a matplotlib ``figure`` to ``path`` as PNG, whole or not at all (the caller closes it)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi)
+    return path
+
+
 def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
     """Write a compressed ``.npz`` atomically with deterministic bytes; returns the path.
 

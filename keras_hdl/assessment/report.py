@@ -44,7 +44,7 @@ from keras_hdl.assessment.markers import (
 )
 from keras_hdl.assessment.velocity import COMPONENT_NAMES, LAYER_NAMES, SECTOR_NAMES, Assessment
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, save_png
 
 UNITS = "mm/s"
 OUTPUT_FILES = ("velocities.csv", "markers.csv", "report.json", "curves.png")
@@ -295,8 +295,7 @@ def plot_curves(assessment: Assessment, path: str | Path, reference: Assessment 
         top = axes[0].secondary_xaxis("top", functions=(lambda t: t * scale, lambda ms: ms / scale))
         top.set_xlabel("time after the R wave (ms)")
     figure.suptitle("Global myocardial velocities (mm/s)")
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
+    save_png(figure, path, dpi=110)
     plt.close(figure)
     return path
 

@@ -50,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, save_png
 from keras_hdl.losses import LeastSquaresGANLoss, mean_absolute_error
 from keras_hdl.metrics import mse, ssim
 from keras_hdl.models.blocks import SpatialSizeCheck, image_input, r2unet_features
@@ -475,9 +475,7 @@ def _figure(rows: int, columns: int, size: tuple[float, float]):
 
 
 def _save(figure, path: Path) -> str:
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
-    return path.name
+    return save_png(figure, path, dpi=100).name
 
 
 def _write_samples(path: Path, task: str, test: CirclePairs, outputs: dict[str, np.ndarray]) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_hdl.assessment import COMPONENT_NAMES
 from keras_hdl.assessment.markers import NORMALISED_FRAMES
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import save_png
 
 FIGURE_METRICS = ("MSE", "MSE_W1", "MSE_W2", "PSNR_dB", "SSIM", "DICE")
 BOX_MARKERS = ("psv", "pdv", "pav", "mean")
@@ -31,8 +31,7 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=DPI)
+    save_png(figure, path, DPI)
     _pyplot().close(figure)
     return path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import save_png
 from keras_hdl.series import Series
 
 VELOCITY_TITLES = ("vx (cm/s, +right)", "vy (cm/s, +down)", "vz (cm/s, +apex)")
@@ -97,7 +97,4 @@ def write_preview(
         f"{'/'.join(f'{v:g}' for v in series.venc)} cm/s".strip(),
         fontsize=11,
     )
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
-    return path
+    return save_png(figure, path)
