@@ -34,6 +34,7 @@ from keras_hdl.benchmarks.machine import cpu_has_bf16, gpu_names, machine_info, 
 from keras_hdl.benchmarks.training import REFERENCE, REFERENCE_PAPER, TRAINING_FLOP_FACTOR
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
+from keras_hdl.markdown import markdown_table
 
 ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment")
 DEFAULT_PRESETS = ("cpu", "paper")
@@ -334,16 +335,19 @@ def markdown_report(report: dict) -> str:
     def number(value: float | None) -> str:
         return "" if value is None else f"{value:.4g}"
 
-    lines = ["| benchmark | value | unit | baseline | ratio | baseline / note |", "|---|--:|---|--:|--:|---|"]
+    rows = []
     for data in report["rows"]:
         row = Row.from_dict(data)
         value = "skipped" if row.value is None else number(row.value)
         notes = "; ".join(text for text in (row.baseline_name, row.note) if text)
-        lines.append(f"| {row.name} | {value} | {row.unit} | {number(row.baseline)} | {number(row.ratio)} | {notes} |")
-    lines += ["", "| target (issue 10) | verdict | row: actual |", "|---|---|---|"]
-    for result in report["targets"]:
-        actual = f"{result['row']}: {result['actual']:.3g}" if "row" in result else ""
-        lines.append(f"| {result['target']} | {result['verdict']} | {actual} |")
+        rows.append([row.name, value, row.unit, number(row.baseline), number(row.ratio), notes])
+    header = ["benchmark", "value", "unit", "baseline", "ratio", "baseline / note"]
+    lines = markdown_table(header, rows, right_aligned=(1, 3, 4))
+    targets = [
+        [result["target"], result["verdict"], f"{result['row']}: {result['actual']:.3g}" if "row" in result else ""]
+        for result in report["targets"]
+    ]
+    lines += ["", *markdown_table(["target (issue 10)", "verdict", "row: actual"], targets)]
     return "\n".join(lines)
 
 

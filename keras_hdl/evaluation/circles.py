@@ -52,6 +52,7 @@ import tensorflow as tf
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path, save_png
 from keras_hdl.losses import LeastSquaresGANLoss, mean_absolute_error
+from keras_hdl.markdown import markdown_table
 from keras_hdl.metrics import mse, ssim
 from keras_hdl.models.blocks import SpatialSizeCheck, image_input, r2unet_features
 from keras_hdl.models.phase import PatchDiscriminator
@@ -530,16 +531,16 @@ TABLE_COLUMNS = (
 )
 
 
+LOSS_KEYS = ("l1", "adversarial", "discriminator")
+
+
 def _task_table(task_results: dict) -> list[str]:
-    header = "| method | " + " | ".join(title for _, title in TABLE_COLUMNS) + " |"
-    lines = [header, "|" + "---|" * (len(TABLE_COLUMNS) + 1)]
     truth = task_results["ground_truth"]
-    lines.append("| ground truth | " + " | ".join(format_cell(truth.get(key)) for key, _ in TABLE_COLUMNS) + " |")
+    rows = [["ground truth", *(format_cell(truth.get(key)) for key, _ in TABLE_COLUMNS)]]
     for method in METHODS:
         entry = task_results["methods"][method]
-        cells = " | ".join(format_cell(entry.get(key)) for key, _ in TABLE_COLUMNS)
-        lines.append(f"| {METHOD_TITLES[method]} | {cells} |")
-    return lines
+        rows.append([METHOD_TITLES[method], *(format_cell(entry.get(key)) for key, _ in TABLE_COLUMNS)])
+    return markdown_table(["method", *(title for _, title in TABLE_COLUMNS)], rows)
 
 
 def _task_reading(task: str, task_results: dict) -> str:
@@ -627,9 +628,10 @@ def render_report(results: dict, elapsed_s: float | None = None) -> str:
         ]
     lines += ["", "## Against the paper (Appendix B)", "", *_paper_comparison(results), ""]
     lines += ["## Training losses (mean over the last 10 % of steps)", ""]
-    lines += ["| task | method | L1 | adversarial | discriminator |", "|---|---|---|---|---|"]
-    for task in TASKS:
-        for method, losses in results["tasks"][task]["training_losses"].items():
-            cells = " | ".join(format_cell(losses.get(key)) for key in ("l1", "adversarial", "discriminator"))
-            lines.append(f"| {TASK_TITLES[task]} | {METHOD_TITLES[method]} | {cells} |")
+    loss_rows = [
+        [TASK_TITLES[task], METHOD_TITLES[method], *(format_cell(losses.get(key)) for key in LOSS_KEYS)]
+        for task in TASKS
+        for method, losses in results["tasks"][task]["training_losses"].items()
+    ]
+    lines += markdown_table(["task", "method", "L1", "adversarial", "discriminator"], loss_rows)
     return "\n".join(lines) + "\n"

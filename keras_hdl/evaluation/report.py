@@ -15,6 +15,7 @@ from keras_hdl.assessment.agreement import AGREEMENT_NAMES
 from keras_hdl.evaluation.interpolation import LOWER_IS_BETTER
 from keras_hdl.evaluation.velocity import MARKERS, REAL, TRUTH, twin_label
 from keras_hdl.io_utils import atomic_path
+from keras_hdl.markdown import markdown_table
 
 REPORT_FILE, RESULTS_FILE = "report.md", "results.json"
 METRIC_HEADERS = {
@@ -189,14 +190,6 @@ def answers(results: dict) -> dict:
 
 
 # ------------------------------------------------------------------ tables
-def _row(cells) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
-
-
 def metric_table(table: dict, labels: dict) -> list[str]:
     """One row per (K, evaluated method): mean (std) of each metric over the images."""
     header = ["K", "method", *(METRIC_HEADERS[m] for m in table["metrics"]), "images"]
@@ -206,7 +199,7 @@ def metric_table(table: dict, labels: dict) -> list[str]:
             entry = by_k[str(k)]
             first = next(iter(entry.values()))
             rows.append([k, labels[method], *(mean_std(entry[m]) for m in table["metrics"]), first["n"]])
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def marker_table(velocity: dict) -> list[str]:
@@ -216,7 +209,7 @@ def marker_table(velocity: dict) -> list[str]:
         for marker in MARKERS:
             cells = [mean_std(velocity["markers"][column][component][marker]) for column in velocity["columns"]]
             rows.append([component, f"{marker.upper()} ({velocity['units'][marker]})", *cells])
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def pearson_table(velocity: dict) -> list[str]:
@@ -225,7 +218,7 @@ def pearson_table(velocity: dict) -> list[str]:
     for against, entries in (("real", velocity["pearson_vs_real"]), ("truth", velocity["pearson_vs_truth"])):
         for label, entry in entries.items():
             rows.append([label, against, *(mean_std(entry[name]) for name in AGREEMENT_NAMES)])
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _method_name(key: str, results: dict) -> str:
@@ -262,7 +255,7 @@ def render_report(results: dict) -> str:
         "",
         "Runs (networks per variant):",
         "",
-        *_table(
+        *markdown_table(
             ["variant", "networks", "origin", "models folder", "trained by"],
             [
                 [v, ", ".join(r["networks"]), r["origin"], f"`{r['models']}`", f"`{r['command']}`"]
