@@ -28,7 +28,7 @@ from keras_hdl.errors import InputError
 from keras_hdl.evaluation import figures
 from keras_hdl.evaluation.data import Crops, TestSet, crops_at, load_test_set
 from keras_hdl.evaluation.interpolation import interpolate_crops, interpolation_figures
-from keras_hdl.evaluation.phase import phase_figures, synthesize_phase
+from keras_hdl.evaluation.phase import phase_figures, twin_magnitude
 from keras_hdl.evaluation.report import answers, write_outputs
 from keras_hdl.evaluation.runs import NO_RUN, ResolvedRun, RunRequest, resolve_runs
 from keras_hdl.evaluation.statistics import json_number, summarize
@@ -38,7 +38,7 @@ from keras_hdl.interpolation.optical_flow import HornSchunckInterpolator
 from keras_hdl.interpolation.plan import MAX_K, Interpolator, validate_k
 from keras_hdl.metrics import FOREGROUND_THRESHOLD, LV_PADDING_PX
 from keras_hdl.model_store import SHIPPED_MODELS
-from keras_hdl.synthesis.pipeline import validate_seed
+from keras_hdl.synthesis.pipeline import synthesize_cycle_phase, validate_seed
 
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
 TABLE_K_VALUES = (0, 3, 6)
@@ -203,16 +203,12 @@ class _Examples:
         self.errors.setdefault(label, {})[crops.k] = np.abs(interpolated.magnitude[self.slice_index, index] - truth)
 
 
-def _crops(test_set: TestSet, k: int, grid: tuple[int, tuple[float, float]]) -> Crops:
-    return crops_at(test_set, k, grid[0], grid[1])
-
-
-def interpolation_table(test_set, k_values, grid, methods, examples: _Examples) -> dict:
+def interpolation_table(crops_by_k: dict[int, Crops], k_values, methods, examples: _Examples) -> dict:
     values: dict[str, dict] = {method: {} for method in methods}
     metric_names: list[str] = []
     with tqdm(total=len(k_values) * len(methods), desc="interpolation table", unit="method") as bar:
         for k in k_values:
-            crops = _crops(test_set, k, grid)
+            crops = crops_by_k[k]
             for method, interpolator in methods.items():
                 bar.set_postfix_str(f"K={k} {INTERPOLATION_METHODS[method]}")
                 interpolated = interpolate_crops(crops, interpolator)
@@ -224,20 +220,22 @@ def interpolation_table(test_set, k_values, grid, methods, examples: _Examples) 
     return {"k": list(k_values), "metrics": metric_names, "values": values}
 
 
-def phase_table(test_set, grid, synthesizers, hdl_interpolator, seed: int, reasons: dict) -> dict:
+def phase_table(crops_by_k: dict[int, Crops], synthesizers, hdl_interpolator, seed: int, reasons: dict) -> dict:
     values: dict[str, dict] = {method: {} for method in synthesizers}
     metric_names: list[str] = []
+    interpolator = hdl_interpolator if hdl_interpolator is not None else LinearInterpolator()  # K = 0 needs none
     with tqdm(total=len(TABLE_K_VALUES) * len(synthesizers), desc="phase table", unit="method") as bar:
         for k in TABLE_K_VALUES:
             if k > 0 and hdl_interpolator is None:
                 reasons[f"phase at K={k}"] = "no HDL interpolator to make the twin's magnitude"
                 bar.update(len(synthesizers))
                 continue
-            crops = _crops(test_set, k, grid)
-            interpolator = hdl_interpolator if hdl_interpolator is not None else LinearInterpolator()
+            crops = crops_by_k[k]
+            # the twin's magnitude once per K: both phase networks get the same input
+            magnitude = twin_magnitude(crops, interpolator)
             for method, synthesizer in synthesizers.items():
                 bar.set_postfix_str(f"K={k} {PHASE_METHODS[method]}")
-                per_image = phase_figures(crops, synthesize_phase(crops, interpolator, synthesizer, seed))
+                per_image = phase_figures(crops, synthesize_cycle_phase(magnitude, seed, synthesizer))
                 metric_names = list(per_image)
                 values[method][str(k)] = _summaries(per_image)
                 bar.update()
@@ -313,10 +311,11 @@ def evaluate(options: EvaluationOptions) -> dict:
 
     timings = {}
     step = time.perf_counter()
-    interpolation = interpolation_table(test_set, k_values, grid, interpolators, examples)
+    crops_by_k = {k: crops_at(test_set, k, *grid) for k in sorted({*k_values, *TABLE_K_VALUES})}
+    interpolation = interpolation_table(crops_by_k, k_values, interpolators, examples)
     timings["interpolation"] = time.perf_counter() - step
     step = time.perf_counter()
-    phase = phase_table(test_set, grid, synthesizers, interpolators.get("hdl"), seed, not_evaluated)
+    phase = phase_table(crops_by_k, synthesizers, interpolators.get("hdl"), seed, not_evaluated)
     timings["phase"] = time.perf_counter() - step
 
     step = time.perf_counter()

@@ -2,7 +2,7 @@
 
 At K = 0 the phase networks see the real magnitudes; at K > 0 the magnitudes of the HDL
 twin (kept frames real, dropped frames from the HDL interpolator), exactly as
-:func:`keras_hdl.synthesis.pipeline.synthesize_crops` makes them, so vanilla pix2pix and
+:func:`keras_hdl.synthesis.pipeline.synthesize_crops` makes them (computed once per K), so vanilla pix2pix and
 ours get the same input and differ only in the phase network. Every frame's three
 directions are scored as separate images (as in training validation) on the crops:
 ω1 = the real myocardium, ω2 = the real frame's foreground (normalised magnitude > −0.95).
@@ -15,16 +15,17 @@ import numpy as np
 from keras_hdl import metrics as image_metrics
 from keras_hdl.evaluation.data import Crops
 from keras_hdl.interpolation.plan import Interpolator
-from keras_hdl.synthesis.networks import PhaseSynthesizer
-from keras_hdl.synthesis.pipeline import synthesize_crops
+from keras_hdl.synthesis.pipeline import fill_gaps, gap_targets
 
 
-def synthesize_phase(crops: Crops, interpolator: Interpolator, phase: PhaseSynthesizer, seed: int) -> np.ndarray:
-    """(S, T, C, C, 3) normalised phase of every frame of the twin made from the kept frames of ``crops``."""
-    twin = synthesize_crops(
-        crops.magnitude[:, crops.kept], crops.mask[:, crops.kept], crops.k, crops.num_frames, seed, interpolator, phase
-    )
-    return twin.phase
+def twin_magnitude(crops: Crops, interpolator: Interpolator) -> np.ndarray:
+    """(S, T, C, C) magnitude of the twin at ``crops.k``: kept frames real, dropped ones from ``interpolator``."""
+    magnitude = crops.magnitude.copy()
+    plan = gap_targets(crops.num_frames, crops.k)
+    if plan.targets.size:
+        kept = crops.kept
+        magnitude[:, plan.targets] = fill_gaps(crops.magnitude[:, kept], crops.mask[:, kept], plan, interpolator)[0]
+    return magnitude
 
 
 def phase_figures(crops: Crops, phase: np.ndarray) -> dict[str, np.ndarray]:

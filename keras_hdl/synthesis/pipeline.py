@@ -148,10 +148,19 @@ def synthesize_crops(
     plan = gap_targets(frames, k)
     if plan.targets.size:
         magnitude[:, plan.targets], mask[:, plan.targets] = fill_gaps(kept_magnitudes, kept_masks, plan, interpolator)
+    return CropTwin(magnitude=magnitude, mask=mask, phase=synthesize_cycle_phase(magnitude, seed, phase))
+
+
+def synthesize_cycle_phase(magnitude: np.ndarray, seed: int, phase: PhaseSynthesizer) -> np.ndarray:
+    """Phase of every frame of S slices' cycles in one request: magnitude (S, T, C, C) → (S, T, C, C, 3).
+
+    Frame t sees the cyclic triplet (t − 1, t, t + 1) and background seed (seed, s·T + t).
+    """
+    slices, frames, size = magnitude.shape[:3]
     t = np.arange(frames)
     triplets = np.stack([magnitude[:, (t - 1) % frames], magnitude, magnitude[:, (t + 1) % frames]], axis=-1)
     phases = phase.synthesize(triplets.reshape(-1, size, size, 3), frame_seeds(seed, slices, frames))
-    return CropTwin(magnitude=magnitude, mask=mask, phase=phases.reshape(slices, frames, size, size, 3))
+    return phases.reshape(slices, frames, size, size, 3)
 
 
 def downsample(series: Series, k: int) -> Series:
