@@ -109,6 +109,8 @@ def load_models(folder: str | Path, *names: str) -> tuple[ModelInfo, dict]:
             raise InputError(f"{folder}: has no {name} network ({path.name}); train it with `keras-hdl train`")
         try:
             models[name] = keras.saving.load_model(path, compile=False)
+        except InputError as err:  # e.g. a network of an older block layout: the message names the fix
+            raise InputError(f"{path}: {err}") from None
         except Exception as err:  # Keras raises many types for a damaged archive
             raise InputError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: {err})") from err
     return info, models

@@ -1,8 +1,9 @@
 """R2UNet building blocks (Alom et al. 2018), channels last, shared by every network here.
 
 - :class:`ConvNormAct`: conv → optional norm → activation; the one conv-norm-act unit.
-- :func:`recurrent_unit`: x1 = f(x); then x1 = f(x + x1) ``recurrence`` times, one f
-  (conv3x3 + norm + ReLU) whose weights are shared by every step.
+- :class:`RecurrentUnit`: x1 = f_0(x); then x1 = f_s(x + x1) for s = 1..``recurrence``, where
+  every f_s is conv3x3 + norm + ReLU with **one conv shared by every step** and **its own
+  norm per step** (see the class docstring for why).
 - :func:`recurrent_residual_block`: 1×1 conv to the width, two recurrent units, residual add.
 - :func:`encoder` / :func:`decoder`: max-pool down blocks and upsample-conv-concat up blocks.
 
@@ -21,7 +22,13 @@ from keras import layers, ops
 from keras_hdl.errors import InputError
 
 PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (DESIGN §2.1)
-NORMS = ("batch", "instance")
+NORMS = ("batch", "instance", "group")
+GROUP_NORM_GROUPS = 8  # "group" norm: channels per group = width / 8 (every preset width is a multiple)
+BLOCK_LAYOUT = 2
+"""Version of the R2 block's weight layout, stored in every network's config.
+
+1 (keras-hdl 0.1): one norm shared by the steps of a recurrent unit; inference collapsed.
+2: one norm per recurrent step. Networks of another layout are refused when loaded."""
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 LEAKY_SLOPE = 0.2
 
@@ -38,15 +45,45 @@ def validate_architecture(widths: Sequence[int], recurrence: int, norm: str) -> 
     return widths
 
 
-def make_norm(norm: str | None, name: str) -> keras.layers.Layer | None:
-    """Batch norm, instance norm (GroupNormalization with one group per channel), or None."""
+def checked_network_config(config: dict, network: str) -> dict:
+    """``config`` without its ``block_layout`` entry; an :class:`InputError` for another layout.
+
+    Networks saved before the per-step normalisation (no ``block_layout``, i.e. layout 1)
+    would otherwise load into a graph whose weights do not match theirs.
+    """
+    config = dict(config)
+    layout = config.pop("block_layout", 1)
+    if layout != BLOCK_LAYOUT:
+        raise InputError(
+            f"this {network} was saved with R2 block layout {layout} (one batch norm shared by the steps of each "
+            f"recurrent unit, which collapses at inference); this keras-hdl builds layout {BLOCK_LAYOUT} "
+            "(one norm per step). Retrain it with `keras-hdl train` (or use the shipped weights) and re-export "
+            "any SavedModel / TFLite made from it"
+        )
+    return config
+
+
+def make_norm(norm: str | None, name: str, channels: int | None = None) -> keras.layers.Layer | None:
+    """Batch norm, instance norm (one group per channel), group norm (``channels`` / 8 per group), or None."""
     if norm is None:
         return None
     if norm == "batch":
         return layers.BatchNormalization(name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+    if norm == "group":
+        groups = GROUP_NORM_GROUPS if channels is None or channels % GROUP_NORM_GROUPS == 0 else 1
+        return layers.GroupNormalization(groups=groups, epsilon=1e-5, name=name)
     raise InputError(f"norm: use one of {list(NORMS)} or None, got {norm!r}")
+
+
+def activate(x, activation: str | None):
+    """Apply one of :data:`ACTIVATIONS` (or none)."""
+    if activation == "leaky_relu":
+        return ops.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+    if activation is not None:
+        return getattr(ops, activation)(x)
+    return x
 
 
 @keras.saving.register_keras_serializable(package="keras_hdl")
@@ -78,7 +115,7 @@ class ConvNormAct(keras.layers.Layer):
         self.conv = layers.Conv2D(
             filters, kernel_size, strides=strides, padding="same", use_bias=norm is None, name="conv"
         )
-        self.norm_layer = make_norm(norm, name="norm")
+        self.norm_layer = make_norm(norm, name="norm", channels=filters)
 
     def build(self, input_shape):
         self.conv.build(input_shape)
@@ -90,11 +127,7 @@ class ConvNormAct(keras.layers.Layer):
         x = self.conv(inputs)
         if self.norm_layer is not None:
             x = self.norm_layer(x, training=training)
-        if self.activation == "leaky_relu":
-            return ops.leaky_relu(x, negative_slope=LEAKY_SLOPE)
-        if self.activation is not None:
-            return getattr(ops, self.activation)(x)
-        return x
+        return activate(x, self.activation)
 
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)
@@ -158,13 +191,59 @@ class ConditionMaps(keras.layers.Layer):
         return (*reference_shape[:3], condition_shape[-1])
 
 
+@keras.saving.register_keras_serializable(package="keras_hdl")
+class RecurrentUnit(keras.layers.Layer):
+    """The R2 recurrent unit: x1 = f_0(x), then x1 = f_s(x + x1) for s = 1..``recurrence``.
+
+    (B, H, W, filters) → (B, H, W, filters). Each f_s is conv3x3 → norm_s → ReLU: the conv
+    weights are **shared** by every step (that is the recurrence), the normalisation is
+    **per step**. The steps see inputs with different statistics (x alone, then x plus a
+    growing state): one shared batch norm keeps moving statistics that fit none of them,
+    so at inference (``training=False``) the first step is over-normalised and the error
+    compounds with depth until the output is nearly constant (measured on the 0.1
+    networks: 0–3 % of the training-time activation variance at the last decoder level;
+    the authors' code shares the norm the same way). Per-step batch norm was chosen over
+    instance or group norm by measurement (docs/results/normalisation.md): it trains as
+    fast and keeps each frame's absolute contrast, which carries the velocity amplitude.
+    """
+
+    def __init__(self, filters: int, recurrence: int = 2, norm: str | None = "batch", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.recurrence = recurrence
+        self.norm = norm
+        self.conv = layers.Conv2D(filters, 3, padding="same", use_bias=norm is None, name="conv")
+        self.norms = [make_norm(norm, name=f"norm{step}", channels=filters) for step in range(recurrence + 1)]
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        for norm_layer in self.norms:
+            if norm_layer is not None:
+                norm_layer.build(self.conv.compute_output_shape(input_shape))
+        super().build(input_shape)
+
+    def _step(self, x, step: int, training):
+        x = self.conv(x)
+        if self.norms[step] is not None:
+            x = self.norms[step](x, training=training)
+        return ops.relu(x)
+
+    def call(self, inputs, training=None):
+        state = self._step(inputs, 0, training)
+        for step in range(1, self.recurrence + 1):
+            state = self._step(inputs + state, step, training)
+        return state
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "recurrence": self.recurrence, "norm": self.norm}
+
+
 def recurrent_unit(x, filters: int, recurrence: int, norm: str, name: str):
-    """x1 = f(x); then x1 = f(x + x1) ``recurrence`` times, with f = conv3x3 + norm + ReLU shared."""
-    unit = ConvNormAct(filters, 3, norm=norm, activation="relu", name=name)
-    state = unit(x)
-    for step in range(recurrence):
-        state = unit(layers.Add(name=f"{name}_add{step + 1}")([x, state]))
-    return state
+    """One :class:`RecurrentUnit` applied to ``x`` (B, H, W, filters) → (B, H, W, filters)."""
+    return RecurrentUnit(filters, recurrence, norm, name=name)(x)
 
 
 def recurrent_residual_block(x, filters: int, recurrence: int, norm: str, name: str):

@@ -22,9 +22,11 @@ import keras
 from keras import layers, ops
 
 from keras_hdl.models.blocks import (
+    BLOCK_LAYOUT,
     PAPER_WIDTHS,
     ConditionMaps,
     SpatialSizeCheck,
+    checked_network_config,
     decoder,
     encoder,
     image_input,
@@ -154,13 +156,14 @@ class TemporalInterpolator(keras.Model):
             "recurrence": self.recurrence,
             "norm": self.norm,
             "condition_at_input": self.condition_at_input,
+            "block_layout": BLOCK_LAYOUT,
             "name": self.name,
             "trainable": self.trainable,
         }
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**checked_network_config(config, cls.__name__))
 
 
 @keras.saving.register_keras_serializable(package="keras_hdl")
@@ -196,10 +199,11 @@ class VanillaR2UNetInterpolator(keras.Model):
             "widths": list(self.widths),
             "recurrence": self.recurrence,
             "norm": self.norm,
+            "block_layout": BLOCK_LAYOUT,
             "name": self.name,
             "trainable": self.trainable,
         }
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**checked_network_config(config, cls.__name__))

@@ -29,9 +29,11 @@ from keras import layers, ops
 from keras_hdl.errors import InputError
 from keras_hdl.metrics import FOREGROUND_THRESHOLD
 from keras_hdl.models.blocks import (
+    BLOCK_LAYOUT,
     PAPER_WIDTHS,
     ConvNormAct,
     SpatialSizeCheck,
+    checked_network_config,
     image_input,
     r2unet_features,
     validate_architecture,
@@ -190,13 +192,14 @@ class PhaseGenerator(keras.Model):
             "background_mean": self.background_mean,
             "background_std": self.background_std,
             "foreground_threshold": self.foreground_threshold,
+            "block_layout": BLOCK_LAYOUT,
             "name": self.name,
             "trainable": self.trainable,
         }
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**checked_network_config(config, cls.__name__))
 
 
 @keras.saving.register_keras_serializable(package="keras_hdl")

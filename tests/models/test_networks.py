@@ -9,7 +9,7 @@ keras = pytest.importorskip("keras")
 
 from keras_hdl.errors import InputError  # noqa: E402
 from keras_hdl.models import TemporalInterpolator, VanillaR2UNetInterpolator  # noqa: E402
-from keras_hdl.models.blocks import ConvNormAct, recurrent_unit  # noqa: E402
+from keras_hdl.models.blocks import RecurrentUnit, recurrent_unit  # noqa: E402
 
 WIDTHS = [8, 16, 32]
 
@@ -27,17 +27,31 @@ def perturb(model: keras.Model, scale: float = 0.5) -> None:
         weight.assign(weight + scale)
 
 
-def test_recurrent_unit_shares_one_conv_and_computes_the_recurrence(rng):
+def test_recurrent_unit_shares_one_conv_and_has_a_norm_per_step(rng):
     x = keras.Input((8, 8, 4))
-    model = keras.Model(x, recurrent_unit(x, 4, recurrence=2, norm="instance", name="unit"))
-    units = [layer for layer in model.layers if isinstance(layer, ConvNormAct)]
-    assert len(units) == 1  # one f, applied t + 1 = 3 times
-    f = units[0]
+    model = keras.Model(x, recurrent_unit(x, 4, recurrence=2, norm="batch", name="unit"))
+    (unit,) = [layer for layer in model.layers if isinstance(layer, RecurrentUnit)]
+    convs = [w for w in unit.weights if "conv" in w.path]
+    assert len(convs) == 1  # one shared 3x3 kernel (no bias: the norms follow)
+    assert len(unit.norms) == 3  # t + 1 = 3 steps, each its own batch norm
+    for norm in unit.norms:  # set each step's statistics apart, so a shared one would give other numbers
+        norm.moving_mean.assign(rng.normal(size=4).astype(np.float32))
+        norm.moving_variance.assign(rng.uniform(0.5, 2.0, size=4).astype(np.float32))
     values = rng.normal(size=(1, 8, 8, 4)).astype(np.float32)
-    state = f(values)
-    for _ in range(2):
-        state = f(values + state)
-    np.testing.assert_allclose(model(values), state, atol=1e-5)
+    kernel = np.asarray(unit.conv.kernel)
+
+    def step(inputs, norm):  # conv3x3 'same' → inference batch norm → ReLU, in numpy
+        padded = np.pad(inputs, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        conv = sum(padded[:, i : i + 8, j : j + 8, :] @ kernel[i, j] for i in range(3) for j in range(3))
+        mean, variance = np.asarray(norm.moving_mean), np.asarray(norm.moving_variance)
+        scaled = (conv - mean) / np.sqrt(variance + norm.epsilon) * np.asarray(norm.gamma) + np.asarray(norm.beta)
+        return np.maximum(scaled, 0.0)
+
+    state = step(values, unit.norms[0])
+    for norm in unit.norms[1:]:
+        state = step(values + state, norm)
+    # float32 convolutions of 36 terms with unit-scale values: 1e-4 covers any summation order
+    np.testing.assert_allclose(model(values, training=False), state, atol=1e-4, rtol=1e-4)
 
 
 def test_heads_have_separate_weights(rng):
@@ -83,11 +97,11 @@ def test_condition_changes_the_prediction(rng):
     assert not np.allclose(model(inputs)["mask"], model(other)["mask"])
 
 
-def r2unet_parameters(in_channels: int, out_channels: int, widths: list[int]) -> int:
-    """Closed-form parameter count of the vanilla R2UNet with batch norm (4 values per channel)."""
+def r2unet_parameters(in_channels: int, out_channels: int, widths: list[int], recurrence: int = 2) -> int:
+    """Closed-form parameter count of the vanilla R2UNet with batch norm (4 values per channel and step)."""
 
-    def block(c_in: int, width: int) -> int:  # 1×1 projection + two recurrent units (conv3x3 no bias + BN)
-        return c_in * width + width + 2 * (9 * width * width + 4 * width)
+    def block(c_in: int, width: int) -> int:  # 1×1 projection + two recurrent units (one conv3x3, a BN per step)
+        return c_in * width + width + 2 * (9 * width * width + 4 * width * (recurrence + 1))
 
     total, c_in = 0, in_channels
     for width in widths:
