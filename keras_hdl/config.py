@@ -37,6 +37,7 @@ REGISTRY = {
 CLASS_KEY = "class"
 MODEL_KEYS = ("model", "vanilla_model", "discriminator")
 DISCRIMINATOR_MULTIPLE = 16  # the PatchGAN pools four times
+PHASE_SELECTIONS = ("velocity", "l1_foreground")
 
 
 def check_keys(mapping: Mapping, allowed: list[str] | tuple[str, ...], where: str) -> None:
@@ -161,6 +162,11 @@ class PhaseTraining:
     """Hyper-parameters of phase synthesis (DESIGN §2.2): pix2pix, λ = 100 on both L1 terms.
 
     One Adam setting for both networks (lr 2e-4, β1 0.5: standard pix2pix).
+    ``velocity_l1_weight`` weighs the L1 on the myocardial mean radial / circumferential /
+    longitudinal velocity of each frame (beyond the paper; 0 turns it off). ``selection``
+    picks the best epoch on the validation subjects: ``velocity`` (the twin's velocity
+    curves: 1 − overall Pearson plus the mean relative PSV / PDV error of the radial and
+    longitudinal components, lower is better) or ``l1_foreground`` (pixel L1 alone).
     """
 
     learning_rate: float = 2e-4
@@ -173,6 +179,8 @@ class PhaseTraining:
     adversarial_weight: float = 1.0
     foreground_l1_weight: float = 100.0
     myocardium_l1_weight: float = 100.0
+    velocity_l1_weight: float = 0.0
+    selection: str = "velocity"
 
     def __post_init__(self) -> None:
         where = "phase.training"
@@ -182,7 +190,10 @@ class PhaseTraining:
             adversarial_weight=self.adversarial_weight,
             foreground_l1_weight=self.foreground_l1_weight,
             myocardium_l1_weight=self.myocardium_l1_weight,
+            velocity_l1_weight=self.velocity_l1_weight,
         )
+        if self.selection not in PHASE_SELECTIONS:
+            raise InputError(f"{where}.selection: choose one of {', '.join(PHASE_SELECTIONS)}, got {self.selection!r}")
 
 
 def _check_counts(where: str, **values: int) -> None:

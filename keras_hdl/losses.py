@@ -11,6 +11,9 @@ a distribution strategy with several replicas. Arguments are checked in ``__init
 - :class:`LeastSquaresGANLoss`: the least-squares GAN losses of both networks.
 - :func:`lv_region` (ω1) and :func:`foreground_region` (ω2): the same regions as
   :mod:`keras_hdl.metrics` defines in numpy, as float {0, 1} tensors for the graph.
+- :func:`myocardial_velocity` and :class:`VelocityCurveL1`: the velocity assessment of
+  :mod:`keras_hdl.assessment.velocity` as a differentiable function of the phase, and an
+  L1 on its per-frame radial / circumferential / longitudinal means (beyond the paper).
 """
 
 from __future__ import annotations
@@ -121,3 +124,61 @@ class LeastSquaresGANLoss:
 
     def generator(self, fake_scores: tf.Tensor) -> tf.Tensor:
         return _per_sample_mean(tf.square(fake_scores - self.real_label))
+
+
+def myocardial_velocity(velocity_cm_s: tf.Tensor, mask: tf.Tensor, pixel_spacing: tf.Tensor) -> tf.Tensor:
+    """Mean radial, circumferential and longitudinal myocardial velocity of each frame, differentiably.
+
+    The conventions of :func:`keras_hdl.assessment.assess_velocity` (a test checks they agree):
+    the mean in-plane velocity over the myocardium (bulk motion) is removed, the origin is
+    the myocardium centroid, offsets are in mm; radial is positive towards the centre,
+    circumferential counter-clockwise as displayed, longitudinal = z.
+
+    Args:
+        velocity_cm_s: (B, H, W, 3) image-axis (x, y, z) velocity, cm/s (normalised phase × venc).
+        mask: (B, H, W, 1) myocardium, {0, 1} (> 0.5 counts).
+        pixel_spacing: (B, 2) mm, (row, column).
+
+    Returns:
+        (B, 3) mean (radial, circumferential, longitudinal) velocity, cm/s; 0 for an empty mask.
+    """
+    velocity = tf.cast(velocity_cm_s, tf.float32)
+    weight = tf.cast(mask[..., 0] > MASK_THRESHOLD, tf.float32)  # (B, H, W)
+    count = tf.maximum(tf.reduce_sum(weight, axis=[1, 2]), 1.0)  # (B,)
+
+    def mean(values):  # (B, H, W) → (B, 1, 1) mean over the myocardium
+        return (tf.reduce_sum(values * weight, axis=[1, 2]) / count)[:, None, None]
+
+    shape = tf.shape(weight)
+    rows = tf.broadcast_to(tf.cast(tf.range(shape[1]), tf.float32)[None, :, None], shape)
+    cols = tf.broadcast_to(tf.cast(tf.range(shape[2]), tf.float32)[None, None, :], shape)
+    spacing = tf.cast(pixel_spacing, tf.float32)
+    dy = (rows - mean(rows)) * spacing[:, 0, None, None]
+    dx = (cols - mean(cols)) * spacing[:, 1, None, None]
+    vx = velocity[..., 0] - mean(velocity[..., 0])
+    vy = velocity[..., 1] - mean(velocity[..., 1])
+    radius = tf.sqrt(dx * dx + dy * dy)
+    inverse = tf.where(radius > 1e-9, 1.0 / tf.maximum(radius, 1e-9), 0.0)
+    radial = -(dx * vx + dy * vy) * inverse
+    circumferential = (dy * vx - dx * vy) * inverse
+    components = [radial, circumferential, velocity[..., 2]]
+    return tf.stack([mean(component)[:, 0, 0] for component in components], axis=-1)
+
+
+class VelocityCurveL1:
+    """L1 between the myocardial velocity means of synthetic and real phase, per sample.
+
+    loss_b = mean over the three components of |v̂_c − v_c| / venc_c, with v the
+    :func:`myocardial_velocity` means of frame b (so the loss is in normalised phase units,
+    comparable with the pixel L1 terms). It sees the bias of the myocardium as a whole,
+    which the pixel L1 (a median estimator, pulled towards 0 by noise) does not.
+    """
+
+    def __call__(
+        self, real_phase: tf.Tensor, synthetic_phase: tf.Tensor, mask: tf.Tensor, venc: tf.Tensor, pixel_spacing
+    ) -> tf.Tensor:
+        """Phases (B, H, W, 3) normalised, mask (B, H, W, 1), venc (B, 3) cm/s, pixel_spacing (B, 2) mm → (B,)."""
+        venc = tf.cast(venc, tf.float32)[:, None, None, :]
+        real = myocardial_velocity(tf.cast(real_phase, tf.float32) * venc, mask, pixel_spacing)
+        synthetic = myocardial_velocity(tf.cast(synthetic_phase, tf.float32) * venc, mask, pixel_spacing)
+        return tf.reduce_mean(tf.abs(synthetic - real) / venc[:, 0, 0, :], axis=-1)

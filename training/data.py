@@ -20,8 +20,10 @@ into the next cycle), so k/(K+1) = (c1 − c0) / (c2 − c0) for every gap.
 
 Samples for phase synthesis (DESIGN §2.2), cyclic::
 
-    inputs  = {"magnitudes": (C, C, 3) [M_t−1, M_t, M_t+1]}
-    targets = {"phase": (C, C, 3) normalised (x, y, z) of frame t, "mask": (C, C, 1) S_t}
+    inputs  = {"magnitudes": (C, C, n) [M_t−1, M_t, M_t+1] (n = 3) or [M_t−2, …, M_t+2] (n = 5),
+               "position": (1,) t/T (only with ``cycle_position``)}
+    targets = {"phase": (C, C, 3) normalised (x, y, z) of frame t, "mask": (C, C, 1) S_t,
+               "venc": (3,) cm/s, "pixel_spacing": (2,) mm (row, column), for the velocity loss}
 
 Randomness is stateless and derived from ``(seed, epoch)``, so an epoch's samples
 are the same whether a run was resumed or not.
@@ -37,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
+from keras_hdl.phase_inputs import neighbour_offsets
 from keras_hdl.series import Series
 
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
@@ -176,12 +179,18 @@ def _interpolation_sample(cine: dict, seed: tf.Tensor, num_frames: int, k_values
     return inputs, targets
 
 
-def _phase_sample(cine: dict, seed: tf.Tensor, num_frames: int):
+def _phase_sample(cine: dict, seed: tf.Tensor, num_frames: int, neighbours: int, cycle_position: bool):
     frame = tf.random.stateless_uniform([], seed, 0, num_frames, tf.int32)
-    neighbours = tf.stack([frame - 1, frame, frame + 1]) % num_frames
-    magnitude = cine["magnitude"]
-    inputs = {"magnitudes": tf.transpose(tf.gather(magnitude, neighbours), [1, 2, 0])}
-    targets = {"phase": cine["phase"][frame], "mask": cine["mask"][frame][..., None]}
+    frames = (frame + tf.constant(neighbour_offsets(neighbours), tf.int32)) % num_frames
+    inputs = {"magnitudes": tf.transpose(tf.gather(cine["magnitude"], frames), [1, 2, 0])}
+    if cycle_position:
+        inputs["position"] = tf.reshape(tf.cast(frame, tf.float32) / float(num_frames), (1,))
+    targets = {
+        "phase": cine["phase"][frame],
+        "mask": cine["mask"][frame][..., None],
+        "venc": cine["venc"],
+        "pixel_spacing": cine["pixel_spacing"],
+    }
     return inputs, targets
 
 
@@ -243,10 +252,12 @@ def _augment_interpolation(inputs, targets, seed, max_rotation_deg, flips):
     return inputs, {"magnitude": images[..., 2:], "mask": masks[..., 2:]}
 
 
-def _augment_phase(inputs, targets, venc, seed, max_rotation_deg, flips):
+def _augment_phase(inputs, targets, seed, max_rotation_deg, flips):
     matrix = augmentation_matrix(seed, max_rotation_deg, flips)
-    images, masks, phase = augment_images(inputs["magnitudes"], targets["mask"], targets["phase"], venc, matrix)
-    return {"magnitudes": images}, {"phase": phase, "mask": masks}
+    images, masks, phase = augment_images(
+        inputs["magnitudes"], targets["mask"], targets["phase"], targets["venc"], matrix
+    )
+    return {**inputs, "magnitudes": images}, {**targets, "phase": phase, "mask": masks}
 
 
 # ------------------------------------------------------------------ datasets
@@ -261,6 +272,8 @@ class PipelineOptions:
     max_rotation_deg: float = 10.0
     flips: bool = True
     shuffle_buffer: int = 1024
+    neighbours: int = 3  # phase samples: magnitude frames around frame t (3 or 5)
+    cycle_position: bool = False  # phase samples: also give t/T
 
     def __post_init__(self) -> None:
         if not self.k_values or min(self.k_values) < 1:
@@ -315,12 +328,10 @@ def phase_dataset(source: CineSource, options: PipelineOptions, seed: int = 0, e
     num_frames = source.num_frames
 
     def sample(cine, sample_seed):
-        inputs, targets = _phase_sample(cine, sample_seed, num_frames)
+        inputs, targets = _phase_sample(cine, sample_seed, num_frames, options.neighbours, options.cycle_position)
         if options.augment:
             aug_seed = tf.random.experimental.stateless_fold_in(sample_seed, 1)
-            inputs, targets = _augment_phase(
-                inputs, targets, cine["venc"], aug_seed, options.max_rotation_deg, options.flips
-            )
+            inputs, targets = _augment_phase(inputs, targets, aug_seed, options.max_rotation_deg, options.flips)
         return inputs, targets
 
     return _batched(source, sample, options, seed, epoch)

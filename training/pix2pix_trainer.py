@@ -1,15 +1,21 @@
 """Train-step model of phase synthesis (DESIGN §2.2): pix2pix with least-squares GAN losses.
 
-Generator loss per sample: w_adv·LSGAN_G + λ_fg·L1(foreground) + λ_myo·L1(myocardium),
-λ = 100 (the L1 terms are MAEs inside their region: foreground = centre magnitude frame
-> −0.95, myocardium = the target mask). Discriminator loss: ½ LSGAN_D on real vs
-synthetic phase given the magnitude triplet. One tape per network, two optimizers
-(Adam 2e-4, β1 = 0.5). Every term is logged raw and weighted.
+Generator loss per sample: w_adv·LSGAN_G + λ_fg·L1(foreground) + λ_myo·L1(myocardium)
++ λ_v·L1(velocity), λ = 100 (the L1 terms are MAEs inside their region: foreground =
+frame t's magnitude > −0.95, myocardium = the target mask; the velocity term is
+:class:`~keras_hdl.losses.VelocityCurveL1` on the frame's myocardial mean radial,
+circumferential and longitudinal velocity, beyond the paper). Discriminator loss: ½ LSGAN_D
+on real vs synthetic phase given the magnitude frames. One tape per network, two
+optimizers (Adam 2e-4, β1 = 0.5). Every term is logged raw and weighted.
 
 With the HDL generator (``composite=True``) the synthetic phase is the
 foreground-background composite, used by the discriminator and the losses alike; the
 background seeds come from the trainer's ``seed``, the step and each sample's position
-in the global batch, so N replicas draw the same noise as one replica.
+in the global batch, so N replicas draw the same noise as one replica. The real phase
+the discriminator sees gets the same composite background (same noise), so real and
+synthetic differ only in the foreground: augmentation smooths the real background (a
+bilinear rotation of noise) and fresh noise is not smoothed, which the discriminator
+could otherwise learn to tell apart.
 
 Batches are ``(inputs, targets)`` as made by :func:`keras_hdl.training.data.phase_dataset`.
 """
@@ -22,7 +28,7 @@ import keras
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
-from keras_hdl.losses import LeastSquaresGANLoss, WeightedMAE, foreground_region
+from keras_hdl.losses import LeastSquaresGANLoss, VelocityCurveL1, WeightedMAE, foreground_region
 from keras_hdl.metrics import FOREGROUND_THRESHOLD
 from keras_hdl.training.steps import (
     combine_terms,
@@ -34,7 +40,7 @@ from keras_hdl.training.steps import (
     with_loss_scaling,
 )
 
-PIX2PIX_TERMS = ("adversarial", "l1_foreground", "l1_myocardium")
+PIX2PIX_TERMS = ("adversarial", "l1_foreground", "l1_myocardium", "velocity")
 GENERATOR_LOSS = "generator_loss"
 DISCRIMINATOR_LOSS = "discriminator_loss"
 
@@ -46,6 +52,7 @@ class Pix2PixLoss:
         adversarial_weight: weight of the generator's LSGAN term (1).
         foreground_l1_weight: λ of the L1 on foreground pixels (paper: 100).
         myocardium_l1_weight: λ of the L1 on the myocardium (100).
+        velocity_l1_weight: λ of the L1 on the myocardial mean velocities (0: off).
         foreground_threshold: normalised magnitude above which a pixel is foreground.
     """
 
@@ -54,18 +61,21 @@ class Pix2PixLoss:
         adversarial_weight: float = 1.0,
         foreground_l1_weight: float = 100.0,
         myocardium_l1_weight: float = 100.0,
+        velocity_l1_weight: float = 0.0,
         foreground_threshold: float = FOREGROUND_THRESHOLD,
     ):
         self.weights = {
             "adversarial": adversarial_weight,
             "l1_foreground": foreground_l1_weight,
             "l1_myocardium": myocardium_l1_weight,
+            "velocity": velocity_l1_weight,
         }
         for name, weight in self.weights.items():
             if weight < 0:
                 raise InputError(f"{name} weight: loss weights must be >= 0, got {weight}")
         self.region_l1 = WeightedMAE(low_weight=0.0)
         self.gan = LeastSquaresGANLoss()
+        self.velocity_l1 = VelocityCurveL1()
         self.foreground_threshold = foreground_threshold
 
     def generator_terms(
@@ -74,13 +84,19 @@ class Pix2PixLoss:
         targets: Mapping[str, tf.Tensor],
         synthetic_phase: tf.Tensor,
         fake_scores: tf.Tensor,
+        centre_magnitude: tf.Tensor,
     ) -> dict[str, tf.Tensor]:
-        """Raw generator terms (B,): phases (B,H,W,3), target mask (B,H,W,1), patch scores (B,h,w,1)."""
-        foreground = foreground_region(inputs["magnitudes"][..., 1:2], self.foreground_threshold)
+        """Raw generator terms (B,): phases (B,H,W,3), target mask (B,H,W,1), patch scores (B,h,w,1),
+        frame t's magnitude (B,H,W,1); ``targets`` also hold venc (B,3) and pixel_spacing (B,2)."""
+        foreground = foreground_region(centre_magnitude, self.foreground_threshold)
+        real = targets["phase"]
         return {
             "adversarial": self.gan.generator(fake_scores),
-            "l1_foreground": self.region_l1(targets["phase"], synthetic_phase, foreground),
-            "l1_myocardium": self.region_l1(targets["phase"], synthetic_phase, targets["mask"]),
+            "l1_foreground": self.region_l1(real, synthetic_phase, foreground),
+            "l1_myocardium": self.region_l1(real, synthetic_phase, targets["mask"]),
+            "velocity": self.velocity_l1(
+                real, synthetic_phase, targets["mask"], targets["venc"], targets["pixel_spacing"]
+            ),
         }
 
 
@@ -137,8 +153,9 @@ class Pix2PixTrainer(keras.Model):
 
     def _generator_inputs(self, inputs, step):
         """The generator's inputs; with the composite, seeds (B,2) that depend on the sample's global position."""
+        network_inputs = {name: inputs[name] for name in ("magnitudes", "position") if name in inputs}
         if not self.generator.composite:
-            return {"magnitudes": inputs["magnitudes"]}
+            return network_inputs
         context = tf.distribute.get_replica_context()  # None when Keras traces in cross-replica context
         replica, replicas = (context.replica_id_in_sync_group, context.num_replicas_in_sync) if context else (0, 1)
         local_batch = tf.shape(inputs["magnitudes"])[0]
@@ -147,20 +164,24 @@ class Pix2PixTrainer(keras.Model):
         global_seeds = tf.random.stateless_uniform(
             (local_batch * replicas, 2), seed=step_seed, dtype=tf.int32, minval=None, maxval=None
         )
-        return {"magnitudes": inputs["magnitudes"], "seed": global_seeds[first : first + local_batch]}
+        return {**network_inputs, "seed": global_seeds[first : first + local_batch]}
 
     def call(self, inputs, training=False):
         return self.generator(self._generator_inputs(inputs, 0), training=training)
 
     def _forward_losses(self, inputs, targets, step, training):
         """Forward pass and both losses: (generator total (B,), discriminator loss (B,), logged figures)."""
-        synthetic = float32_outputs(self.generator(self._generator_inputs(inputs, step), training=training))["phase"]
-        context = inputs["magnitudes"]
+        generator_inputs = self._generator_inputs(inputs, step)
+        synthetic = float32_outputs(self.generator(generator_inputs, training=training))["phase"]
+        centre = self.generator.centre
+        centre_magnitude = inputs["magnitudes"][..., centre : centre + 1]
+        real = targets["phase"]
+        if self.generator.composite:  # the same background noise as the synthetic phase (module docstring)
+            real = self.generator.composite_layer([real, centre_magnitude, generator_inputs["seed"]])
+        context = inputs["magnitudes"][..., centre - 1 : centre + 2]  # frames t−1, t, t+1
         fake_scores = float32_outputs(self.discriminator({"image": synthetic, "context": context}, training=training))
-        real_scores = float32_outputs(
-            self.discriminator({"image": targets["phase"], "context": context}, training=training)
-        )
-        terms = self.loss_terms.generator_terms(inputs, targets, synthetic, fake_scores["patches"])
+        real_scores = float32_outputs(self.discriminator({"image": real, "context": context}, training=training))
+        terms = self.loss_terms.generator_terms(inputs, targets, synthetic, fake_scores["patches"], centre_magnitude)
         generator_total, logged = combine_terms(terms, self.loss_terms.weights, total=GENERATOR_LOSS)
         discriminator_loss = self.loss_terms.gan.discriminator(real_scores["patches"], fake_scores["patches"])
         logged[DISCRIMINATOR_LOSS] = discriminator_loss

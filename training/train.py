@@ -45,11 +45,12 @@ import tensorflow as tf
 import yaml
 
 from keras_hdl import metrics as image_metrics
+from keras_hdl.assessment import assess_velocity, twin_velocity_figures
 from keras_hdl.config import Preset, build_from_config, load_preset, preset_from_dict
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.model_store import ModelInfo, save_models
-from keras_hdl.training.data import PipelineOptions, interpolation_dataset, phase_dataset
+from keras_hdl.training.data import PipelineOptions, SliceCines, interpolation_dataset, phase_dataset
 from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
 from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
 from keras_hdl.training.sources import BACKGROUND_FILE, TrainingData, background_noise, load_training_data
@@ -264,7 +265,7 @@ class ModuleRun:
     validation_metrics: Callable[[keras.Model, tf.data.Dataset], dict[str, float]]
     steps_per_epoch: int
     epochs: int
-    selection: str  # the validation loss term whose lowest value picks the best network
+    selection: str  # the validation loss term or figure whose lowest value picks the best network
 
 
 def pipeline_options(training, samples: int) -> PipelineOptions:
@@ -338,15 +339,46 @@ def phase_validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> 
 
     per_batch = []
     for step, (inputs, targets) in enumerate(dataset):
-        batch = {"magnitudes": inputs["magnitudes"]}
+        batch = {name: inputs[name] for name in network.input if name in inputs}
         if "seed" in network.input:
             batch["seed"] = tf.constant(background_seeds(int(inputs["magnitudes"].shape[0]), VALIDATION_SEED + step))
         predicted = per_direction(_float32(network(batch, training=False)["phase"]))
         target = per_direction(targets["phase"])
         w1 = per_direction(np.repeat(targets["mask"].numpy() > 0.5, 3, axis=-1))
-        w2 = per_direction(np.repeat(image_metrics.foreground_region(inputs["magnitudes"].numpy()[..., 1:2]), 3, -1))
+        centre = inputs["magnitudes"].numpy()[..., network.centre : network.centre + 1]
+        w2 = per_direction(np.repeat(image_metrics.foreground_region(centre), 3, -1))
         per_batch.append(image_figures(predicted, target, w1, w2))
     return _mean_figures(per_batch)
+
+
+def phase_velocity_figures(network: keras.Model, cines: SliceCines, batch_size: int = 32) -> dict[str, float]:
+    """The K = 0 twin's velocity figures on whole validation cines (what a user of the network gets).
+
+    Every frame's phase is synthesised from the real magnitude at inference; the global radial,
+    circumferential and longitudinal curves of synthetic and real phase (true masks, each cine's
+    pixel spacing, mm/s) are compared by :func:`keras_hdl.assessment.twin_velocity_figures`.
+    """
+    from keras_hdl.models import background_seeds
+    from keras_hdl.phase_inputs import cycle_phase_inputs
+
+    count, frames, size = cines.magnitude.shape[:3]
+    inputs = cycle_phase_inputs(cines.magnitude, network.neighbours, network.cycle_position)
+    if network.composite:
+        inputs["seed"] = background_seeds(count * frames, VALIDATION_SEED)
+    outputs = [
+        _float32(network({name: value[i : i + batch_size] for name, value in inputs.items()}, training=False)["phase"])
+        for i in range(0, count * frames, batch_size)
+    ]
+    synthetic = np.concatenate(outputs).reshape(count, frames, size, size, 3)
+    curves, reference = [], []
+    for cine in range(count):
+        venc = cines.venc[cine][None, :, None, None]
+        masks = cines.mask[cine][:, None] > 0.5  # (T, 1, C, C)
+        spacing = tuple(float(v) for v in cines.pixel_spacing[cine])
+        for phase, out in ((synthetic[cine], curves), (cines.phase[cine], reference)):
+            velocity = np.moveaxis(phase, -1, 1)[:, None] * venc  # (T, 1, 3, C, C) cm/s
+            out.append(assess_velocity(velocity, masks, pixel_spacing=spacing).global_curves)
+    return twin_velocity_figures(np.concatenate(curves), np.concatenate(reference))
 
 
 def _module_run(
@@ -363,10 +395,14 @@ def _module_run(
     make_samples: Callable,
     validation_metrics: Callable[[keras.Model, tf.data.Dataset], dict[str, float]],
     selection: str,
+    sample_options: dict | None = None,
 ) -> ModuleRun:
-    """What both modules share: the epoch counter and checkpoint, the train and validation datasets."""
+    """What both modules share: the epoch counter and checkpoint, the train and validation datasets.
+
+    ``sample_options`` set :class:`PipelineOptions` fields of the module's samples (e.g. the phase
+    generator's ``neighbours``)."""
     samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
-    pipeline = pipeline_options(training, samples)
+    pipeline = dataclasses.replace(pipeline_options(training, samples), **(sample_options or {}))
     validation_pipeline = _validation_pipeline(pipeline, data.val.num_cines)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     return ModuleRun(
@@ -451,6 +487,7 @@ def phase_run(
         adversarial_weight=training.adversarial_weight,
         foreground_l1_weight=training.foreground_l1_weight,
         myocardium_l1_weight=training.myocardium_l1_weight,
+        velocity_l1_weight=training.velocity_l1_weight,
         # vanilla pix2pix: the generator makes every pixel, so its L1 covers the whole image
         **({"foreground_threshold": float("-inf")} if variant == "vanilla" else {}),
     )
@@ -472,8 +509,12 @@ def phase_run(
             "discriminator_optimizer": trainer.discriminator_optimizer,
         },
         make_samples=phase_dataset,
-        validation_metrics=phase_validation_metrics,
-        selection="l1_foreground",  # the reconstruction objective; the adversarial terms are not comparable
+        validation_metrics=lambda network, dataset: (
+            phase_validation_metrics(network, dataset) | phase_velocity_figures(network, data.val)
+        ),
+        # the twin's velocity figures, or the reconstruction objective (the adversarial terms are not comparable)
+        selection="velocity_score" if training.selection == "velocity" else "l1_foreground",
+        sample_options={"neighbours": generator.neighbours, "cycle_position": generator.cycle_position},
     )
 
 
@@ -572,8 +613,8 @@ def _train_module(
             shown = ", ".join(f"{name} {value:.4g}" for name, value in figures.items())
             print(f"{run.name}: epoch {epoch + 1} validation: {shown}", flush=True)
         run.epoch.assign(epoch + 1)
-        score = validation_losses[run.selection]
-        if best is None or score <= best[run.selection]:
+        score = {**validation_losses, **figures}[run.selection]
+        if best is None or best.get(run.selection) is None or score <= best[run.selection]:
             best = {"epoch": epoch + 1, run.selection: score, **figures}
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             partial = checkpoint_dir / ".best.partial.keras"  # Keras wants the .keras suffix

@@ -7,7 +7,7 @@
 - :mod:`~keras_hdl.assessment.report`: tables, CSV, JSON and the curves plot.
 """
 
-from keras_hdl.assessment.agreement import compare, curve_agreement, pearson
+from keras_hdl.assessment.agreement import compare, curve_agreement, pearson, twin_velocity_figures
 from keras_hdl.assessment.markers import compute_markers, window_masks
 from keras_hdl.assessment.report import format_report, plot_curves, report_dict, write_report
 from keras_hdl.assessment.velocity import (
@@ -31,6 +31,7 @@ __all__ = [
     "pearson",
     "plot_curves",
     "report_dict",
+    "twin_velocity_figures",
     "window_masks",
     "write_report",
 ]

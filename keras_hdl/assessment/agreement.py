@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_hdl.assessment.markers import compute_markers
 from keras_hdl.assessment.velocity import COMPONENT_NAMES, Assessment
 from keras_hdl.errors import InputError
 
 AGREEMENT_NAMES = (*COMPONENT_NAMES, "overall")
+SCORED_MARKERS = ("psv", "pdv")
+SCORED_COMPONENTS = ("radial", "longitudinal")
+"""The markers and components of :func:`twin_velocity_figures`' score (circumferential peaks are near 0
+in many slices, which makes their relative error unstable)."""
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -47,3 +52,33 @@ def compare(assessment: Assessment, reference: Assessment) -> tuple[np.ndarray, 
         )
     per_slice = curve_agreement(assessment.global_curves, reference.global_curves)
     return per_slice, curve_agreement(assessment.mean_curves, reference.mean_curves)
+
+
+def twin_velocity_figures(curves: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """How well a twin's global curves follow the reference: the figures a phase model is selected on.
+
+    Args:
+        curves, reference: (S, 3, T) global radial, circumferential, longitudinal curves (mm/s) of
+            S slices.
+
+    Returns:
+        ``pearson_<component|overall>``: the per-slice Pearson correlation, averaged over slices;
+        ``<psv|pdv>_error_<component>``: |marker − reference marker| / |reference marker|, averaged over
+        slices; ``velocity_score``: (1 − pearson_overall) + the mean of the radial and longitudinal PSV and
+        PDV errors (0 for a perfect twin; lower is better).
+    """
+    curves = np.asarray(curves, np.float64)
+    reference = np.asarray(reference, np.float64)
+    if curves.shape != reference.shape or curves.ndim != 3:
+        raise InputError(f"twin and reference curves must both be (S, 3, T); got {curves.shape} and {reference.shape}")
+    agreement = curve_agreement(curves, reference)
+    figures = {f"pearson_{name}": float(np.nanmean(agreement[:, i])) for i, name in enumerate(AGREEMENT_NAMES)}
+    markers, reference_markers = compute_markers(curves), compute_markers(reference)
+    for marker in SCORED_MARKERS:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            errors = np.abs(markers[marker] - reference_markers[marker]) / np.abs(reference_markers[marker])
+        for c, component in enumerate(COMPONENT_NAMES):
+            figures[f"{marker}_error_{component}"] = float(np.nanmean(errors[:, c]))
+    scored = [figures[f"{m}_error_{c}"] for m in SCORED_MARKERS for c in SCORED_COMPONENTS]
+    figures["velocity_score"] = (1.0 - figures["pearson_overall"]) + float(np.mean(scored))
+    return figures

@@ -138,7 +138,7 @@ def _phase_synthesizers(runs: dict[str, ResolvedRun], missing: dict[str, str]) -
             reasons[f"phase:{variant}"] = f"the {variant} run {run.models_dir} has no phase network"
         else:
             model = _network(run, "phase")
-            synthesizers[variant] = PhaseSynthesizer(KerasPredictor(model), model.composite)
+            synthesizers[variant] = PhaseSynthesizer.for_network(KerasPredictor(model), model)
     return synthesizers, reasons
 
 

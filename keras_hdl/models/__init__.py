@@ -7,7 +7,7 @@
 Every model is registered for ``.keras`` saving; ``get_config`` lists its constructor arguments.
 """
 
-from keras_hdl.models.blocks import ConditionMaps, ConvNormAct, SpatialSizeCheck
+from keras_hdl.models.blocks import ConditionMaps, ConvNormAct, RecurrentUnit, SpatialSizeCheck
 from keras_hdl.models.interpolator import TemporalInterpolator, VanillaR2UNetInterpolator
 from keras_hdl.models.phase import (
     ForegroundBackgroundComposite,
@@ -23,6 +23,7 @@ __all__ = [
     "ForegroundBackgroundComposite",
     "PatchDiscriminator",
     "PhaseGenerator",
+    "RecurrentUnit",
     "SpatialSizeCheck",
     "TemporalInterpolator",
     "VanillaR2UNetInterpolator",

@@ -3,13 +3,15 @@ composite, and the PatchGAN discriminator.
 
 Generator inputs (channels last, normalised magnitude in [−1, 1])::
 
-    magnitudes (B, H, W, 3)  [M_t−1, M_t, M_t+1]
+    magnitudes (B, H, W, n)  the n = 3 (paper) or 5 cyclic neighbours of frame t: [M_t−1, M_t, M_t+1]
+                             or [M_t−2, …, M_t+2] (:func:`neighbour_offsets`)
+    position   (B, 1)        t / T, the frame's position in the cycle (only with ``cycle_position``)
     seed       (B, 2) int32  stateless RNG seed of each sample's background (only with the composite)
 
 Output ``phase`` (B, H, W, 3): normalised x, y, z phase of frame t in [−1, 1].
 
-The foreground-background composite keeps the generator's phase where the centre
-magnitude frame is foreground (> −0.95) and fills the background with Gaussian noise
+The foreground-background composite keeps the generator's phase where frame t's
+magnitude is foreground (> −0.95) and fills the background with Gaussian noise
 N(μ, σ), μ and σ fitted on the training set's background pixels by
 :func:`fit_background_noise` and stored in the model's config (saved, loaded and
 exported with it). The official code drew the noise from the *real* phase images, which
@@ -31,6 +33,7 @@ from keras_hdl.metrics import FOREGROUND_THRESHOLD
 from keras_hdl.models.blocks import (
     BLOCK_LAYOUT,
     PAPER_WIDTHS,
+    ConditionMaps,
     ConvNormAct,
     SpatialSizeCheck,
     checked_network_config,
@@ -38,6 +41,7 @@ from keras_hdl.models.blocks import (
     r2unet_features,
     validate_architecture,
 )
+from keras_hdl.phase_inputs import neighbour_offsets
 
 PAPER_BACKGROUND_MEAN = 0.034  # the paper's fit on its data (Fig. 4); `train` refits on the training set
 PAPER_BACKGROUND_STD = 0.034
@@ -82,8 +86,8 @@ def background_seeds(batch_size: int, seed: int) -> np.ndarray:
 class ForegroundBackgroundComposite(keras.layers.Layer):
     """Generator phase on the foreground, seeded Gaussian noise N(μ, σ) on the background.
 
-    Inputs ``[phase (B,H,W,3), magnitudes (B,H,W,3), seed (B,2) int32]`` → (B,H,W,3) in
-    [−1, 1]. Foreground: the centre magnitude frame > ``foreground_threshold``. Noise is
+    Inputs ``[phase (B,H,W,3), magnitude (B,H,W,1) of frame t, seed (B,2) int32]`` → (B,H,W,3) in
+    [−1, 1]. Foreground: frame t's magnitude > ``foreground_threshold``. Noise is
     drawn per sample with a stateless RNG from that sample's seed, then clipped to [−1, 1].
 
     Args:
@@ -120,8 +124,8 @@ class ForegroundBackgroundComposite(keras.layers.Layer):
         return tf.clip_by_value(self.background_mean + self.background_std * unit, -1.0, 1.0)
 
     def call(self, inputs):
-        phase, magnitudes, seeds = inputs
-        foreground = magnitudes[..., 1:2] > self.foreground_threshold
+        phase, magnitude, seeds = inputs
+        foreground = magnitude > self.foreground_threshold
         return ops.where(foreground, phase, self.background(seeds, phase))
 
     def compute_output_shape(self, input_shapes):
@@ -138,7 +142,7 @@ class ForegroundBackgroundComposite(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_hdl")
 class PhaseGenerator(keras.Model):
-    """R2UNet 3 → 3 with a tanh output, optionally followed by the foreground-background composite.
+    """R2UNet n → 3 with a tanh output, optionally followed by the foreground-background composite.
 
     With ``composite=True`` (HDL) the model takes a ``seed`` input and its background
     is N(``background_mean``, ``background_std``); with ``composite=False`` it is the
@@ -149,6 +153,8 @@ class PhaseGenerator(keras.Model):
         composite: apply the foreground-background composite.
         background_mean, background_std: fitted μ, σ (normalised phase); see :func:`fit_background_noise`.
         foreground_threshold: normalised magnitude above which a pixel is foreground.
+        neighbours: magnitude frames seen, 3 (the paper: t−1, t, t+1) or 5 (t−2 … t+2; beyond the paper).
+        cycle_position: also see t/T as two constant maps, cos and sin of 2π·t/T (beyond the paper).
     """
 
     def __init__(
@@ -160,11 +166,21 @@ class PhaseGenerator(keras.Model):
         background_mean: float = PAPER_BACKGROUND_MEAN,
         background_std: float = PAPER_BACKGROUND_STD,
         foreground_threshold: float = FOREGROUND_THRESHOLD,
+        neighbours: int = 3,
+        cycle_position: bool = False,
         **kwargs,
     ):
         widths = validate_architecture(widths, recurrence, norm)
-        inputs = {"magnitudes": image_input(3, "magnitudes")}
+        centre = int(neighbour_offsets(neighbours).tolist().index(0))
+        inputs = {"magnitudes": image_input(neighbours, "magnitudes")}
         magnitudes = SpatialSizeCheck(2 ** (len(widths) - 1), name="size_check")(inputs["magnitudes"])
+        if cycle_position:
+            inputs["position"] = keras.Input(shape=(1,), name="position")
+            angle = 2.0 * np.pi * inputs["position"]
+            maps = ConditionMaps(name="position_maps")(
+                [ops.concatenate([ops.cos(angle), ops.sin(angle)], -1), magnitudes]
+            )
+            magnitudes = layers.Concatenate(name="magnitudes_with_position")([magnitudes, maps])
         features = r2unet_features(magnitudes, widths, recurrence, norm, name="r2unet")
         phase = layers.Conv2D(3, 1, activation="tanh", name="phase_output")(features)
         if composite:
@@ -173,7 +189,10 @@ class PhaseGenerator(keras.Model):
             composite_layer = ForegroundBackgroundComposite(
                 background_mean, background_std, foreground_threshold, name="composite", dtype="float32"
             )
-            phase = composite_layer([phase, inputs["magnitudes"], inputs["seed"]])  # unrounded under bf16
+            centre_magnitude = inputs["magnitudes"][..., centre : centre + 1]
+            phase = composite_layer([phase, centre_magnitude, inputs["seed"]])  # unrounded under bf16
+        else:
+            composite_layer = None
         super().__init__(inputs=inputs, outputs={"phase": phase}, **kwargs)
         self.widths = widths
         self.recurrence = recurrence
@@ -182,6 +201,10 @@ class PhaseGenerator(keras.Model):
         self.background_mean = float(background_mean)
         self.background_std = float(background_std)
         self.foreground_threshold = float(foreground_threshold)
+        self.neighbours = neighbours
+        self.centre = centre
+        self.composite_layer = composite_layer
+        self.cycle_position = cycle_position
 
     def get_config(self):
         return {
@@ -192,6 +215,8 @@ class PhaseGenerator(keras.Model):
             "background_mean": self.background_mean,
             "background_std": self.background_std,
             "foreground_threshold": self.foreground_threshold,
+            "neighbours": self.neighbours,
+            "cycle_position": self.cycle_position,
             "block_layout": BLOCK_LAYOUT,
             "name": self.name,
             "trainable": self.trainable,

@@ -20,6 +20,7 @@ import numpy as np
 from keras_hdl.errors import InputError
 from keras_hdl.interpolation.plan import Interpolator
 from keras_hdl.model_store import NETWORK_FILES, SHIPPED_MODELS, ModelInfo, load_models, read_model_info
+from keras_hdl.phase_inputs import cycle_phase_inputs
 from keras_hdl.predictors import DEFAULT_BATCH_SIZE, KerasPredictor, Predictor, Progress, predict_in_batches
 from keras_hdl.runtime import DTYPE_POLICIES, resolve_precision
 
@@ -30,11 +31,14 @@ PHASE_INPUTS = ("magnitudes",)
 
 
 class PhaseSynthesizer:
-    """Phase of frame t from the magnitude triplet (M_t−1, M_t, M_t+1), through a phase network's predictor.
+    """Phase of frame t from its n neighbouring magnitude frames, through a phase network's predictor.
 
-    ``synthesize(magnitudes (N, C, C, 3) in [−1, 1], seeds (N, 2) int32) -> (N, C, C, 3)`` normalised
-    x, y, z phase in [−1, 1]. With ``composite`` the network takes the ``seed`` input (its
-    background noise); a vanilla generator ignores the seeds.
+    ``synthesize(magnitudes (N, C, C, n) in [−1, 1], seeds (N, 2) int32, positions (N, 1) t/T)
+    -> (N, C, C, 3)`` normalised x, y, z phase in [−1, 1]; :meth:`synthesize_cycles` makes those
+    inputs for every frame of whole cycles (:func:`keras_hdl.phase_inputs.cycle_phase_inputs`).
+    With ``composite`` the network takes the ``seed`` input (its background noise); a vanilla
+    generator ignores the seeds. ``neighbours`` (3 or 5) and ``cycle_position`` describe what
+    the network sees.
     """
 
     def __init__(
@@ -43,17 +47,39 @@ class PhaseSynthesizer:
         composite: bool,
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: Progress | None = None,
+        neighbours: int = 3,
+        cycle_position: bool = False,
     ):
         self.predictor = predictor
         self.composite = composite
         self.batch_size = batch_size
         self.progress = progress
+        self.neighbours = neighbours
+        self.cycle_position = cycle_position
 
-    def synthesize(self, magnitudes: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    @classmethod
+    def for_network(
+        cls, predictor: Predictor, network, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None
+    ) -> PhaseSynthesizer:
+        """The synthesizer of a :class:`~keras_hdl.models.PhaseGenerator` run by ``predictor``."""
+        return cls(predictor, network.composite, batch_size, progress, network.neighbours, network.cycle_position)
+
+    def synthesize(self, magnitudes: np.ndarray, seeds: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
         inputs = {"magnitudes": np.asarray(magnitudes, np.float32)}
+        if self.cycle_position:
+            if positions is None:
+                raise InputError("this phase network also needs each frame's cycle position t/T")
+            inputs["position"] = np.asarray(positions, np.float32)
         if self.composite:
             inputs["seed"] = np.asarray(seeds, np.int32)
         return predict_in_batches(self.predictor, inputs, self.batch_size, self.progress)["phase"]
+
+    def synthesize_cycles(self, magnitude: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """Every frame of S cycles: magnitude (S, T, C, C), seeds (S·T, 2) slice-major → (S, T, C, C, 3)."""
+        slices, frames, size = magnitude.shape[:3]
+        inputs = cycle_phase_inputs(magnitude, self.neighbours, self.cycle_position)
+        phases = self.synthesize(inputs["magnitudes"], seeds, inputs.get("position"))
+        return phases.reshape(slices, frames, size, size, 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +218,7 @@ def load_local_models(
     phase = networks["phase"]
     return TwinModels(
         interpolator=NetworkInterpolator(predictors["interpolator"], batch_size=batch_size, progress=progress),
-        phase=PhaseSynthesizer(predictors["phase"], phase.composite, batch_size=batch_size, progress=progress),
+        phase=PhaseSynthesizer.for_network(predictors["phase"], phase, batch_size, progress),
         crop_size=info.crop_size,
         pixel_spacing_mm=tuple(info.pixel_spacing_mm),
         frames=info.frames,

@@ -15,7 +15,7 @@ Steps
 2. :func:`synthesize_crops`: the interpolator fills every dropped frame of every slice in
    one batched request (conditioned on absolute positions, so the last, shorter gap needs
    nothing special), then the phase network synthesises the three phase images of every
-   frame from cyclic magnitude triplets in one batched request. Frame (slice s, frame t)
+   frame from its cyclic neighbouring magnitude frames in one batched request. Frame (slice s, frame t)
    gets background seed (seed, s·T + t) (:func:`frame_seeds`), so the same seed gives the
    same twin, locally, on TF Serving, and in the exported ``twin`` graph.
 3. Back in the full field of view: kept frames keep the input's magnitude and masks
@@ -154,13 +154,10 @@ def synthesize_crops(
 def synthesize_cycle_phase(magnitude: np.ndarray, seed: int, phase: PhaseSynthesizer) -> np.ndarray:
     """Phase of every frame of S slices' cycles in one request: magnitude (S, T, C, C) → (S, T, C, C, 3).
 
-    Frame t sees the cyclic triplet (t − 1, t, t + 1) and background seed (seed, s·T + t).
+    Frame t sees its cyclic neighbours (t − 1, t, t + 1, or t − 2 … t + 2) and background seed (seed, s·T + t).
     """
-    slices, frames, size = magnitude.shape[:3]
-    t = np.arange(frames)
-    triplets = np.stack([magnitude[:, (t - 1) % frames], magnitude, magnitude[:, (t + 1) % frames]], axis=-1)
-    phases = phase.synthesize(triplets.reshape(-1, size, size, 3), frame_seeds(seed, slices, frames))
-    return phases.reshape(slices, frames, size, size, 3)
+    slices, frames = magnitude.shape[:2]
+    return phase.synthesize_cycles(magnitude, frame_seeds(seed, slices, frames))
 
 
 def downsample(series: Series, k: int) -> Series:

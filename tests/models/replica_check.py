@@ -40,6 +40,8 @@ def batches(kind: str, size: int) -> list:
             targets = {
                 "phase": rng.uniform(-1, 1, (BATCH, size, size, 3)).astype(np.float32),
                 "mask": (rng.random((BATCH, size, size, 1)) > 0.7).astype(np.float32),
+                "venc": np.float32([[20, 20, 30]] * BATCH),
+                "pixel_spacing": np.float32([[2, 2]] * BATCH),
             }
             out.append(({"magnitudes": magnitudes}, targets))
         else:

@@ -39,10 +39,20 @@ def test_fit_background_noise_rejects_bad_input():
 
 def composite_inputs(seeds):
     phase = np.full((len(seeds), SIZE, SIZE, 3), 0.5, np.float32)
-    magnitudes = np.full((len(seeds), SIZE, SIZE, 3), -1.0, np.float32)
-    magnitudes[:, :16, :, 1] = 0.2  # centre frame foreground in the top rows only
-    magnitudes[:, 16:, :, 0] = 0.9  # neighbour frames do not decide the foreground
-    return [phase, magnitudes, np.asarray(seeds, np.int32)]
+    magnitude = np.full((len(seeds), SIZE, SIZE, 1), -1.0, np.float32)
+    magnitude[:, :16] = 0.2  # frame t is foreground in the top rows only
+    return [phase, magnitude, np.asarray(seeds, np.int32)]
+
+
+@pytest.mark.parametrize("neighbours, centre", [(3, 1), (5, 2)])
+def test_generator_composite_takes_the_foreground_from_frame_t_only(neighbours, centre):
+    generator = PhaseGenerator(widths=[4, 8], neighbours=neighbours, background_mean=0.25, background_std=0.0)
+    magnitudes = np.full((1, 16, 16, neighbours), 0.9, np.float32)  # neighbours foreground everywhere
+    magnitudes[..., centre] = -1.0
+    magnitudes[:, :4, :, centre] = 0.2  # frame t is foreground in the top rows only
+    phase = np.asarray(generator({"magnitudes": magnitudes, "seed": np.int32([[1, 2]])})["phase"])
+    np.testing.assert_array_equal(phase[:, 4:], 0.25)  # σ = 0: the background is μ exactly
+    assert not np.allclose(phase[:, :4], 0.25)
 
 
 def test_background_reproduces_the_fitted_mean_and_std_and_keeps_the_foreground():

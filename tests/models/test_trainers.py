@@ -16,7 +16,7 @@ from keras_hdl.config import build_from_config  # noqa: E402
 from keras_hdl.errors import InputError  # noqa: E402
 from keras_hdl.models import PatchDiscriminator, TemporalInterpolator  # noqa: E402
 from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer  # noqa: E402
-from keras_hdl.training.pix2pix_trainer import Pix2PixTrainer  # noqa: E402
+from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer  # noqa: E402
 
 SIZE = 32
 
@@ -104,19 +104,22 @@ def test_pix2pix_steps_log_every_term_and_update_both_networks(tiny_preset):
     keras.utils.set_random_seed(0)
     section = tiny_preset.phase
     generator, discriminator = build_from_config(section.model), build_from_config(section.discriminator)
-    trainer = Pix2PixTrainer(generator, discriminator, seed=1)
+    trainer = Pix2PixTrainer(generator, discriminator, loss=Pix2PixLoss(velocity_l1_weight=50.0), seed=1)
     trainer.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
     rng = np.random.default_rng(0)
     magnitudes = rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
     targets = {
         "phase": rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32),
         "mask": (rng.random((2, SIZE, SIZE, 1)) > 0.5).astype(np.float32),
+        "venc": np.float32([[20, 20, 30]] * 2),
+        "pixel_spacing": np.float32([[2, 2]] * 2),
     }
     before = [np.asarray(w) for w in (*generator.trainable_weights, *discriminator.trainable_weights)]
     logs = trainer.train_on_batch({"magnitudes": magnitudes}, targets, return_dict=True)
     assert logs["l1_foreground_weighted"] == pytest.approx(100 * logs["l1_foreground"], rel=1e-5)
     assert logs["l1_myocardium_weighted"] == pytest.approx(100 * logs["l1_myocardium"], rel=1e-5)
-    total = logs["adversarial_weighted"] + logs["l1_foreground_weighted"] + logs["l1_myocardium_weighted"]
+    assert logs["velocity"] > 0 and logs["velocity_weighted"] == pytest.approx(50 * logs["velocity"], rel=1e-5)
+    total = sum(logs[f"{term}_weighted"] for term in ("adversarial", "l1_foreground", "l1_myocardium", "velocity"))
     assert logs["generator_loss"] == pytest.approx(total, rel=1e-5)
     after = [np.asarray(w) for w in (*generator.trainable_weights, *discriminator.trainable_weights)]
     assert all(not np.allclose(a, b) for a, b in zip(after[:1] + after[-1:], before[:1] + before[-1:], strict=True))
@@ -150,3 +153,34 @@ def test_pix2pix_on_two_replicas_matches_one_replica():
 @pytest.mark.slow
 def test_gan_interpolator_on_two_replicas_matches_one_replica():
     assert_same_as_one_replica(replica_results("interpolator", "loop"))
+
+
+def test_discriminator_sees_the_same_background_on_real_and_synthetic_phase(tiny_preset):
+    """Real and synthetic phase differ only in the foreground, so the background cannot give the fake away."""
+    section = tiny_preset.phase
+    generator, discriminator = build_from_config(section.model), build_from_config(section.discriminator)
+    trainer = Pix2PixTrainer(generator, discriminator, seed=3)
+    seen = []
+
+    def recording_discriminator(inputs, training=None):
+        seen.append(np.asarray(inputs["image"]))
+        return discriminator(inputs, training=training)
+
+    object.__setattr__(trainer, "discriminator", recording_discriminator)  # bypass Keras' layer tracking
+    rng = np.random.default_rng(1)
+    magnitudes = np.full((2, SIZE, SIZE, 3), -1.0, np.float32)
+    magnitudes[:, 8:24, 8:24] = rng.uniform(0, 1, (2, 16, 16, 3))  # foreground square, background elsewhere
+    targets = {
+        "phase": rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32),  # real background: uniform, not N(μ, σ)
+        "mask": np.zeros((2, SIZE, SIZE, 1), np.float32),
+        "venc": np.float32([[20, 20, 30]] * 2),
+        "pixel_spacing": np.float32([[2, 2]] * 2),
+    }
+    import tensorflow as tf
+
+    tensors = {name: tf.constant(value) for name, value in targets.items()}
+    trainer._forward_losses({"magnitudes": tf.constant(magnitudes)}, tensors, step=0, training=False)
+    synthetic, real = seen
+    background = np.broadcast_to(magnitudes[..., 1:2] <= -0.95, real.shape)
+    np.testing.assert_array_equal(real[background], synthetic[background])
+    np.testing.assert_array_equal(real[~background], targets["phase"][~background])

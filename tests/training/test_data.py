@@ -93,6 +93,19 @@ def test_phase_samples_are_cyclic_triplets_with_their_phase():
     assert {0, T - 1} <= seen  # the wrap-around frames are drawn too
 
 
+def test_five_neighbour_phase_samples_carry_their_frames_and_cycle_position():
+    cines = frame_coded_cines()
+    options = PipelineOptions(samples_per_cine=40, batch_size=8, neighbours=5, cycle_position=True)
+    for inputs, targets in phase_dataset(cines, options, seed=2).take(5):
+        frames = decode_frame(inputs["magnitudes"][:, 0, 0, :].numpy())
+        centre = frames[:, 2]
+        for offset in (-2, -1, 1, 2):
+            np.testing.assert_array_equal(frames[:, 2 + offset], (centre + offset) % T)
+        np.testing.assert_allclose(inputs["position"].numpy()[:, 0], centre / T, rtol=1e-6)
+        np.testing.assert_array_equal(decode_frame(targets["phase"][:, 0, 0, 0]), centre)
+        np.testing.assert_array_equal(targets["venc"].numpy(), np.broadcast_to(cines.venc[0], (8, 3)))
+
+
 def test_same_seed_and_epoch_give_the_same_batches_another_epoch_differs():
     cines = frame_coded_cines()
     options = PipelineOptions(samples_per_cine=8, batch_size=4)

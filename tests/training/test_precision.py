@@ -85,7 +85,8 @@ def small_batch(kind: str):
     if kind == "interpolator":
         inputs = {"magnitudes": images(2), "masks": masks(2), "condition": np.float32([[0.1, 0.14, 0.18]] * 2)}
         return inputs, {"magnitude": images(1), "mask": masks(1)}
-    return {"magnitudes": images(3)}, {"phase": images(3), "mask": masks(1)}
+    geometry = {"venc": np.float32([[20, 20, 30]] * 2), "pixel_spacing": np.float32([[2, 2]] * 2)}
+    return {"magnitudes": images(3)}, {"phase": images(3), "mask": masks(1), **geometry}
 
 
 def sgd_step_change(kind: str, policy: str) -> tuple[float, list]:
