@@ -55,9 +55,13 @@ def interpolator_signature(crop_size: int) -> dict[str, tf.TensorSpec]:
     }
 
 
-def phase_signature(crop_size: int, composite: bool) -> dict[str, tf.TensorSpec]:
-    signature = {"magnitudes": tf.TensorSpec([None, crop_size, crop_size, 3], tf.float32, name="magnitudes")}
-    if composite:
+def phase_signature(crop_size: int, phase) -> dict[str, tf.TensorSpec]:
+    """The named inputs of a :class:`~keras_hdl.models.PhaseGenerator` (n neighbours, position, seed)."""
+    shape = [None, crop_size, crop_size, phase.neighbours]
+    signature = {"magnitudes": tf.TensorSpec(shape, tf.float32, name="magnitudes")}
+    if phase.cycle_position:
+        signature["position"] = tf.TensorSpec([None, 1], tf.float32, name="position")
+    if phase.composite:
         signature["seed"] = tf.TensorSpec([None, 2], tf.int32, name="seed")
     return signature
 
@@ -101,10 +105,10 @@ def servables(interpolator, phase, info_json: str, crop_size: int) -> dict[str, 
 
     return {
         "interpolator": Servable([interpolator], run_interpolator, interpolator_signature(crop_size), info_json),
-        "phase": Servable([phase], run_phase, phase_signature(crop_size, phase.composite), info_json),
+        "phase": Servable([phase], run_phase, phase_signature(crop_size, phase), info_json),
         "twin": Servable(
             [interpolator, phase],
-            make_twin_function(interpolator, phase, phase.composite, crop_size),
+            make_twin_function(interpolator, phase, crop_size),
             twin_signature(crop_size),
             info_json,
         ),

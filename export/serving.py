@@ -47,6 +47,8 @@ def served_info(info: ModelInfo, version: str, phase_model) -> dict:
         "pixel_spacing_mm": list(info.pixel_spacing_mm),
         "models_version": version,
         "composite": bool(phase_model.composite),
+        "neighbours": int(phase_model.neighbours),
+        "cycle_position": bool(phase_model.cycle_position),
         "background_mean": float(phase_model.background_mean),
         "background_std": float(phase_model.background_std),
     }
@@ -180,7 +182,14 @@ def connect(url: str, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress |
             interpolator=NetworkInterpolator(
                 RestPredictor(url, "interpolator"), batch_size=batch_size, progress=progress
             ),
-            phase=PhaseSynthesizer(RestPredictor(url, "phase"), info["composite"], batch_size, progress),
+            phase=PhaseSynthesizer(
+                RestPredictor(url, "phase"),
+                info["composite"],
+                batch_size,
+                progress,
+                neighbours=int(info["neighbours"]),
+                cycle_position=bool(info["cycle_position"]),
+            ),
             crop_size=int(info["crop_size"]),
             pixel_spacing_mm=tuple(float(s) for s in info["pixel_spacing_mm"]),
             frames=int(info["frames"]),

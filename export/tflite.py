@@ -8,7 +8,8 @@ store the weights in float16 and compute in float32.
 TFLite has no stateless random ops (and no TensorList ops for the composite's per-sample
 ``map_fn``), so the TFLite phase generator takes its background noise as an input::
 
-    magnitudes (B, C, C, 3) [M_t−1, M_t, M_t+1] in [−1, 1]
+    magnitudes (B, C, C, n) the n = 3 or 5 neighbouring frames of frame t in [−1, 1]
+    position   (B, 1)       t / T (only for generators with ``cycle_position``)
     noise      (B, C, C, 3) standard normal noise, drawn by the caller (any generator)
     → phase    (B, C, C, 3) = generator phase where M_t > threshold, else clip(μ + σ · noise, −1, 1)
 
@@ -45,29 +46,33 @@ def convert_saved_model(saved_model_dir: Path, precision: str) -> bytes:
 
 def phase_with_noise_input(phase, crop_size: int) -> tf.Module:
     """A module whose ``serve`` is the phase generator with its background noise as an input (module docstring)."""
-    magnitudes_spec = tf.TensorSpec([None, crop_size, crop_size, 3], tf.float32, name="magnitudes")
+    specs = {"magnitudes": tf.TensorSpec([None, crop_size, crop_size, phase.neighbours], tf.float32, name="magnitudes")}
+    if phase.cycle_position:
+        specs["position"] = tf.TensorSpec([None, 1], tf.float32, name="position")
     module = tf.Module()
     module.weights = [variable.value for variable in phase.variables]
     if not phase.composite:
-        module.serve = tf.function(
-            lambda magnitudes: phase({"magnitudes": magnitudes}, training=False), input_signature=[magnitudes_spec]
-        )
+        module.serve = tf.function(lambda inputs: phase(inputs, training=False), input_signature=[specs])
         return module
     composite = next(layer for layer in phase.layers if isinstance(layer, ForegroundBackgroundComposite))
-    generator = keras.Model(phase.input["magnitudes"], composite.input[0])  # the tanh phase before the composite
+    generator_names = tuple(specs)
+    generator = keras.Model({name: phase.input[name] for name in generator_names}, composite.input[0])  # tanh phase
 
     # float16 conversion rounds every constant to float16, which would move the threshold (−0.95 becomes
     # −0.9502); as a float16 part plus a float16 remainder it survives that rounding to ~1e-7.
     threshold_high = float(np.float16(composite.foreground_threshold))
     threshold_low = composite.foreground_threshold - threshold_high
+    centre = phase.centre
 
-    def serve(magnitudes, noise):
-        background = tf.clip_by_value(composite.background_mean + composite.background_std * noise, -1.0, 1.0)
-        foreground = (magnitudes[..., 1:2] - threshold_high) - threshold_low > 0.0
-        return {"phase": tf.where(foreground, generator(magnitudes, training=False), background)}
+    def serve(inputs):
+        background = tf.clip_by_value(composite.background_mean + composite.background_std * inputs["noise"], -1.0, 1.0)
+        frame_t = inputs["magnitudes"][..., centre : centre + 1]
+        foreground = (frame_t - threshold_high) - threshold_low > 0.0
+        network_inputs = {name: inputs[name] for name in generator_names}
+        return {"phase": tf.where(foreground, generator(network_inputs, training=False), background)}
 
-    noise_spec = tf.TensorSpec([None, crop_size, crop_size, 3], tf.float32, name="noise")
-    module.serve = tf.function(serve, input_signature=[magnitudes_spec, noise_spec])
+    noise = {"noise": tf.TensorSpec([None, crop_size, crop_size, 3], tf.float32, name="noise")}
+    module.serve = tf.function(serve, input_signature=[specs | noise])
     return module
 
 

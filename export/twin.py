@@ -15,7 +15,7 @@ Outputs::
     phase      (B, T, C, C, 3) float32 normalised x, y, z phase in [−1, 1]
 
 It computes exactly :func:`keras_hdl.synthesis.pipeline.synthesize_crops` (same gaps,
-conditions, triplets and seeds); the caller crops, normalises, resamples and pastes
+conditions, neighbouring frames, cycle positions and seeds); the caller crops, normalises, resamples and pastes
 back as :func:`keras_hdl.synthesis.pipeline.synthesize_twin` does. Only standard
 TensorFlow ops: the frame bookkeeping is index arithmetic and gathers.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_hdl.interpolation.plan import MAX_K
+from keras_hdl.phase_inputs import neighbour_offsets
 
 
 def twin_signature(crop_size: int) -> dict[str, tf.TensorSpec]:
@@ -51,8 +52,12 @@ def _checks(num_kept: tf.Tensor, k: tf.Tensor, frames: tf.Tensor) -> list:
     ]
 
 
-def make_twin_function(interpolator, phase, composite: bool, crop_size: int):
-    """A function of the :func:`twin_signature` inputs that runs both Keras networks (see module docstring)."""
+def make_twin_function(interpolator, phase, crop_size: int):
+    """A function of the :func:`twin_signature` inputs that runs both Keras networks (see module docstring).
+
+    ``phase`` is a :class:`~keras_hdl.models.PhaseGenerator`: its ``composite``, ``neighbours`` and
+    ``cycle_position`` say which inputs it takes.
+    """
 
     def twin(inputs: dict) -> dict:
         magnitudes, masks = inputs["magnitudes"], inputs["masks"]
@@ -89,12 +94,13 @@ def make_twin_function(interpolator, phase, composite: bool, crop_size: int):
         magnitude = tf.gather(tf.concat([magnitudes, tf.reshape(predicted["magnitude"], shape)], 1), source, axis=1)
         mask = tf.gather(tf.concat([masks, tf.reshape(predicted["mask"], shape)], 1), source, axis=1)
 
-        triplets = tf.stack(
-            [tf.gather(magnitude, (t - 1) % frames, axis=1), magnitude, tf.gather(magnitude, (t + 1) % frames, axis=1)],
-            axis=-1,
-        )
-        phase_inputs = {"magnitudes": tf.reshape(triplets, [-1, crop_size, crop_size, 3])}
-        if composite:
+        offsets = neighbour_offsets(phase.neighbours).tolist()
+        neighbours = tf.stack([tf.gather(magnitude, (t + offset) % frames, axis=1) for offset in offsets], axis=-1)
+        phase_inputs = {"magnitudes": tf.reshape(neighbours, [-1, crop_size, crop_size, len(offsets)])}
+        if phase.cycle_position:
+            position = tf.cast(t, tf.float32) / tf.cast(frames, tf.float32)
+            phase_inputs["position"] = tf.reshape(tf.tile(position, [batch]), [-1, 1])
+        if phase.composite:
             index = tf.range(batch * frames)
             phase_inputs["seed"] = tf.stack([tf.fill(tf.shape(index), seed), index], axis=-1)
         phases = phase(phase_inputs, training=False)["phase"]

@@ -35,17 +35,22 @@ LINEAR_PER_FRAME = "linear interpolation per frame, 256² slice (same run)"
 LINEAR_PER_TWIN = "linear interpolation of the slice's 42 dropped frames, 256² (same run)"
 
 
-def crop_inputs(count: int, crop: int, rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
-    """Random interpolator and phase inputs of ``count`` samples at ``crop`` px (serving signatures' names)."""
+def crop_inputs(
+    count: int, crop: int, rng: np.random.Generator, neighbours: int = 3, cycle_position: bool = False
+) -> dict[str, dict[str, np.ndarray]]:
+    """Random interpolator and phase inputs of ``count`` samples at ``crop`` px (serving signatures' names),
+    for a phase generator that sees ``neighbours`` frames (and t/T with ``cycle_position``)."""
     image = lambda channels: rng.uniform(-1, 1, (count, crop, crop, channels)).astype(np.float32)  # noqa: E731
+    position = {"position": rng.uniform(0, 1, (count, 1)).astype(np.float32)} if cycle_position else {}
+    phase = {"magnitudes": image(neighbours), **position}
     return {
         "interpolator": {
             "magnitudes": image(2),
             "masks": (image(2) > 0).astype(np.float32),
             "condition": np.tile(np.float32([[0.0, 0.02, 0.14]]), (count, 1)),
         },
-        "phase": {"magnitudes": image(3), "seed": np.stack([np.zeros(count), np.arange(count)], -1).astype(np.int32)},
-        "phase_tflite": {"magnitudes": image(3), "noise": rng.standard_normal((count, crop, crop, 3), np.float32)},
+        "phase": {**phase, "seed": np.stack([np.zeros(count), np.arange(count)], -1).astype(np.int32)},
+        "phase_tflite": {**phase, "noise": rng.standard_normal((count, crop, crop, 3), np.float32)},
     }
 
 
@@ -86,7 +91,8 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
     models = load_local_models(folder)
     crop = models.crop_size
     rng = np.random.default_rng(0)
-    one, batched, whole = crop_inputs(1, crop, rng), crop_inputs(dropped, crop, rng), crop_inputs(FRAMES, crop, rng)
+    layout = {"neighbours": models.phase.neighbours, "cycle_position": models.phase.cycle_position}
+    one, batched, whole = (crop_inputs(count, crop, rng, **layout) for count in (1, dropped, FRAMES))
     num_kept = FRAMES - dropped
     kept_magnitudes = rng.uniform(-1, 1, (1, num_kept, crop, crop)).astype(np.float32)
     kept_masks = (rng.random((1, num_kept, crop, crop)) > 0.5).astype(np.float32)

@@ -30,10 +30,11 @@ def command_line(**options) -> str:
 @click.command(name="evaluate")
 @click.option(
     "--experiment",
-    type=click.Choice(["paper", "circles"]),
+    type=click.Choice(["paper", "circles", "ablation"]),
     default="paper",
     show_default=True,
-    help="paper: Tables I–III and Figs. 5, 8, 9, 10 on the test split; circles: the appendix UNet vs GAN experiment.",
+    help="paper: Tables I–III and Figs. 5, 8, 9, 10 on the test split; circles: the appendix UNet vs GAN experiment; "
+    "ablation: the phase module's options on and off at one budget (--epochs, default 6), K = 0 twins' velocities.",
 )
 @click.option(
     "--preset", type=click.Choice(["tiny", "cpu", "paper"]), default="cpu", show_default=True, help="Model preset."
@@ -89,6 +90,12 @@ def command(experiment, preset, data, runs, k_text, train_missing, epochs, seed,
 
         run_circles_experiment(out_dir, preset, seed)
         click.echo(f"circles experiment: {out_dir / 'report.md'}")
+        return
+    if experiment == "ablation":
+        from keras_hdl.evaluation.ablation import DEFAULT_EPOCHS, run_ablation
+
+        run_ablation(out_dir, preset, epochs or DEFAULT_EPOCHS, seed, data, train_missing)
+        click.echo(f"ablation: {out_dir / 'ablation.md'}")
         return
     from keras_hdl.evaluation.experiment import EvaluationOptions, evaluate, parse_k_values
 

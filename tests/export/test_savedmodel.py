@@ -27,8 +27,9 @@ DOCUMENTED = {  # name → ({input: (dtype, shape)}, {output: (dtype, shape)}), 
          "condition": ("DT_FLOAT", "(-1, 3)")},
         {"magnitude": ("DT_FLOAT", "(-1, 32, 32, 1)"), "mask": ("DT_FLOAT", "(-1, 32, 32, 1)")},
     ),
-    "phase": (
-        {"magnitudes": ("DT_FLOAT", "(-1, 32, 32, 3)"), "seed": ("DT_INT32", "(-1, 2)")},
+    "phase": (  # the tiny preset's generator sees 5 neighbouring frames and the cycle position
+        {"magnitudes": ("DT_FLOAT", "(-1, 32, 32, 5)"), "position": ("DT_FLOAT", "(-1, 1)"),
+         "seed": ("DT_INT32", "(-1, 2)")},
         {"phase": ("DT_FLOAT", "(-1, 32, 32, 3)")},
     ),
     "twin": (
@@ -113,7 +114,9 @@ def test_variables_are_stored_once(exported, networks):
     }
     for name, size in expected.items():
         stored = (exported / name / str(EXPORT_VERSION) / "variables" / "variables.data-00000-of-00001").stat().st_size
-        assert size <= stored < 1.1 * size, (name, stored, size)  # Keras' ExportArchive would store 2×
+        # Keras' ExportArchive would store 2×; the file also holds the object graph, about 100 bytes per
+        # variable (a tenth of the tiny phase generator's bytes, with its batch norm per recurrent step)
+        assert size <= stored < 1.5 * size, (name, stored, size)
 
 
 def test_interpolator_and_phase_match_keras(exported, networks):
@@ -129,7 +132,8 @@ def test_interpolator_and_phase_match_keras(exported, networks):
         assert np.abs(got[key].numpy() - expected[key].numpy()).max() <= 1e-5
 
     phase_inputs = {
-        "magnitudes": rng.uniform(-1, 1, (6, CROP, CROP, 3)).astype(np.float32),
+        "magnitudes": rng.uniform(-1, 1, (6, CROP, CROP, 5)).astype(np.float32),
+        "position": rng.uniform(0, 1, (6, 1)).astype(np.float32),
         "seed": np.array([[1, i] for i in range(6)], np.int32),
     }
     phase_inputs["magnitudes"][:, :8] = -1.0  # a background band, where the seeded noise shows

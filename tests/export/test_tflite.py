@@ -40,18 +40,21 @@ def test_interpolator_tflite_matches_keras(exported, networks, precision):
 @pytest.mark.parametrize("precision", ["float32", "float16"])
 def test_phase_tflite_with_noise_input_matches_the_seeded_composite(exported, networks, precision):
     rng = np.random.default_rng(2)
-    magnitudes = rng.uniform(-1, 1, (4, CROP, CROP, 3)).astype(np.float32)
+    magnitudes = rng.uniform(-1, 1, (4, CROP, CROP, 5)).astype(np.float32)  # the tiny generator's 5 frames
     magnitudes[:, :10] = -1.0  # background rows: the noise must match there too
+    position = rng.uniform(0, 1, (4, 1)).astype(np.float32)
     seeds = np.array([[7, i] for i in range(4)], np.int32)
-    expected = networks["phase"]({"magnitudes": magnitudes, "seed": seeds}, training=False)["phase"].numpy()
-    got = runner(exported, "phase", precision)(magnitudes=magnitudes, noise=unit_noise(seeds).astype(np.float32))
+    noise = unit_noise(seeds).astype(np.float32)
+    keras_inputs = {"magnitudes": magnitudes, "position": position, "seed": seeds}
+    expected = networks["phase"](keras_inputs, training=False)["phase"].numpy()
+    got = runner(exported, "phase", precision)(magnitudes=magnitudes, position=position, noise=noise)
     error = np.abs(got["phase"] - expected)
     assert error.max() <= TOLERANCE[precision]
     # the background is μ + σ·noise alone (float16 rounds μ and σ)
     assert error[:, :10].max() <= {"float32": 1e-6, "float16": 2e-4}[precision]
     # pixels just above the foreground threshold (−0.95) stay foreground in float16 too
     edge = magnitudes.copy()
-    edge[:, 12:16, :, 1] = -0.95 + rng.choice([-3e-5, 3e-5], size=(4, 4, CROP)).astype(np.float32)
-    expected = networks["phase"]({"magnitudes": edge, "seed": seeds}, training=False)["phase"].numpy()
-    got = runner(exported, "phase", precision)(magnitudes=edge, noise=unit_noise(seeds).astype(np.float32))
+    edge[:, 12:16, :, 2] = -0.95 + rng.choice([-3e-5, 3e-5], size=(4, 4, CROP)).astype(np.float32)  # frame t
+    expected = networks["phase"](keras_inputs | {"magnitudes": edge}, training=False)["phase"].numpy()
+    got = runner(exported, "phase", precision)(magnitudes=edge, position=position, noise=noise)
     assert np.abs(got["phase"] - expected).max() <= TOLERANCE[precision]

@@ -31,7 +31,13 @@ def test_two_slice_twin_takes_one_call_per_network_per_batch(phantom_series, loc
     counting = dataclasses.replace(
         local_models,
         interpolator=NetworkInterpolator(interpolator, batch_size=batch_size),
-        phase=PhaseSynthesizer(phase, local_models.phase.composite, batch_size=batch_size),
+        phase=PhaseSynthesizer(
+            phase,
+            local_models.phase.composite,
+            batch_size=batch_size,
+            neighbours=local_models.phase.neighbours,
+            cycle_position=local_models.phase.cycle_position,
+        ),
     )
     low = downsample(phantom_series, k)
     twin = synthesize_twin(low, k, counting, seed=2, frames=frames)

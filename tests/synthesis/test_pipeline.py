@@ -115,7 +115,8 @@ def test_background_phase_outside_the_crop_follows_the_fitted_gaussian(phantom_s
 
 
 def test_crop_level_twin_matches_a_hand_made_reference(local_models):
-    """synthesize_crops puts kept frames at 0, K+1, … and the interpolator's frames between, then phase triplets."""
+    """synthesize_crops puts kept frames at 0, K+1, … and the interpolator's frames between, then each frame's
+    phase from its cyclic neighbours (the tiny generator: t−2 … t+2) and cycle position t/T."""
     rng = np.random.default_rng(2)
     kept_magnitudes = rng.uniform(-1, 1, (2, 10, 32, 32)).astype(np.float32)
     kept_masks = (rng.random((2, 10, 32, 32)) > 0.5).astype(np.float32)
@@ -125,11 +126,19 @@ def test_crop_level_twin_matches_a_hand_made_reference(local_models):
     # frame 47 lies in the last gap 45 → 50 ≡ 0, 2/5 of the way from kept frame 45 to kept frame 0
     expected = 0.6 * kept_magnitudes[:, 9] + 0.4 * kept_magnitudes[:, 0]
     np.testing.assert_allclose(crops.magnitude[:, 47], expected, atol=1e-6)
-    triplet = np.stack([crops.magnitude[1, 49], crops.magnitude[1, 0], crops.magnitude[1, 1]], -1)
+    assert local_models.phase.neighbours == 5 and local_models.phase.cycle_position
+    frames = np.stack([crops.magnitude[1, t] for t in (48, 49, 0, 1, 2)], -1)  # frame 0 of slice 1, wrapping
     seed = frame_seeds(9, 2, 50)[50]
     np.testing.assert_array_equal(seed, [9, 50])
+    position = np.float32([[0.0]])  # t/T of frame 0
     np.testing.assert_allclose(
-        crops.phase[1, 0], local_models.phase.synthesize(triplet[None], seed[None])[0], atol=1e-6
+        crops.phase[1, 0], local_models.phase.synthesize(frames[None], seed[None], position)[0], atol=1e-6
+    )
+    frames = np.stack([crops.magnitude[0, t] for t in (5, 6, 7, 8, 9)], -1)  # frame 7 of slice 0
+    np.testing.assert_allclose(
+        crops.phase[0, 7],
+        local_models.phase.synthesize(frames[None], frame_seeds(9, 2, 50)[7:8], np.float32([[7 / 50]]))[0],
+        atol=1e-6,
     )
 
 
