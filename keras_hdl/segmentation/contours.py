@@ -34,10 +34,12 @@ from keras_hdl.segmentation.locate import LeftVentricle
 
 ANGLES = 96
 SAMPLES_PER_PIXEL = 2
+MIN_STEP_MM = 0.5
+"""Rays are sampled every half pixel, but not finer than this (the search grows with the samples)."""
 REACH_MM = 25.0
 """The rays reach this far beyond the end-diastolic pool radius."""
-WALL_SEARCH_MM = 12.0
-"""The myocardium's signal is read within this distance outside the end-diastolic pool."""
+WALL_SEARCH_MM = 6.0
+"""The myocardium's signal is read within this distance outside the end-diastolic pool (thinner than any wall)."""
 ENDO_RANGE = (0.55, 1.5)
 """The endocardium lies within these multiples of the frame's pool radius."""
 WALL_MM = (3.0, 25.0)
@@ -191,19 +193,19 @@ def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float,
         lv: the slice's LV (centres, pool size, blood level).
         spacing_mm: (row, column) pixel spacing, mm.
     """
-    step = min(spacing_mm) / SAMPLES_PER_PIXEL
+    step = max(min(spacing_mm) / SAMPLES_PER_PIXEL, MIN_STEP_MM)
     pool_radius = np.sqrt(lv.cavity_area_mm2 / np.pi)  # (T,)
     first = np.floor(ENDO_RANGE[0] * pool_radius / step).astype(int)  # (T,)
     states_k = int(np.ceil((ENDO_RANGE[1] - ENDO_RANGE[0]) * pool_radius.max() / step))
-    w_low, w_high = (int(round(mm / step)) for mm in WALL_MM)
-    band = max(1, int(round(OUTSIDE_BAND_MM / step)))
+    w_low, w_high = (round(mm / step) for mm in WALL_MM)
+    band = max(1, round(OUTSIDE_BAND_MM / step))
     samples = int(first.max() + states_k + w_high + band + 2)
     samples = max(samples, int((lv.radius_mm + REACH_MM) / step))
 
     polar = _unwrap(frames, lv.centres, spacing_mm, step, samples)
     myocardium = myocardium_level(polar[0], pool_radius[0], step)
     u = (polar - myocardium) / max(lv.blood_level - myocardium, 1e-6)
-    edge = _edges(u, SAMPLES_PER_PIXEL)
+    edge = _edges(u, max(1, round(min(spacing_mm) / step)))
     cavity = CAVITY_DARK_COST * np.clip((0.5 - u) / 0.5, 0.0, 1.0) * step
     wall = np.clip(np.abs(u) / MYOCARDIUM_TOLERANCE, 0.0, 1.0) * step
     outside = OUTSIDE_COST * np.clip(1.0 - np.abs(u) / OUTSIDE_TOLERANCE, 0.0, 1.0) * step

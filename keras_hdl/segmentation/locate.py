@@ -99,26 +99,33 @@ def _shape(region: np.ndarray) -> tuple[float, float]:
     return float(np.sqrt(large / max(small, 1e-9))), float(rows.size / ellipse_area)
 
 
-def _label_frames(frames: np.ndarray, threshold: float) -> np.ndarray:
-    """(T, H, W) labels of the regions above ``threshold``, each frame on its own (no connection across time)."""
+def _label_frames(frames: np.ndarray, threshold: float) -> tuple[np.ndarray, list]:
+    """(T, H, W) labels of the regions above ``threshold``, each frame on its own, and their bounding boxes."""
     within_frame = np.zeros((3, 3, 3), bool)
     within_frame[1] = ndimage.generate_binary_structure(2, 1)
-    return ndimage.label(frames > threshold, structure=within_frame)[0]
+    labels = ndimage.label(frames > threshold, structure=within_frame)[0]
+    return labels, ndimage.find_objects(labels)
 
 
-def _follow(labels: np.ndarray, start: np.ndarray) -> np.ndarray:
+def _filled(labels: np.ndarray, boxes: list, label: int) -> np.ndarray:
+    """(H, W) bool: region ``label`` of a (H, W) or (T, H, W) label map with its holes filled (within its box)."""
+    box = boxes[label - 1][-2:]
+    region = np.zeros(labels.shape[-2:], bool)
+    crop = labels[boxes[label - 1]] == label
+    region[box] = ndimage.binary_fill_holes(crop.reshape(crop.shape[-2:]))
+    return region
+
+
+def _follow(labels: np.ndarray, boxes: list, start: np.ndarray) -> np.ndarray:
     """(T, H, W) bool: the labelled region of each frame that overlaps most the previous frame's (from ``start``)."""
     followed = np.zeros(labels.shape, bool)
     previous = start
     for t in range(labels.shape[0]):
         overlap = labels[t][previous]
         overlap = overlap[overlap > 0]
-        if overlap.size == 0:
-            followed[t] = previous
-            continue
-        current = ndimage.binary_fill_holes(labels[t] == np.bincount(overlap).argmax())
-        followed[t] = current
-        previous = current
+        if overlap.size:
+            previous = _filled(labels, boxes, int(np.bincount(overlap).argmax()))
+        followed[t] = previous
     return followed
 
 
@@ -143,10 +150,11 @@ def _candidates(
         labels_ed, count = ndimage.label(frames[0] > threshold)
         if count == 0:
             continue
+        boxes_ed = ndimage.find_objects(labels_ed)
         areas = np.bincount(labels_ed.ravel())[1:] * pixel_area
         stack = None
         for label in np.flatnonzero((areas >= min_area * 0.5) & (areas <= max_area)) + 1:
-            region = ndimage.binary_fill_holes(labels_ed == label)
+            region = _filled(labels_ed, boxes_ed, int(label))
             area = region.sum() * pixel_area
             if not min_area <= area <= max_area:
                 continue
@@ -163,7 +171,7 @@ def _candidates(
                 continue
             if stack is None:
                 stack = _label_frames(frames, threshold)
-            cavity = _follow(stack, region).sum(axis=(1, 2))
+            cavity = _follow(*stack, region).sum(axis=(1, 2))
             change = 1.0 - cavity.min() / cavity.max()
             if change < MIN_AREA_CHANGE:
                 refused.append(f"a round bright region that does not beat (area change {change:.0%})")
@@ -205,7 +213,7 @@ def locate_left_ventricle(
 
 
 def _describe(frames: np.ndarray, best: _Candidate, spacing_mm: tuple[float, float]) -> LeftVentricle:
-    cavity = _follow(_label_frames(frames, best.threshold), best.region)
+    cavity = _follow(*_label_frames(frames, best.threshold), best.region)
     area = cavity.sum(axis=(1, 2)).astype(np.float64)
     rows, cols = np.indices(frames.shape[1:])
     centres = np.stack([(cavity * rows).sum(axis=(1, 2)) / area, (cavity * cols).sum(axis=(1, 2)) / area], axis=-1)
