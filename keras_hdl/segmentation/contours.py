@@ -19,8 +19,8 @@ closes) finds the cheapest pair of borders whose radius and thickness change by 
 one sample per angle. The cavity border is then replaced by its convex hull, which puts
 papillary muscles attached to the wall inside the cavity (the usual convention, and why
 they are not myocardium), both borders are smoothed over the cycle, and each frame gets a
-confidence: the edge support along its borders times their agreement with the smoothed
-borders.
+confidence: the share of its borders on a visible edge times their agreement with the
+smoothed borders.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ MIN_STEP_MM = 0.5
 """Rays are sampled every half pixel, but not finer than this (the search grows with the samples)."""
 REACH_MM = 25.0
 """The rays reach this far beyond the end-diastolic pool radius."""
-WALL_SEARCH_MM = 6.0
-"""The myocardium's signal is read within this distance outside the end-diastolic pool (thinner than any wall)."""
+WALL_DEPTH_MM = (2.0, 4.0)
+"""The myocardium's signal is read this far beyond the end-diastolic endocardium."""
 ENDO_RANGE = (0.55, 1.5)
 """The endocardium lies within these multiples of the frame's pool radius."""
 WALL_MM = (3.0, 25.0)
@@ -56,6 +56,9 @@ EPI_EDGE_CONTRAST = 0.3
 """A change of u by this much across the epicardium is a full-strength edge."""
 MOVE_COST_MM = 0.1
 TEMPORAL_SIGMA_FRAMES = 0.7
+VISIBLE_ENDO_EDGE = 0.25
+VISIBLE_EPI_EDGE = 0.5
+"""Edge strengths (endo: change of u; epi: share of EPI_EDGE_CONTRAST) that count as a visible border."""
 CONSISTENCY_MM = 1.0
 """Mean distance between a frame's borders and the smoothed ones at which consistency is 1/e."""
 
@@ -172,16 +175,19 @@ def convex_radii(angles: np.ndarray, radii: np.ndarray) -> np.ndarray:
     return radii
 
 
-def myocardium_level(rays: np.ndarray, pool_radius_mm: float, step_mm: float) -> float:
-    """The myocardium's signal: median over the rays (N, R) of the darkest sample just outside the pool.
+def myocardium_level(rays: np.ndarray, pool_radius_mm: float, step_mm: float, reach: int) -> float:
+    """The myocardium's signal: median over the end-diastolic rays (N, R) of the signal just inside the wall.
 
-    Rays that cross into the lung find something darker, but they are a minority, and a
-    wall thinner than the blur never reaches its true signal: this is the level the
-    borders are seen at.
+    On each ray the endocardium is where the signal falls fastest within
+    :data:`ENDO_RANGE` of the pool radius, and the wall is read :data:`WALL_DEPTH_MM` beyond
+    it: past the blur of the border, short of the thinnest wall. Rays where something else
+    falls faster are a minority, so the median ignores them.
     """
-    start = int(pool_radius_mm / step_mm)
-    stop = max(int((pool_radius_mm + WALL_SEARCH_MM) / step_mm), start + 1)
-    return float(np.median(rays[:, start:stop].min(axis=1)))
+    low, high = (int(factor * pool_radius_mm / step_mm) for factor in ENDO_RANGE)
+    edge = low + np.argmin(_edges(rays, reach)[:, low:high], axis=1)  # (N,)
+    depth = np.arange(*(round(mm / step_mm) for mm in WALL_DEPTH_MM))
+    inside = np.clip(edge[:, None] + np.maximum(depth, 1)[None, :], 0, rays.shape[1] - 1)
+    return float(np.median(np.take_along_axis(rays, inside, axis=1).mean(axis=1)))
 
 
 def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float, float]) -> Borders:
@@ -203,9 +209,10 @@ def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float,
     samples = max(samples, int((lv.radius_mm + REACH_MM) / step))
 
     polar = _unwrap(frames, lv.centres, spacing_mm, step, samples)
-    myocardium = myocardium_level(polar[0], pool_radius[0], step)
+    reach = max(1, round(min(spacing_mm) / step))
+    myocardium = myocardium_level(polar[0], pool_radius[0], step, reach)
     u = (polar - myocardium) / max(lv.blood_level - myocardium, 1e-6)
-    edge = _edges(u, max(1, round(min(spacing_mm) / step)))
+    edge = _edges(u, reach)
     cavity = CAVITY_DARK_COST * np.clip((0.5 - u) / 0.5, 0.0, 1.0) * step
     wall = np.clip(np.abs(u) / MYOCARDIUM_TOLERANCE, 0.0, 1.0) * step
     outside = OUTSIDE_COST * np.clip(1.0 - np.abs(u) / OUTSIDE_TOLERANCE, 0.0, 1.0) * step
@@ -251,8 +258,8 @@ def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float,
     frame_rows = np.arange(frames.shape[0])[:, None]
     angle_cols = np.arange(ANGLES)[None, :]
     support = 0.5 * (
-        endo_edge[frame_rows, angle_cols, endo_samples].mean(axis=1)
-        + epi_edge[frame_rows, angle_cols, epi_samples].mean(axis=1)
+        (endo_edge[frame_rows, angle_cols, endo_samples] >= VISIBLE_ENDO_EDGE).mean(axis=1)
+        + (epi_edge[frame_rows, angle_cols, epi_samples] >= VISIBLE_EPI_EDGE).mean(axis=1)
     )
     deviation = 0.5 * (np.abs(endo_raw - endo).mean(axis=1) + np.abs(epi_raw - epi).mean(axis=1))
     confidence = support * np.exp(-deviation / CONSISTENCY_MM)

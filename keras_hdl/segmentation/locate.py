@@ -49,6 +49,7 @@ MIN_RING_SPEED_RATIO = 1.5
 TISSUE_LEVEL = 0.15
 """Pixels brighter than this fraction of the robust maximum (mean over the cycle) are tissue, not air."""
 CENTRE_SMOOTHING_FRAMES = 1.0
+FOLLOW_REACH_MM = 4.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,15 +117,21 @@ def _filled(labels: np.ndarray, boxes: list, label: int) -> np.ndarray:
     return region
 
 
-def _follow(labels: np.ndarray, boxes: list, start: np.ndarray) -> np.ndarray:
-    """(T, H, W) bool: the labelled region of each frame that overlaps most the previous frame's (from ``start``)."""
+def _follow(labels: np.ndarray, boxes: list, start: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarray:
+    """(T, H, W) bool: in each frame, the labelled region overlapping most the previous frame's (from ``start``).
+
+    Regions are cut to within :data:`FOLLOW_REACH_MM` of ``start``: a cavity only shrinks
+    from its end-diastolic size, so what lies further out joined it through noise or a
+    thin wall.
+    """
+    reach = ndimage.distance_transform_edt(~start, sampling=spacing_mm) <= FOLLOW_REACH_MM
     followed = np.zeros(labels.shape, bool)
     previous = start
     for t in range(labels.shape[0]):
         overlap = labels[t][previous]
         overlap = overlap[overlap > 0]
         if overlap.size:
-            previous = _filled(labels, boxes, int(np.bincount(overlap).argmax()))
+            previous = _filled(labels, boxes, int(np.bincount(overlap).argmax())) & reach
         followed[t] = previous
     return followed
 
@@ -171,7 +178,7 @@ def _candidates(
                 continue
             if stack is None:
                 stack = _label_frames(frames, threshold)
-            cavity = _follow(*stack, region).sum(axis=(1, 2))
+            cavity = _follow(*stack, region, spacing_mm).sum(axis=(1, 2))
             change = 1.0 - cavity.min() / cavity.max()
             if change < MIN_AREA_CHANGE:
                 refused.append(f"a round bright region that does not beat (area change {change:.0%})")
@@ -213,7 +220,7 @@ def locate_left_ventricle(
 
 
 def _describe(frames: np.ndarray, best: _Candidate, spacing_mm: tuple[float, float]) -> LeftVentricle:
-    cavity = _follow(*_label_frames(frames, best.threshold), best.region)
+    cavity = _follow(*_label_frames(frames, best.threshold), best.region, spacing_mm)
     area = cavity.sum(axis=(1, 2)).astype(np.float64)
     rows, cols = np.indices(frames.shape[1:])
     centres = np.stack([(cavity * rows).sum(axis=(1, 2)) / area, (cavity * cols).sum(axis=(1, 2)) / area], axis=-1)
