@@ -18,7 +18,7 @@ Dynamic programming over the angles (1.5 turns, the middle turn kept, so the con
 closes) finds the cheapest pair of borders whose radius and thickness change by at most
 one sample per angle. The cavity border is then replaced by its convex hull, which puts
 papillary muscles attached to the wall inside the cavity (the usual convention, and why
-they are not myocardium), both borders are smoothed over the cycle, and each frame gets a
+they are not myocardium), both borders are smoothed over the cycle and along the contour, and each frame gets a
 confidence: the share of its borders on a visible edge times their agreement with the
 smoothed borders.
 """
@@ -56,6 +56,8 @@ EPI_EDGE_CONTRAST = 0.3
 """A change of u by this much across the epicardium is a full-strength edge."""
 MOVE_COST_MM = 0.1
 TEMPORAL_SIGMA_FRAMES = 0.7
+ANGULAR_SIGMA = 1.0
+"""Borders are smoothed over the cycle (frames, wrapping) and along the contour (angles)."""
 VISIBLE_ENDO_EDGE = 0.25
 VISIBLE_EPI_EDGE = 0.5
 """Edge strengths (endo: change of u; epi: share of EPI_EDGE_CONTRAST) that count as a visible border."""
@@ -249,8 +251,9 @@ def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float,
 
     endo_raw = (endo_samples - 0.5) * step
     epi_raw = (epi_samples - 0.5) * step
-    endo = ndimage.gaussian_filter1d(endo_raw, TEMPORAL_SIGMA_FRAMES, axis=0, mode="wrap")
-    epi = ndimage.gaussian_filter1d(epi_raw, TEMPORAL_SIGMA_FRAMES, axis=0, mode="wrap")
+    smoothing = (TEMPORAL_SIGMA_FRAMES, ANGULAR_SIGMA)
+    endo = ndimage.gaussian_filter(endo_raw, smoothing, mode="wrap")
+    epi = ndimage.gaussian_filter(epi_raw, smoothing, mode="wrap")
     angles = 2.0 * np.pi * np.arange(ANGLES) / ANGLES
     endo = convex_radii(angles, endo)
     epi = np.maximum(epi, endo + WALL_MM[0])
