@@ -9,10 +9,14 @@ import numpy as np
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import write_npz
 from keras_hdl.segmentation.segment import METHOD, METHOD_VERSION, Segmentation
+from keras_hdl.series import Series
 
 SEG_NAME = "seg.dcm"
 NPZ_NAME = "masks.npz"
 OVERLAY_NAME = "segmentation.png"
+INPUT_PREFIX = "input_"
+"""A twin's folder holds its input's automatic masks and overlay under these names with this prefix."""
+INPUT_FILES = tuple(INPUT_PREFIX + name for name in (SEG_NAME, NPZ_NAME, OVERLAY_NAME))
 
 
 def is_npz(path: str | Path) -> bool:
@@ -48,6 +52,22 @@ def write_masks(masks: np.ndarray, input_path: str | Path, out_path: str | Path)
 
     written, source, _ = read_dicom_frames(input_path)
     return write_cine_seg(masks, written, source, out_path, algorithm=(METHOD, METHOD_VERSION))
+
+
+def write_automatic(
+    input_path: str | Path, series: Series, segmentation: Segmentation, out_dir: str | Path, prefix: str = ""
+) -> dict[str, Path]:
+    """Write the automatic masks (``seg.dcm``, or ``masks.npz`` for a ``.npz`` input) and the QC overlay
+    (``segmentation.png``) of the series read from ``input_path`` into ``out_dir``, names prefixed with
+    ``prefix``; returns the paths by file name."""
+    from keras_hdl.segmentation.overlay import write_overlay
+
+    out_dir = Path(out_dir)
+    masks_file, overlay_file = prefix + masks_name(input_path), prefix + OVERLAY_NAME
+    paths = {masks_file: out_dir / masks_file, overlay_file: out_dir / overlay_file}
+    write_masks(segmentation.masks, input_path, paths[masks_file])
+    write_overlay(series, segmentation, paths[overlay_file])
+    return paths
 
 
 def report_entries(segmentation: Segmentation, masks_file: str, overlay_file: str) -> dict:

@@ -17,7 +17,7 @@ from keras_hdl.series import Series, phase_to_velocity
 METHOD = "keras-hdl polar shortest path"
 METHOD_VERSION = "1"
 """Bumped whenever the method's masks change, so reports say which masks they were made with."""
-LOW_CONFIDENCE = 0.5
+LOW_CONFIDENCE = 0.4
 """Frames whose confidence is below this are named in reports as needing a look."""
 
 
