@@ -26,8 +26,8 @@ from keras_hdl.phantom import GroundTruth, PhantomConfig, draw_scan, draw_subjec
 from keras_hdl.segmentation import Segmentation, segment_series
 from keras_hdl.series import Series
 
-HELD_OUT_SEED = 2026
-"""Subjects of this seed were never looked at while the method was tuned (that used seed 7)."""
+HELD_OUT_SEED = 31337
+"""Subjects of this seed were never looked at while the method was tuned (seeds 7 and 2026 were)."""
 FRAMES, SIZE, SLICES = 50, 256, 3
 TARGETED_COMPONENTS = (0, 2)
 """Radial and longitudinal: the components whose PSV/PDV errors are targeted."""

@@ -11,8 +11,10 @@ pair (endocardium at sample i, wall of w samples) costs, per mm of ray:
 - wall [i, i + w): 1 where the signal is far from the myocardium's (blood, lung, fat);
 - a band :data:`OUTSIDE_BAND_MM` beyond the epicardium: :data:`OUTSIDE_COST` where it still
   looks like myocardium (the wall should end where the tissue changes);
-- minus the edge strength at both borders (bright → dark outwards at the endocardium,
-  any change at the epicardium).
+- minus the edge strength at both borders: bright → dark outwards at the endocardium;
+  at the epicardium dark → bright (fat, liver, RV blood), or bright → dark only into
+  something darker than myocardium (lung, air), so the blur of the endocardial edge
+  is not taken for the epicardium when the wall thickens.
 
 Dynamic programming over the angles (1.5 turns, the middle turn kept, so the contour
 closes) finds the cheapest pair of borders whose radius and thickness change by at most
@@ -219,7 +221,9 @@ def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float,
     wall = np.clip(np.abs(u) / MYOCARDIUM_TOLERANCE, 0.0, 1.0) * step
     outside = OUTSIDE_COST * np.clip(1.0 - np.abs(u) / OUTSIDE_TOLERANCE, 0.0, 1.0) * step
     endo_edge = np.clip(-edge, 0.0, 1.0)
-    epi_edge = np.clip(np.abs(edge) / EPI_EDGE_CONTRAST, 0.0, 1.0)
+    beyond = np.concatenate([u[..., reach:], np.repeat(u[..., -1:], reach, axis=-1)], axis=-1)
+    falls_below_wall = beyond < -EPI_EDGE_CONTRAST
+    epi_edge = np.clip(np.where(falls_below_wall, np.abs(edge), edge) / EPI_EDGE_CONTRAST, 0.0, 1.0)
 
     def cumulative(cost: np.ndarray) -> np.ndarray:
         return np.concatenate([np.zeros((*cost.shape[:-1], 1)), np.cumsum(cost, axis=-1)], axis=-1)
