@@ -58,17 +58,25 @@ def read_with_masks(
 
 
 def with_masks(
-    series: Series, masks_path: str | Path | None = None, progress: bool = False
+    series: Series, masks_path: str | Path | None = None, progress: bool = False, where: str | Path = "INPUT"
 ) -> tuple[Series, Segmentation | None]:
     """``series`` with masks (from ``masks_path``, or its own); without any, segmented automatically.
 
-    Returns the series (with masks) and the automatic segmentation, ``None`` when masks were found.
+    Returns the series (with masks) and the automatic segmentation, ``None`` when masks were
+    found. ``where`` names the series in the error raised when automatic segmentation fails.
     """
     if masks_path is not None:
         return series.replace(masks=read_masks(masks_path, series)), None
     if series.masks is not None:
         return series, None
-    segmentation = segment_series(series, progress=progress)
+    try:
+        segmentation = segment_series(series, progress=progress)
+    except InputError as err:
+        raise InputError(
+            f"{where}: no myocardium masks found, and automatic segmentation failed: {err}. Pass --masks FILE "
+            "(a DICOM SEG, a NIfTI, or a .npz with a boolean array `masks` of shape (T, S, H, W) = "
+            f"{series.magnitude.shape}), or put a seg.dcm that references the series beside it"
+        ) from err
     return series.replace(masks=segmentation.masks), segmentation
 
 
@@ -92,7 +100,7 @@ def assess_path(
     Returns (assessment, reference assessment or ``None``, the input series with its masks,
     the automatic segmentation or ``None`` when the input had masks).
     """
-    series, segmentation = with_masks(read_series(input_path), masks_path, progress)
+    series, segmentation = with_masks(read_series(input_path), masks_path, progress, input_path)
     assessment = assess_series(series, options)
     reference = None
     if reference_path is not None:

@@ -36,7 +36,7 @@ def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, do
     series = read_series(input_path)
     if downsample_k is not None:
         validate_k(downsample_k, series.num_frames)
-    series, segmentation = with_masks(series, masks_path, progress)
+    series, segmentation = with_masks(series, masks_path, progress, input_path)
     if downsample_k is None:
         return series, k, None, series, segmentation
     return downsample(series, downsample_k), downsample_k, series.num_frames, series, segmentation

@@ -13,8 +13,12 @@ filled (papillary muscles) are LV candidates when they are
   crescent and most non-cardiac structures fail here);
 - ringed by darker tissue: the median of a ring 2–6 mm outside is at most
   1 − :data:`MIN_RING_CONTRAST` of the pool's median;
-- beating: the region, followed frame by frame at the same threshold, changes its area
-  by at least :data:`MIN_AREA_CHANGE` over the cycle (static vessels and organs fail);
+- contained and persistent: the region, followed frame by frame at the same threshold,
+  stays within a few mm of its end-diastolic outline in most frames (at most
+  :data:`MAX_SPILL` of it outside) and overlaps itself from one frame to the next
+  (intersection over union ≥ :data:`MIN_FRAME_OVERLAP`; bright noise does neither);
+- beating: it changes its area by at least :data:`MIN_AREA_CHANGE` over the cycle (static
+  vessels and organs fail);
 - moving with its wall: where the slice has phase images, the in-plane speed in that
   ring, averaged over the cycle, is at least :data:`MIN_RING_SPEED_RATIO` times the
   speed of the tissue (not air) far from the candidate (the myocardium moves coherently;
@@ -44,6 +48,8 @@ MAX_ELONGATION = 1.6
 MIN_FILL = 0.85
 MIN_RING_CONTRAST = 0.2
 RING_MM = (2.0, 6.0)
+MAX_SPILL = 0.2
+MIN_FRAME_OVERLAP = 0.6
 MIN_AREA_CHANGE = 0.08
 MIN_RING_SPEED_RATIO = 1.5
 TISSUE_LEVEL = 0.15
@@ -117,23 +123,36 @@ def _filled(labels: np.ndarray, boxes: list, label: int) -> np.ndarray:
     return region
 
 
-def _follow(labels: np.ndarray, boxes: list, start: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarray:
-    """(T, H, W) bool: in each frame, the labelled region overlapping most the previous frame's (from ``start``).
+def _follow(
+    labels: np.ndarray, boxes: list, start: np.ndarray, spacing_mm: tuple[float, float]
+) -> tuple[np.ndarray, float]:
+    """In each frame, the labelled region overlapping most the previous frame's (from ``start``).
 
     Regions are cut to within :data:`FOLLOW_REACH_MM` of ``start``: a cavity only shrinks
     from its end-diastolic size, so what lies further out joined it through noise or a
-    thin wall.
+    thin wall. Returns the (T, H, W) bool regions and the median share of a frame's region
+    that was cut (a pool spills little; bright noise spills everywhere).
     """
     reach = ndimage.distance_transform_edt(~start, sampling=spacing_mm) <= FOLLOW_REACH_MM
     followed = np.zeros(labels.shape, bool)
+    spilled = np.zeros(labels.shape[0])
     previous = start
     for t in range(labels.shape[0]):
         overlap = labels[t][previous]
         overlap = overlap[overlap > 0]
         if overlap.size:
-            previous = _filled(labels, boxes, int(np.bincount(overlap).argmax())) & reach
+            region = _filled(labels, boxes, int(np.bincount(overlap).argmax()))
+            previous = region & reach
+            spilled[t] = 1.0 - previous.sum() / region.sum()
         followed[t] = previous
-    return followed
+    return followed, float(np.median(spilled))
+
+
+def _frame_to_frame_overlap(followed: np.ndarray) -> float:
+    """Mean intersection over union of each frame's region (T, H, W) with the next one's (cyclically)."""
+    following = np.roll(followed, -1, axis=0)
+    union = (followed | following).sum(axis=(1, 2))
+    return float(((followed & following).sum(axis=(1, 2)) / np.maximum(union, 1)).mean())
 
 
 def _ring_speed_ratio(speed: np.ndarray | None, region: np.ndarray, ring: np.ndarray, tissue: np.ndarray) -> float:
@@ -178,7 +197,15 @@ def _candidates(
                 continue
             if stack is None:
                 stack = _label_frames(frames, threshold)
-            cavity = _follow(*stack, region, spacing_mm).sum(axis=(1, 2))
+            followed, spilled = _follow(*stack, region, spacing_mm)
+            if spilled > MAX_SPILL:
+                refused.append(f"a bright region that spills into its surroundings ({spilled:.0%} of it)")
+                continue
+            overlap = _frame_to_frame_overlap(followed)
+            if overlap < MIN_FRAME_OVERLAP:
+                refused.append(f"a bright region that does not persist from frame to frame (overlap {overlap:.2f})")
+                continue
+            cavity = followed.sum(axis=(1, 2))
             change = 1.0 - cavity.min() / cavity.max()
             if change < MIN_AREA_CHANGE:
                 refused.append(f"a round bright region that does not beat (area change {change:.0%})")
@@ -212,15 +239,15 @@ def locate_left_ventricle(
         )
         raise InputError(
             f"{where}: no left ventricle found ({reason}); segmentation needs short-axis cine slices through the "
-            "LV (a round, bright, beating blood pool in a darker ring of myocardium). Leave such slices out with "
-            "--slices, or give the masks with --masks"
+            "LV (a round, bright, beating blood pool in a darker ring of myocardium); segment the others alone "
+            "(keras-hdl segment --slices) or give the masks (--masks)"
         )
     best = max(found, key=lambda candidate: candidate.score)
     return _describe(frames, best, spacing_mm)
 
 
 def _describe(frames: np.ndarray, best: _Candidate, spacing_mm: tuple[float, float]) -> LeftVentricle:
-    cavity = _follow(*_label_frames(frames, best.threshold), best.region, spacing_mm)
+    cavity, _ = _follow(*_label_frames(frames, best.threshold), best.region, spacing_mm)
     area = cavity.sum(axis=(1, 2)).astype(np.float64)
     rows, cols = np.indices(frames.shape[1:])
     centres = np.stack([(cavity * rows).sum(axis=(1, 2)) / area, (cavity * cols).sum(axis=(1, 2)) / area], axis=-1)
