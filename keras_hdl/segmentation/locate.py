@@ -21,12 +21,12 @@ filled (papillary muscles) are LV candidates when they are
   vessels and organs fail);
 - moving with its wall: where the slice has phase images, the in-plane speed in that
   ring, averaged over the cycle, is at least :data:`MIN_RING_SPEED_RATIO` times the
-  speed of the tissue (not air) far from the candidate (the myocardium moves coherently;
+  speed of the tissue (not air) beyond twice its radius (the myocardium moves coherently;
   skipped without phase).
 
 The best candidate (largest product of ring contrast, area change and roundness) is the
 LV. Its followed region gives the cavity centre of every frame (smoothed over the cycle)
-and the blood and myocardium signal levels the contour search is scaled with.
+and the blood signal the contour search is scaled with.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _ring_speed_ratio(speed: np.ndarray | None, region: np.ndarray, ring: np.nda
     """Median in-plane speed in the ring over that of the tissue far outside the region; inf without phase."""
     if speed is None:
         return np.inf
-    far = tissue & (ndimage.distance_transform_edt(~region) > 4 * np.sqrt(region.sum() / np.pi))
+    far = tissue & (ndimage.distance_transform_edt(~region) > np.sqrt(region.sum() / np.pi))  # beyond 2 radii
     background = np.median(speed[far]) if far.any() else 0.0
     return float(np.median(speed[ring]) / max(background, 1e-6))
 

@@ -92,6 +92,10 @@ def test_a_beating_short_axis_pool_is_found_and_its_ring_segmented():
     series = beating_ellipse((22.0, 22.0))
     segmentation = segment_series(series)
     assert segmentation.masks.any(axis=(2, 3)).all()
+    # With phase images whose ring does not move (noise about zero velocity everywhere) it is refused.
+    still = np.random.default_rng(2).normal(2048, 40, (*series.magnitude.shape[:2], 3, *series.image_shape))
+    with pytest.raises(InputError, match=r"slice 0: no left ventricle found \(its ring does not move"):
+        segment_series(series.replace(phase=np.clip(still, 0, 4096)))
 
 
 def test_no_left_ventricle_is_an_error_naming_the_slice(segmented):
