@@ -117,44 +117,48 @@ def _edges(u: np.ndarray, reach: int) -> np.ndarray:
     return (after - before) / reach
 
 
+def _cheapest_shift(values: np.ndarray, axis: int, move_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """Over shifts d ∈ {−1, 0, 1} along ``axis``: min of values[i + d] + move_cost·|d|, and d + 1 (int8)."""
+    stay = np.moveaxis(values, axis, -1)
+    before = np.full_like(stay, np.inf)
+    before[..., 1:] = stay[..., :-1] + move_cost
+    after = np.full_like(stay, np.inf)
+    after[..., :-1] = stay[..., 1:] + move_cost
+    best = np.minimum(np.minimum(before, stay), after)
+    choice = np.where(before == best, 0, np.where(stay == best, 1, 2)).astype(np.int8)
+    return np.moveaxis(best, -1, axis), np.moveaxis(choice, -1, axis)
+
+
 def _shortest_closed_paths(unary: np.ndarray, move_cost: float) -> tuple[np.ndarray, np.ndarray]:
     """Cheapest closed path through states (k, w) over the angles, for every frame at once.
+
+    Each step may change k and w by −1, 0 or 1 (cost ``move_cost`` per unit); the minimum
+    over the nine moves is taken as two separable minima (over w, then over k).
 
     Args:
         unary: (T, N, K, W) cost of each state at each angle.
     Returns:
-        ``(k, w)``, each (T, N) int: the state at each angle; k and w change by at most 1 per angle.
+        ``(k, w)``, each (T, N) int: the state at each angle.
     """
     frames, angles, states_k, states_w = unary.shape
     pad = angles // 4
     order = np.concatenate([np.arange(angles - pad, angles), np.arange(angles), np.arange(pad)])
-    moves = [(dk, dw) for dk in (-1, 0, 1) for dw in (-1, 0, 1)]
-    move_costs = np.array([move_cost * (abs(dk) + abs(dw)) for dk, dw in moves], np.float32)
-    choices = np.empty((order.size, frames, states_k, states_w), np.int8)
-    total = unary[:, order[0]].copy()
-    padded = np.full((frames, states_k + 2, states_w + 2), np.inf, np.float32)
+    choice_w = np.empty((order.size, frames, states_k, states_w), np.int8)
+    choice_k = np.empty((order.size, frames, states_k, states_w), np.int8)
+    total = unary[:, order[0]]
     for step, angle in enumerate(order[1:], start=1):
-        padded[:, 1:-1, 1:-1] = total
-        options = np.stack(
-            [
-                padded[:, 1 + dk : 1 + dk + states_k, 1 + dw : 1 + dw + states_w] + c
-                for (dk, dw), c in zip(moves, move_costs, strict=True)
-            ]
-        )
-        choices[step] = np.argmin(options, axis=0)
-        total = np.take_along_axis(options, choices[step][None].astype(np.intp), axis=0)[0] + unary[:, angle]
-    best = np.argmin(total.reshape(frames, -1), axis=1)
-    k, w = np.unravel_index(best, (states_k, states_w))
+        over_w, choice_w[step] = _cheapest_shift(total, 2, move_cost)
+        total, choice_k[step] = _cheapest_shift(over_w, 1, move_cost)
+        total = total + unary[:, angle]
+    k, w = np.unravel_index(np.argmin(total.reshape(frames, -1), axis=1), (states_k, states_w))
     path_k = np.empty((order.size, frames), np.intp)
     path_w = np.empty((order.size, frames), np.intp)
-    move_k = np.array([dk for dk, _ in moves])
-    move_w = np.array([dw for _, dw in moves])
     frame_index = np.arange(frames)
     for step in range(order.size - 1, -1, -1):
         path_k[step], path_w[step] = k, w
         if step:
-            choice = choices[step, frame_index, k, w]
-            k, w = k + move_k[choice], w + move_w[choice]
+            k = k + choice_k[step, frame_index, k, w] - 1
+            w = w + choice_w[step, frame_index, k, w] - 1
     middle = slice(pad, pad + angles)
     return path_k[middle].T, path_w[middle].T
 
@@ -225,30 +229,22 @@ def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float,
     falls_below_wall = beyond < -EPI_EDGE_CONTRAST
     epi_edge = np.clip(np.where(falls_below_wall, np.abs(edge), edge) / EPI_EDGE_CONTRAST, 0.0, 1.0)
 
-    def cumulative(cost: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.zeros((*cost.shape[:-1], 1)), np.cumsum(cost, axis=-1)], axis=-1)
+    def before(cost: np.ndarray, offset: int = 0) -> np.ndarray:
+        """(T, N, R): the sum of ``cost`` over the samples before each sample (+ ``offset``)."""
+        total = np.concatenate([np.zeros((*cost.shape[:-1], 1)), np.cumsum(cost, axis=-1)], axis=-1)
+        return np.concatenate([total[..., offset:], np.repeat(total[..., -1:], offset, axis=-1)], axis=-1)[..., :-1]
 
-    cavity_sum, wall_sum, outside_sum = cumulative(cavity), cumulative(wall), cumulative(outside)
-    endo_index = first[:, None, None] + np.arange(states_k)[None, None, :]  # (T, 1, K)
-    epi_index = endo_index[..., None] + np.arange(w_low, w_high + 1)  # (T, 1, K, W)
-
-    def at(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """values (T, N, R) gathered at per-frame sample indices (T, 1, ...) → (T, N, ...)."""
-        flat = index.reshape(index.shape[0], 1, -1)
-        gathered = np.take_along_axis(
-            values, np.broadcast_to(flat, (values.shape[0], values.shape[1], flat.shape[-1])), axis=-1
-        )
-        return gathered.reshape(values.shape[0], values.shape[1], *index.shape[2:])
-
-    unary = (
-        at(cavity_sum, endo_index)[..., None]
-        + at(wall_sum, epi_index)
-        - at(wall_sum, endo_index)[..., None]
-        + at(outside_sum, epi_index + band)
-        - at(outside_sum, epi_index)
-        - ENDO_EDGE_MM * at(endo_edge, endo_index)[..., None]
-        - EPI_EDGE_MM * at(epi_edge, epi_index)
-    ).astype(np.float32)
+    # A pair's cost = terms of its endocardial sample i + terms of its epicardial sample i + w_low + w.
+    endo_terms = before(cavity) - before(wall) - ENDO_EDGE_MM * endo_edge  # (T, N, R)
+    epi_terms = before(wall) + before(outside, band) - before(outside) - EPI_EDGE_MM * epi_edge
+    epi_windows = np.lib.stride_tricks.sliding_window_view(epi_terms, w_high - w_low + 1, axis=-1)
+    unary = np.stack(
+        [
+            endo_terms[t, :, first[t] : first[t] + states_k, None]
+            + epi_windows[t, :, first[t] + w_low : first[t] + w_low + states_k]
+            for t in range(frames.shape[0])
+        ]
+    ).astype(np.float32)  # (T, N, K, W)
     path_k, path_w = _shortest_closed_paths(unary, MOVE_COST_MM)
     endo_samples = first[:, None] + path_k  # (T, N)
     epi_samples = endo_samples + w_low + path_w

@@ -78,11 +78,9 @@ class LeftVentricle:
 @dataclasses.dataclass(frozen=True)
 class _Candidate:
     score: float
-    threshold: float
-    region: np.ndarray
-    ring_contrast: float
+    cavity: np.ndarray
+    """(T, H, W) bool the followed pool."""
     blood_level: float
-    ring_level: float
 
 
 def smoothed_frames(magnitude: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarray:
@@ -148,6 +146,22 @@ def _follow(
     return followed, float(np.median(spilled))
 
 
+def _follow_near(
+    frames: np.ndarray, threshold: float, region: np.ndarray, spacing_mm: tuple[float, float]
+) -> tuple[np.ndarray, float]:
+    """:func:`_follow` from ``region`` at ``threshold``, labelling only a box around it (the reach and a margin)."""
+    rows, cols = np.nonzero(region)
+    margin = (int(np.ceil(FOLLOW_REACH_MM / spacing_mm[0])) + 2, int(np.ceil(FOLLOW_REACH_MM / spacing_mm[1])) + 2)
+    box = (
+        slice(max(rows.min() - margin[0], 0), rows.max() + margin[0] + 1),
+        slice(max(cols.min() - margin[1], 0), cols.max() + margin[1] + 1),
+    )
+    followed, spilled = _follow(*_label_frames(frames[:, box[0], box[1]], threshold), region[box], spacing_mm)
+    whole = np.zeros(frames.shape, bool)
+    whole[:, box[0], box[1]] = followed
+    return whole, spilled
+
+
 def _frame_to_frame_overlap(followed: np.ndarray) -> float:
     """Mean intersection over union of each frame's region (T, H, W) with the next one's (cyclically)."""
     following = np.roll(followed, -1, axis=0)
@@ -178,7 +192,6 @@ def _candidates(
             continue
         boxes_ed = ndimage.find_objects(labels_ed)
         areas = np.bincount(labels_ed.ravel())[1:] * pixel_area
-        stack = None
         for label in np.flatnonzero((areas >= min_area * 0.5) & (areas <= max_area)) + 1:
             region = _filled(labels_ed, boxes_ed, int(label))
             area = region.sum() * pixel_area
@@ -195,9 +208,7 @@ def _candidates(
             if contrast < MIN_RING_CONTRAST:
                 refused.append(f"no darker ring around it (contrast {contrast:.2f})")
                 continue
-            if stack is None:
-                stack = _label_frames(frames, threshold)
-            followed, spilled = _follow(*stack, region, spacing_mm)
+            followed, spilled = _follow_near(frames, threshold, region, spacing_mm)
             if spilled > MAX_SPILL:
                 refused.append(f"a bright region that spills into its surroundings ({spilled:.0%} of it)")
                 continue
@@ -215,7 +226,7 @@ def _candidates(
                 refused.append(f"its ring does not move (speed {speed_ratio:.1f}x the background's)")
                 continue
             score = contrast * min(change / 0.3, 1.0) * fill / elongation
-            found.append(_Candidate(score, threshold, region, contrast, blood, ring_level))
+            found.append(_Candidate(score, followed, blood))
     return found, refused
 
 
@@ -247,7 +258,7 @@ def locate_left_ventricle(
 
 
 def _describe(frames: np.ndarray, best: _Candidate, spacing_mm: tuple[float, float]) -> LeftVentricle:
-    cavity, _ = _follow(*_label_frames(frames, best.threshold), best.region, spacing_mm)
+    cavity = best.cavity
     area = cavity.sum(axis=(1, 2)).astype(np.float64)
     rows, cols = np.indices(frames.shape[1:])
     centres = np.stack([(cavity * rows).sum(axis=(1, 2)) / area, (cavity * cols).sum(axis=(1, 2)) / area], axis=-1)
