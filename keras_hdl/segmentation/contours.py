@@ -18,11 +18,11 @@ pair (endocardium at sample i, wall of w samples) costs, per mm of ray:
 
 Dynamic programming over the angles (1.5 turns, the middle turn kept, so the contour
 closes) finds the cheapest pair of borders whose radius and thickness change by at most
-one sample per angle. The cavity border is then replaced by its convex hull, which puts
-papillary muscles attached to the wall inside the cavity (the usual convention, and why
-they are not myocardium), both borders are smoothed over the cycle and along the contour, and each frame gets a
-confidence: the share of its borders on a visible edge times their agreement with the
-smoothed borders.
+one sample per angle. Both borders are then smoothed over the cycle and along the
+contour, and the cavity border is replaced by its convex hull, which puts papillary
+muscles attached to the wall inside the cavity (the usual convention, and why they are
+not myocardium). Each frame gets a confidence: the share of its borders on a visible edge
+times their agreement with the smoothed borders.
 """
 
 from __future__ import annotations
