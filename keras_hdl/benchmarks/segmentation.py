@@ -6,9 +6,10 @@ view, no RV in view) and each held-out subject (seed :data:`HELD_OUT_SEED`, neve
 while the method was tuned), it reports: myocardium DICE per frame (mean and mean of the
 worst decile of frames), the Pearson correlation of the global velocity curves from
 automatic masks with those from the true masks (the lowest over slices and components),
-the relative PSV/PDV errors of the mean-over-slices curves (the largest over the radial
-and longitudinal components; circumferential peaks of a few mm/s are reported but not
-targeted), and the seconds per slice. Targets (issue 16): DICE ≥ 0.85 mean and ≥ 0.75 on
+the relative PSV/PDV errors of each slice's global curves (the largest over slices and
+components; per slice, because the mean over slices of the circumferential curves nearly
+cancels — the base turns one way, the apex the other — so its peaks of about 1 mm/s
+make relative errors meaningless), and the seconds per slice. Targets (issue 16): DICE ≥ 0.85 mean and ≥ 0.75 on
 the worst decile, Pearson ≥ 0.98, PSV/PDV within 10 %, ≤ 2 s per slice of 50 frames at
 256² on two cores. Run: ``python -m keras_hdl.benchmarks.segmentation``.
 """
@@ -29,8 +30,6 @@ from keras_hdl.series import Series
 HELD_OUT_SEED = 31337
 """Subjects of this seed were never looked at while the method was tuned (seeds 7 and 2026 were)."""
 FRAMES, SIZE, SLICES = 50, 256, 3
-TARGETED_COMPONENTS = (0, 2)
-"""Radial and longitudinal: the components whose PSV/PDV errors are targeted."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,18 +75,13 @@ class Agreement:
     Attributes:
         dice: (T, S) myocardium DICE per frame and slice.
         pearson: (S, 4) Pearson of the global curves (radial, circumferential, longitudinal, overall).
-        peak_errors: (2, 3) relative |auto − true| / |true| of PSV and PDV of the mean-over-slices
-            curves, per component.
+        peak_errors: (2, S, 3) relative |auto − true| / |true| of PSV and PDV of each slice's
+            global curves, per component.
     """
 
     dice: np.ndarray
     pearson: np.ndarray
     peak_errors: np.ndarray
-
-    @property
-    def targeted_peak_error(self) -> float:
-        """Largest PSV/PDV relative error over the radial and longitudinal components."""
-        return float(self.peak_errors[:, TARGETED_COMPONENTS].max())
 
 
 def worst_decile(values: np.ndarray) -> float:
@@ -107,8 +101,8 @@ def compare_with_truth(series: Series, segmentation: Segmentation) -> Agreement:
     """DICE, curve Pearson and PSV/PDV errors of ``segmentation`` against the masks ``series`` carries."""
     true = assess_series(series)
     automatic = assess_series(series.replace(masks=segmentation.masks))
-    true_markers = compute_markers(true.mean_curves, series.rr_interval_ms)
-    automatic_markers = compute_markers(automatic.mean_curves, series.rr_interval_ms)
+    true_markers = compute_markers(true.global_curves, series.rr_interval_ms)
+    automatic_markers = compute_markers(automatic.global_curves, series.rr_interval_ms)
     peak_errors = np.stack([np.abs(automatic_markers[key] / true_markers[key] - 1.0) for key in ("psv", "pdv")])
     return Agreement(
         dice=dice_per_frame(segmentation.masks, series.masks),
@@ -136,13 +130,8 @@ def run(quick: bool = False, subjects: int | None = None) -> list[Row]:
             Row(f"{name}: DICE worst decile of frames", worst_decile(dice), "DICE"),
             Row(f"{name}: Pearson min (slices, components)", float(min(a.pearson.min() for a in agreements)), "r"),
             Row(
-                f"{name}: PSV/PDV error max (radial, longitudinal)",
-                100 * max(a.targeted_peak_error for a in agreements),
-                "%",
-            ),
-            Row(
-                f"{name}: PSV/PDV error max (circumferential)",
-                100 * max(float(a.peak_errors[:, 1].max()) for a in agreements),
+                f"{name}: PSV/PDV error max (slices, components)",
+                100 * max(a.peak_errors.max() for a in agreements),
                 "%",
             ),
             Row(f"{name}: seconds per slice ({FRAMES}x{SIZE}²)", float(np.median(seconds_per_slice)), "s/slice"),

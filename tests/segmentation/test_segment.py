@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_hdl.benchmarks.segmentation import VARIANTS, compare_with_truth, dice_per_frame, worst_decile
+from keras_hdl.benchmarks.segmentation import (
+    VARIANTS,
+    compare_with_truth,
+    dice_per_frame,
+    variant_scan,
+    worst_decile,
+)
 from keras_hdl.errors import InputError
 from keras_hdl.phantom.truth import TISSUE_CODES
 from keras_hdl.segmentation import LOW_CONFIDENCE, segment_series
@@ -16,13 +22,31 @@ from keras_hdl.series import Series
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_meets_the_targets_on_held_out_scans(segmented, variant):
-    """DICE ≥ 0.85 per frame on average and ≥ 0.75 on the worst decile; curves r ≥ 0.98; PSV/PDV within 10 %."""
+    """DICE ≥ 0.85 per frame on average and ≥ 0.75 on the worst decile; curves r ≥ 0.98; PSV/PDV within 12 %.
+
+    On this coarse grid (2.34 mm pixels: an apical wall is 3 pixels thick) each slice's
+    PSV/PDV stay within 12 %; the issue's 10 % holds at the benchmark's 256² (about 5 %,
+    checked by the slow test below).
+    """
     series, _, segmentation = segmented(variant)
     agreement = compare_with_truth(series, segmentation)
     assert agreement.dice.mean() >= 0.85
     assert worst_decile(agreement.dice) >= 0.75
     assert agreement.pearson.min() >= 0.98
-    assert agreement.targeted_peak_error <= 0.10
+    assert agreement.peak_errors.max() <= 0.12
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_meets_the_targets_at_full_resolution(variant):
+    """The issue's targets in the benchmark's setting: 256² (1.17 mm pixels; 0.625 mm for the small field of
+    view), base, mid and apex, 50 frames."""
+    series, _ = variant_scan(variant, 1)
+    agreement = compare_with_truth(series, segment_series(series))
+    assert agreement.dice.mean() >= 0.85
+    assert worst_decile(agreement.dice) >= 0.75
+    assert agreement.pearson.min() >= 0.98
+    assert agreement.peak_errors.max() <= 0.10
 
 
 def test_papillary_muscles_stay_in_the_cavity(segmented):
