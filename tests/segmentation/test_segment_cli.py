@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from keras_hdl.benchmarks.segmentation import dice_per_frame
 from keras_hdl.cli import main
-from keras_hdl.dicom import write_dicom_scan
+from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.readers import read_masks, read_series
 from keras_hdl.segmentation import METHOD, METHOD_VERSION, segment_series
 
@@ -59,6 +59,27 @@ def test_segment_writes_a_seg_that_reads_back_onto_the_series(dicom_input, segme
         report = subprocess.run(["dciodvfy", str(out)], capture_output=True, text=True, timeout=60)
         findings = [line for line in (report.stdout + report.stderr).splitlines() if line.startswith(("Error", "Warn"))]
         assert findings == []  # neither errors nor warnings
+
+
+def test_segment_a_classic_dicom_folder(segmented, tmp_path):
+    """A folder of classic MR files (one slice here): the SEG references its magnitude images."""
+    series, _, _ = segmented("phantom")
+    one_slice = series.replace(
+        magnitude=series.magnitude[:, 1:],
+        phase=series.phase[:, 1:],
+        masks=None,
+        image_positions=series.image_positions[1:],
+    )
+    write_dicom_classic_scan(one_slice, tmp_path / "scan")
+    folder = tmp_path / "scan" / "series"
+    result = run("segment", folder, "--out", tmp_path / "seg.dcm", "--no-progress")
+    assert result.exit_code == 0, result.output
+    read = read_series(folder)
+    masks = read_masks(tmp_path / "seg.dcm", read)
+    np.testing.assert_array_equal(masks, segment_series(read).masks)
+    assert dice_per_frame(masks, series.masks[:, 1:]).mean() >= 0.85
+    references = pydicom.dcmread(tmp_path / "seg.dcm").ReferencedSeriesSequence[0].ReferencedInstanceSequence
+    assert len(references) == series.num_frames  # one magnitude file per frame
 
 
 def test_segment_a_npz_series_writes_npz_masks_and_refuses_a_seg(npz_input, segmented, tmp_path):
