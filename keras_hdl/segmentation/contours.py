@@ -3,7 +3,7 @@
 Around each frame's cavity centre the smoothed magnitude is resampled on rays
 (:data:`ANGLES` angles, every half pixel out to the pool radius + :data:`REACH_MM`) and
 rescaled so that the blood pool is 1 and the myocardium 0 (``u``; the myocardium's level
-is read on the end-diastolic rays, :func:`myocardium_level`). Along a ray, a border
+is read on the rays of the frame with the largest pool, :func:`myocardium_level`). Along a ray, a border
 pair (endocardium at sample i, wall of w samples) costs, per mm of ray:
 
 - cavity [0, i): :data:`CAVITY_DARK_COST` where dark (papillary muscles and trabeculae are
@@ -218,7 +218,8 @@ def find_borders(frames: np.ndarray, lv: LeftVentricle, spacing_mm: tuple[float,
 
     polar = _unwrap(frames, lv.centres, spacing_mm, step, samples)
     reach = max(1, round(min(spacing_mm) / step))
-    myocardium = myocardium_level(polar[0], pool_radius[0], step, reach)
+    largest = int(np.argmax(pool_radius))  # end diastole
+    myocardium = myocardium_level(polar[largest], pool_radius[largest], step, reach)
     u = (polar - myocardium) / max(lv.blood_level - myocardium, 1e-6)
     edge = _edges(u, reach)
     cavity = CAVITY_DARK_COST * np.clip((0.5 - u) / 0.5, 0.0, 1.0) * step

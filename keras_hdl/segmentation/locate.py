@@ -4,8 +4,8 @@ Method
 ------
 The magnitude frames of a slice are scaled by their robust maximum and smoothed
 (Gaussian, σ = 1 mm). At each of :data:`THRESHOLDS` (fractions of that maximum), the
-bright connected regions of the end-diastolic frame (frame 0, the R wave) with holes
-filled (papillary muscles) are LV candidates when they are
+bright connected regions of the frames' maximum (the blood pool at its largest, wherever
+the cycle starts) with holes filled (papillary muscles) are LV candidates when they are
 
 - of a plausible size: equivalent radius :data:`MIN_RADIUS_MM` … :data:`MAX_RADIUS_MM`;
 - round: the ellipse of their second moments has axes within :data:`MAX_ELONGATION` of
@@ -14,7 +14,7 @@ filled (papillary muscles) are LV candidates when they are
 - ringed by darker tissue: the median of a ring 2–6 mm outside is at most
   1 − :data:`MIN_RING_CONTRAST` of the pool's median;
 - contained and persistent: the region, followed frame by frame at the same threshold,
-  stays within a few mm of its end-diastolic outline in most frames (at most
+  stays within a few mm of its largest outline in most frames (at most
   :data:`MAX_SPILL` of it outside) and overlaps itself from one frame to the next
   (intersection over union ≥ :data:`MIN_FRAME_OVERLAP`; bright noise does neither);
 - beating: it changes its area by at least :data:`MIN_AREA_CHANGE` over the cycle (static
@@ -65,8 +65,9 @@ class LeftVentricle:
     Attributes:
         centres: (T, 2) cavity centre per frame, pixel (row, col), smoothed over the cycle.
         cavity_area_mm2: (T,) area of the followed blood pool per frame (papillary muscles included).
-        radius_mm: equivalent radius of the end-diastolic blood pool, mm.
-        blood_level: median signal of the end-diastolic blood pool (fraction of the slice's robust maximum).
+        radius_mm: equivalent radius of the blood pool at its largest (end diastole), mm.
+        blood_level: median signal of the followed blood pool over the cycle (fraction of the slice's
+            robust maximum).
     """
 
     centres: np.ndarray
@@ -126,10 +127,10 @@ def _follow(
 ) -> tuple[np.ndarray, float]:
     """In each frame, the labelled region overlapping most the previous frame's (from ``start``).
 
-    Regions are cut to within :data:`FOLLOW_REACH_MM` of ``start``: a cavity only shrinks
-    from its end-diastolic size, so what lies further out joined it through noise or a
-    thin wall. Returns the (T, H, W) bool regions and the median share of a frame's region
-    that was cut (a pool spills little; bright noise spills everywhere).
+    Regions are cut to within :data:`FOLLOW_REACH_MM` of ``start`` (the pool at its largest):
+    what lies further out joined it through noise or a thin wall. Returns the (T, H, W) bool
+    regions and the median share of a frame's region that was cut (a pool spills little;
+    bright noise spills everywhere).
     """
     reach = ndimage.distance_transform_edt(~start, sampling=spacing_mm) <= FOLLOW_REACH_MM
     followed = np.zeros(labels.shape, bool)
@@ -186,14 +187,15 @@ def _candidates(
     min_area, max_area = np.pi * MIN_RADIUS_MM**2, np.pi * MAX_RADIUS_MM**2
     found, refused = [], []
     tissue = frames.mean(axis=0) > TISSUE_LEVEL
+    brightest = frames.max(axis=0)  # the blood pool at its largest, wherever the cycle starts
     for threshold in THRESHOLDS:
-        labels_ed, count = ndimage.label(frames[0] > threshold)
+        labels, count = ndimage.label(brightest > threshold)
         if count == 0:
             continue
-        boxes_ed = ndimage.find_objects(labels_ed)
-        areas = np.bincount(labels_ed.ravel())[1:] * pixel_area
+        boxes = ndimage.find_objects(labels)
+        areas = np.bincount(labels.ravel())[1:] * pixel_area
         for label in np.flatnonzero((areas >= min_area * 0.5) & (areas <= max_area)) + 1:
-            region = _filled(labels_ed, boxes_ed, int(label))
+            region = _filled(labels, boxes, int(label))
             area = region.sum() * pixel_area
             if not min_area <= area <= max_area:
                 continue
@@ -202,9 +204,7 @@ def _candidates(
                 refused.append(f"not round (axis ratio {elongation:.1f}, fill {fill:.2f})")
                 continue
             ring = _ring(region, spacing_mm)
-            blood = float(np.median(frames[0][region]))
-            ring_level = float(np.median(frames[0][ring]))
-            contrast = 1.0 - ring_level / blood
+            contrast = 1.0 - float(np.median(brightest[ring]) / np.median(brightest[region]))
             if contrast < MIN_RING_CONTRAST:
                 refused.append(f"no darker ring around it (contrast {contrast:.2f})")
                 continue
@@ -226,7 +226,7 @@ def _candidates(
                 refused.append(f"its ring does not move (speed {speed_ratio:.1f}x the background's)")
                 continue
             score = contrast * min(change / 0.3, 1.0) * fill / elongation
-            found.append(_Candidate(score, followed, blood))
+            found.append(_Candidate(score, followed, float(np.median(frames[followed]))))
     return found, refused
 
 
@@ -236,7 +236,7 @@ def locate_left_ventricle(
     """The LV of one slice; an :class:`InputError` naming ``where`` when nothing looks like one.
 
     Args:
-        frames: (T, H, W) :func:`smoothed_frames` of the slice (frame 0 = end diastole).
+        frames: (T, H, W) :func:`smoothed_frames` of the slice.
         spacing_mm: (row, column) pixel spacing, mm.
         where: the slice, as the error message should name it.
         speed: (H, W) mean in-plane speed over the cycle (any unit), or ``None`` without phase.
@@ -267,6 +267,6 @@ def _describe(frames: np.ndarray, best: _Candidate, spacing_mm: tuple[float, flo
     return LeftVentricle(
         centres=centres,
         cavity_area_mm2=area * pixel_area,
-        radius_mm=float(np.sqrt(area[0] * pixel_area / np.pi)),
+        radius_mm=float(np.sqrt(area.max() * pixel_area / np.pi)),
         blood_level=best.blood_level,
     )
