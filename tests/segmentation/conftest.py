@@ -13,7 +13,7 @@ SIZE, SLICES = 128, 2
 
 @pytest.fixture(scope="session")
 def segmented():
-    """``segmented(variant)`` → (series, truth, segmentation) of held-out subject 1 made as ``variant`` says."""
+    """``segmented(variant)`` → (series, truth, segmentation) of the first held-out subject made as ``variant`` says."""
     cache = {}
 
     def make(name: str):
