@@ -82,6 +82,14 @@ def test_a_cycle_that_starts_in_systole_is_segmented_alike(segmented):
     np.testing.assert_array_equal(again.end_systole, (segmentation.end_systole - shift) % series.num_frames)
 
 
+def test_the_kept_frames_of_a_low_frame_rate_series_are_segmented_too(segmented):
+    """What `synthesize` gets at K = 6: frames 0, 7, …, 49, with the masks to be found on them."""
+    series, _, _ = segmented("phantom")
+    kept = np.arange(0, series.num_frames, 7)
+    low = series.replace(magnitude=series.magnitude[kept], phase=None, masks=series.masks[kept])
+    assert dice_per_frame(segment_series(low).masks, low.masks).mean() >= 0.85
+
+
 def test_a_corrupted_frame_is_named_as_low_confidence(segmented):
     series, _, clean = segmented("phantom")
     magnitude = series.magnitude.copy()
