@@ -181,8 +181,12 @@ def _ring_speed_ratio(speed: np.ndarray | None, region: np.ndarray, ring: np.nda
 
 def _candidates(
     frames: np.ndarray, spacing_mm: tuple[float, float], speed: np.ndarray | None
-) -> tuple[list[_Candidate], list[str]]:
-    """LV candidates of a slice's smoothed frames (T, H, W), and why the others were refused."""
+) -> tuple[list[_Candidate], list[tuple[int, str]]]:
+    """LV candidates of a slice's smoothed frames (T, H, W), and why the others were refused.
+
+    A refusal is (stage, reason): the later the check that refused a region, the higher its
+    stage, and the more it looked like an LV.
+    """
     pixel_area = spacing_mm[0] * spacing_mm[1]
     min_area, max_area = np.pi * MIN_RADIUS_MM**2, np.pi * MAX_RADIUS_MM**2
     found, refused = [], []
@@ -201,29 +205,31 @@ def _candidates(
                 continue
             elongation, fill = _shape(region)
             if elongation > MAX_ELONGATION or fill < MIN_FILL:
-                refused.append(f"not round (axis ratio {elongation:.1f}, fill {fill:.2f})")
+                refused.append((1, f"not round (axis ratio {elongation:.1f}, fill {fill:.2f})"))
                 continue
             ring = _ring(region, spacing_mm)
             contrast = 1.0 - float(np.median(brightest[ring]) / np.median(brightest[region]))
             if contrast < MIN_RING_CONTRAST:
-                refused.append(f"no darker ring around it (contrast {contrast:.2f})")
+                refused.append((2, f"no darker ring around it (contrast {contrast:.2f})"))
                 continue
             followed, spilled = _follow_near(frames, threshold, region, spacing_mm)
             if spilled > MAX_SPILL:
-                refused.append(f"a bright region that spills into its surroundings ({spilled:.0%} of it)")
+                refused.append((3, f"a bright region that spills into its surroundings ({spilled:.0%} of it)"))
                 continue
             overlap = _frame_to_frame_overlap(followed)
             if overlap < MIN_FRAME_OVERLAP:
-                refused.append(f"a bright region that does not persist from frame to frame (overlap {overlap:.2f})")
+                refused.append(
+                    (4, f"a bright region that does not persist from frame to frame (overlap {overlap:.2f})")
+                )
                 continue
             cavity = followed.sum(axis=(1, 2))
             change = 1.0 - cavity.min() / cavity.max()
             if change < MIN_AREA_CHANGE:
-                refused.append(f"a round bright region that does not beat (area change {change:.0%})")
+                refused.append((5, f"a round bright region that does not beat (area change {change:.0%})"))
                 continue
             speed_ratio = _ring_speed_ratio(speed, region, ring, tissue)
             if speed_ratio < MIN_RING_SPEED_RATIO:
-                refused.append(f"its ring does not move (speed {speed_ratio:.1f}x the background's)")
+                refused.append((6, f"its ring does not move (speed {speed_ratio:.1f}x the background's)"))
                 continue
             score = contrast * min(change / 0.3, 1.0) * fill / elongation
             found.append(_Candidate(score, followed, float(np.median(frames[followed]))))
@@ -243,8 +249,9 @@ def locate_left_ventricle(
     """
     found, refused = _candidates(frames, spacing_mm, speed)
     if not found:
+        furthest = max((stage for stage, _ in refused), default=None)
         reason = (
-            "; ".join(sorted(set(refused))[:3])
+            "; ".join(sorted({text for stage, text in refused if stage == furthest})[:3])
             if refused
             else f"no bright region of {MIN_RADIUS_MM:g}-{MAX_RADIUS_MM:g} mm radius (a blood pool) at any threshold"
         )
@@ -254,13 +261,13 @@ def locate_left_ventricle(
             "(keras-hdl segment --slices) or give the masks (--masks)"
         )
     best = max(found, key=lambda candidate: candidate.score)
-    return _describe(frames, best, spacing_mm)
+    return _describe(best, spacing_mm)
 
 
-def _describe(frames: np.ndarray, best: _Candidate, spacing_mm: tuple[float, float]) -> LeftVentricle:
+def _describe(best: _Candidate, spacing_mm: tuple[float, float]) -> LeftVentricle:
     cavity = best.cavity
     area = cavity.sum(axis=(1, 2)).astype(np.float64)
-    rows, cols = np.indices(frames.shape[1:])
+    rows, cols = np.indices(cavity.shape[1:])
     centres = np.stack([(cavity * rows).sum(axis=(1, 2)) / area, (cavity * cols).sum(axis=(1, 2)) / area], axis=-1)
     centres = ndimage.gaussian_filter1d(centres, CENTRE_SMOOTHING_FRAMES, axis=0, mode="wrap")
     pixel_area = spacing_mm[0] * spacing_mm[1]
