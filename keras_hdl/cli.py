@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "export": ("export", "Export trained models for TensorFlow Serving and TFLite."),
     "synthesize": ("synthesize", "Make a synthetic digital twin from a low-frame-rate magnitude series."),
     "assess": ("assess", "Assess myocardial velocities of a series (DICOM or .npz)."),
+    "segment": ("segment", "Segment the LV myocardium of a series automatically (DICOM SEG out)."),
     "benchmark": ("benchmark", "Time training, pipeline, inference and assessment against peak and baselines."),
     "evaluate": ("evaluate", "Run the paper's experiments on held-out phantom subjects."),
 }

@@ -305,10 +305,13 @@ def write_report(
     out_dir: str | Path,
     reference: Assessment | None = None,
     json_path: str | Path | None = None,
+    masks: dict | None = None,
 ) -> dict[str, Path]:
     """Write velocities.csv, markers.csv, report.json and curves.png into ``out_dir`` (and the JSON to ``json_path``).
 
-    Returns the written paths by file name (``"json"`` for ``json_path``).
+    ``masks``: entries added to the JSON report that say where the masks came from (automatic
+    segmentation: :func:`keras_hdl.segmentation.output.report_entries`). Returns the written
+    paths by file name (``"json"`` for ``json_path``).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -318,7 +321,7 @@ def write_report(
     paths = {name: out_dir / name for name in OUTPUT_FILES}
     _write_velocities_csv(assessment, paths["velocities.csv"])
     _write_markers_csv(report, paths["markers.csv"])
-    text = json.dumps(_report_dict(report), indent=1, allow_nan=False)
+    text = json.dumps({**_report_dict(report), **(masks or {})}, indent=1, allow_nan=False)
     targets = [paths["report.json"]]
     if json_path is not None:
         paths["json"] = Path(json_path)

@@ -21,6 +21,8 @@ from keras_hdl.assessment import (
 from keras_hdl.assessment.velocity import DEFAULT_REFERENCE_ANGLE_DEG
 from keras_hdl.errors import InputError
 from keras_hdl.readers import read_masks, read_series
+from keras_hdl.segmentation import METHOD, METHOD_VERSION, Segmentation, segment_series
+from keras_hdl.segmentation.output import OVERLAY_NAME, masks_name, report_entries, write_automatic
 from keras_hdl.series import Series
 
 OUTPUT_SUFFIX = "_assessment"
@@ -55,19 +57,55 @@ def read_with_masks(
     return series
 
 
+def with_masks(
+    series: Series, masks_path: str | Path | None = None, progress: bool = False, where: str | Path = "INPUT"
+) -> tuple[Series, Segmentation | None]:
+    """``series`` with masks (from ``masks_path``, or its own); without any, segmented automatically.
+
+    Returns the series (with masks) and the automatic segmentation, ``None`` when masks were
+    found. ``where`` names the series in the error raised when automatic segmentation fails.
+    """
+    if masks_path is not None:
+        return series.replace(masks=read_masks(masks_path, series)), None
+    if series.masks is not None:
+        return series, None
+    try:
+        segmentation = segment_series(series, progress=progress)
+    except InputError as err:
+        raise InputError(
+            f"{where}: no myocardium masks found, and automatic segmentation failed: {err}. Pass --masks FILE "
+            "(a DICOM SEG, a NIfTI, or a .npz with a boolean array `masks` of shape (T, S, H, W) = "
+            f"{series.magnitude.shape}), or put a seg.dcm that references the series beside it"
+        ) from err
+    return series.replace(masks=segmentation.masks), segmentation
+
+
+def automatic_masks_line(input_path: str | Path, segmentation: Segmentation) -> str:
+    """The one line that says a series' masks were made automatically, and which frames to check."""
+    return (
+        f"{input_path} has no myocardium masks: segmented automatically ({METHOD}, version {METHOD_VERSION}; "
+        f"{segmentation.describe_low_confidence()})"
+    )
+
+
 def assess_path(
     input_path: str | Path,
     masks_path: str | Path | None = None,
     reference_path: str | Path | None = None,
     options: AssessmentOptions | None = None,
-) -> tuple[Assessment, Assessment | None]:
-    """Assess the series at ``input_path`` and, when given, the reference (which falls back to the input's masks)."""
-    series = read_with_masks(input_path, masks_path)
+    progress: bool = False,
+) -> tuple[Assessment, Assessment | None, Series, Segmentation | None]:
+    """Assess the series at ``input_path`` and, when given, the reference (which falls back to the input's masks).
+
+    Returns (assessment, reference assessment or ``None``, the input series with its masks,
+    the automatic segmentation or ``None`` when the input had masks).
+    """
+    series, segmentation = with_masks(read_series(input_path), masks_path, progress, input_path)
     assessment = assess_series(series, options)
     reference = None
     if reference_path is not None:
         reference = assess_series(read_with_masks(reference_path, fallback_masks=series.masks), options)
-    return assessment, reference
+    return assessment, reference, series, segmentation
 
 
 @click.command("assess")
@@ -125,12 +163,27 @@ def command(
     mean over slices (velocities in mm/s; times in frames normalised to 50 and ms), and writes
     velocities.csv, markers.csv, report.json and curves.png. Radial is positive towards the
     centre, circumferential counter-clockwise as displayed, longitudinal along the slice normal.
+
+    Without masks (no --masks, none in a .npz, no seg.dcm beside a DICOM INPUT) the LV
+    myocardium is segmented automatically (as `keras-hdl segment` does): the command says so,
+    report.json records "masks": "automatic" with the method's version and the frames of low
+    confidence, and the masks (seg.dcm, or masks.npz for a .npz INPUT) and a QC overlay
+    (segmentation.png) are written beside the report.
     """
     options = AssessmentOptions(
         flip_x=flip_x, flip_y=flip_y, flip_z=flip_z, swap_xy=swap_xy, reference_angle_deg=reference_angle
     )
-    assessment, reference = assess_path(input_path, masks_path, reference_path, options)
+    assessment, reference, series, segmentation = assess_path(
+        input_path, masks_path, reference_path, options, progress=True
+    )
+    if segmentation is not None:
+        click.echo(automatic_masks_line(input_path, segmentation))
     click.echo(format_report(assessment, reference))
     out_dir = out_dir if out_dir is not None else default_output_dir(input_path)
-    paths = write_report(assessment, out_dir, reference, json_path)
+    automatic = None
+    if segmentation is not None:
+        automatic = report_entries(segmentation, masks_name(input_path), OVERLAY_NAME)
+    paths = write_report(assessment, out_dir, reference, json_path, automatic)
+    if segmentation is not None:
+        paths.update(write_automatic(input_path, series, segmentation, out_dir))
     click.echo(f"\nWrote {', '.join(str(p) for p in paths.values())}")

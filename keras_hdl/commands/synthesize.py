@@ -7,17 +7,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keras_hdl.errors import InputError
 from keras_hdl.series import Series
 
+if TYPE_CHECKING:
+    from keras_hdl.segmentation import Segmentation
 
-def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None):
-    """(low-frame-rate series, K, T or None) from INPUT and the options."""
+
+def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None, progress: bool):
+    """(low-frame-rate series, K, T or None, INPUT as read, its automatic segmentation or None) from the options.
+
+    INPUT without masks is segmented automatically (before any downsampling, so the
+    segmentation sees the whole cycle).
+    """
+    from keras_hdl.commands.assess import with_masks
     from keras_hdl.interpolation.plan import validate_k
-    from keras_hdl.readers import read_masks, read_series
+    from keras_hdl.readers import read_series
     from keras_hdl.synthesis import downsample
 
     if k is None and downsample_k is None:
@@ -25,12 +34,12 @@ def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, do
     if k is not None and downsample_k is not None and k != downsample_k:
         raise InputError(f"--k {k} and --downsample {downsample_k} disagree; --downsample K alone sets K")
     series = read_series(input_path)
-    if masks_path is not None:
-        series = series.replace(masks=read_masks(masks_path, series))
+    if downsample_k is not None:
+        validate_k(downsample_k, series.num_frames)
+    series, segmentation = with_masks(series, masks_path, progress, input_path)
     if downsample_k is None:
-        return series, k, None
-    validate_k(downsample_k, series.num_frames)
-    return downsample(series, downsample_k), downsample_k, series.num_frames
+        return series, k, None, series, segmentation
+    return downsample(series, downsample_k), downsample_k, series.num_frames, series, segmentation
 
 
 def synthesize_path(
@@ -45,8 +54,14 @@ def synthesize_path(
     masks_path: str | Path | None = None,
     progress: bool = True,
     precision: str = "fp32",
-) -> tuple[Path, Series]:
-    """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series)."""
+) -> tuple[Path, Series, Segmentation | None]:
+    """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series, segmentation).
+
+    INPUT without masks is segmented automatically; its masks (``input_seg.dcm``, or
+    ``input_masks.npz`` for a .npz INPUT) and QC overlay (``input_segmentation.png``) are
+    written into ``out_dir`` with the twin, and the segmentation is returned (``None`` when
+    INPUT had masks).
+    """
     from tqdm import tqdm
 
     from keras_hdl.dicom import SyntheticInfo
@@ -61,7 +76,9 @@ def synthesize_path(
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     validate_seed(seed)
-    low_rate, k, full_frames = _low_rate_input(Path(input_path), masks_path, k, downsample_k)
+    low_rate, k, full_frames, source, segmentation = _low_rate_input(
+        Path(input_path), masks_path, k, downsample_k, progress
+    )
     if full_frames is not None and frames is not None and frames != full_frames:
         raise InputError(f"--frames {frames} disagrees with the {full_frames} frames of the full INPUT")
     total = validate_low_rate(low_rate, k, frames or full_frames)
@@ -81,8 +98,15 @@ def synthesize_path(
         else:
             models = load_local_models(resolve_models_folder(model_dir), progress=bar.update, precision=precision)
         twin = synthesize_twin(low_rate, k, models, seed=seed, frames=total)
-    write_twin(twin, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version))
-    return out_dir, twin
+    extra = None
+    if segmentation is not None:
+        from keras_hdl.segmentation.output import INPUT_PREFIX, write_automatic
+
+        def extra(folder: Path) -> None:
+            write_automatic(input_path, source, segmentation, folder, prefix=INPUT_PREFIX)
+
+    write_twin(twin, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version), extra)
+    return out_dir, twin, segmentation
 
 
 @click.command("synthesize")
@@ -130,7 +154,7 @@ def synthesize_path(
     "masks_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Myocardium masks of INPUT's frames (DICOM SEG, NIfTI or .npz `masks`). Default: INPUT's own "
-    "(a .npz's `masks`, or the seg.dcm beside a DICOM file).",
+    "(a .npz's `masks`, or the seg.dcm beside a DICOM file); without any, INPUT is segmented automatically.",
 )
 @click.option(
     "--precision",
@@ -165,10 +189,17 @@ def command(
     --frames says otherwise. With --downsample K, INPUT is instead a full series whose frames
     are dropped first. The twin is synthetic and de-identified (no identity of INPUT is
     carried); `keras-hdl assess OUT/series.dcm` reads it directly.
+    INPUT without masks is segmented automatically (as `keras-hdl segment` does); its masks
+    and QC overlay go into OUT as input_seg.dcm (input_masks.npz for a .npz) and
+    input_segmentation.png.
     """
-    out_dir, twin = synthesize_path(
+    out_dir, twin, segmentation = synthesize_path(
         input_path, out_dir, k, model_dir, server, seed, downsample_k, frames, masks_path, not no_progress, precision
     )
+    if segmentation is not None:
+        from keras_hdl.commands.assess import automatic_masks_line
+
+        click.echo(automatic_masks_line(input_path, segmentation))
     frames_count, slices, rows, cols = twin.magnitude.shape
     click.echo(
         f"Wrote {out_dir}: series.dcm, seg.dcm, twin.npz ({frames_count} frames, {slices} slices, {rows}x{cols} px; "

@@ -74,11 +74,18 @@ def _code_item(code: Code) -> Dataset:
     return _item(CodeValue=code.value, CodingSchemeDesignator=code.scheme_designator, CodeMeaning=code.meaning)
 
 
-def write_cine_seg(masks: np.ndarray, series: Series, source: SourceFrames, path: str | Path) -> Path:
+def write_cine_seg(
+    masks: np.ndarray,
+    series: Series,
+    source: SourceFrames,
+    path: str | Path,
+    algorithm: tuple[str, str] = ("keras-hdl", __version__),
+) -> Path:
     """Write a BINARY cine SEG of ``masks`` (T, S, H, W) bool drawn on ``series`` (as read from ``source``).
 
     ``series`` gives the geometry (pixel spacing mm, orientation, slice positions mm) and
-    ``source`` the referenced magnitude images. Returns ``path``.
+    ``source`` the referenced magnitude images; ``algorithm`` (name, version) is recorded as
+    the segment's Segmentation Algorithm Identification. Returns ``path``.
     """
     masks = np.asarray(masks)
     if masks.shape != series.magnitude.shape:
@@ -92,7 +99,7 @@ def write_cine_seg(masks: np.ndarray, series: Series, source: SourceFrames, path
         segmented_property_type=MYOCARDIUM,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
         algorithm_identification=hd.AlgorithmIdentificationSequence(
-            name="keras-hdl", version=__version__, family=SEGMENTATION_DERIVATION
+            name=algorithm[0], version=algorithm[1], family=SEGMENTATION_DERIVATION
         ),
     )
 

@@ -62,6 +62,9 @@ class PhantomConfig:
         background_mean, background_std: the Gaussian's parameters in normalised phase units.
         noise: ``False`` renders noise-free images (no Rician noise, no phase noise, air at
             zero velocity); for tests that compare with the analytic velocities.
+        right_ventricle: ``False`` leaves the RV out of the images (as in a view that does not
+            reach it); the insertion points in the ground truth are still those of the RV it
+            would have.
     """
 
     subjects: int = 3
@@ -76,6 +79,7 @@ class PhantomConfig:
     background_mean: float = PAPER_BACKGROUND_MEAN
     background_std: float = PAPER_BACKGROUND_STD
     noise: bool = True
+    right_ventricle: bool = True
 
     def __post_init__(self) -> None:
         _check_int("subjects", self.subjects, 1, MAX_SUBJECTS, "--subjects")

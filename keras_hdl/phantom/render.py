@@ -245,8 +245,9 @@ def render_scene(
     rv_angle = rv_direction[expand].astype(np.float32)
     rv_outer = ellipse_distance(x, up, rv_centre_per_frame, rv_outer_axes, rv_angle)
     rv_inner = ellipse_distance(x, up, rv_centre_per_frame, rv_inner_axes, rv_angle)
-    _paint(signal, labels, grid.coverage(rv_outer), SIGNAL["rv_wall"], "rv_wall")
-    _paint(signal, labels, grid.coverage(rv_inner), SIGNAL["rv_blood"], "rv_blood")
+    if config.right_ventricle:
+        _paint(signal, labels, grid.coverage(rv_outer), SIGNAL["rv_wall"], "rv_wall")
+        _paint(signal, labels, grid.coverage(rv_inner), SIGNAL["rv_blood"], "rv_blood")
     _paint(signal, labels, grid.coverage(radius - epi), subject.myocardium_signal, "lv_myocardium")
     _paint(signal, labels, grid.coverage(radius - endo), SIGNAL["lv_blood"], "lv_blood")
     papillary_radius = (PAPILLARY_SIZE * motion.endo_radius_ed_mm[:, None, None]).astype(np.float32)
@@ -257,7 +258,7 @@ def render_scene(
         _paint(signal, labels, grid.coverage(blob - papillary_radius), subject.myocardium_signal, "papillary")
     signal *= np.float32(subject.signal_scale)
 
-    in_heart = (radius <= epi) | (rv_outer <= 0)
+    in_heart = (radius <= epi) | ((rv_outer <= 0) & config.right_ventricle)
     radial = radial_inward_velocity(radius, endo, endo_rate).astype(np.float32) * in_heart
     circumferential = (radius * rotation_rate).astype(np.float32) * in_heart
     radial_dir, circumferential_dir = cylindrical_unit_vectors(grid.dx, grid.dy)

@@ -52,6 +52,23 @@ def test_synthesize_writes_a_twin_that_assess_reads(full_npz, tiny_models_dir, l
     np.testing.assert_allclose(read_back.phase, np.round(twin.phase), atol=1)
 
 
+def test_input_without_masks_is_segmented_automatically(phantom_series, tiny_models_dir, tmp_path):
+    from keras_hdl.segmentation import METHOD
+
+    bare = phantom_series.replace(masks=None).save_npz(tmp_path / "bare.npz")
+    out = tmp_path / "twin"
+    result = run("synthesize", bare, "--downsample", 3, "--out", out, "--model", tiny_models_dir, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert f"bare.npz has no myocardium masks: segmented automatically ({METHOD}" in result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["input_masks.npz", "input_segmentation.png", "seg.dcm", "series.dcm", "twin.npz"]
+    automatic = np.load(out / "input_masks.npz")["masks"]
+    overlap = (automatic & phantom_series.masks).sum() / phantom_series.masks.sum()
+    assert overlap >= 0.85  # masks of the full input, not only its kept frames
+    twin = Series.load_npz(out / "twin.npz")
+    np.testing.assert_array_equal(twin.masks[::4], automatic[::4])  # kept frames carry the automatic masks
+
+
 def test_low_frame_rate_npz_input(phantom_series, tiny_models_dir, tmp_path):
     """The documented convention: INPUT holds only the kept frames; --k and --frames give the cycle."""
     from keras_hdl.synthesis import downsample
@@ -113,7 +130,7 @@ def closed_port() -> int:
         ("k_and_downsample_disagree", "--k 2 and --downsample 3 disagree"),
         ("no_k", "give --k K"),
         ("masks_missing", "masks missing for 1 kept frame"),
-        ("no_masks", "no myocardium masks"),
+        ("no_masks_no_lv", "no myocardium masks found, and automatic segmentation failed: slice 1: no left ventricle"),
         ("not_a_models_folder", "not a keras-hdl models folder"),
         ("swapped_networks", "holds a PhaseGenerator, not an interpolation network"),
         ("unreachable_server", "cannot reach TensorFlow Serving at http://127.0.0.1:"),
@@ -131,10 +148,14 @@ def test_bad_input_exits_2_and_writes_nothing(case, message, phantom_series, ful
         extra = ["--k", 2, "--downsample", 3]
     elif case == "no_k":
         extra = []
-    elif case in ("masks_missing", "no_masks"):
+    elif case == "masks_missing":
         masks = phantom_series.masks.copy()
         masks[8, 1] = False  # frame 8 is kept with K = 3
-        source = phantom_series.replace(masks=None if case == "no_masks" else masks).save_npz(tmp_path / "in.npz")
+        source = phantom_series.replace(masks=masks).save_npz(tmp_path / "in.npz")
+    elif case == "no_masks_no_lv":
+        frozen = phantom_series.magnitude.copy()
+        frozen[:, 1] = frozen[:1, 1]  # no masks, and a slice whose LV does not beat
+        source = phantom_series.replace(magnitude=frozen, masks=None).save_npz(tmp_path / "in.npz")
     elif case == "not_a_models_folder":
         models = tmp_path / "empty"
         models.mkdir()

@@ -1,0 +1,78 @@
+"""Write automatic masks where the tools read them: a cine DICOM SEG on a DICOM series, a ``.npz`` otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from keras_hdl.errors import InputError
+from keras_hdl.io_utils import write_npz
+from keras_hdl.segmentation.segment import METHOD, METHOD_VERSION, Segmentation
+from keras_hdl.series import Series
+
+SEG_NAME = "seg.dcm"
+NPZ_NAME = "masks.npz"
+OVERLAY_NAME = "segmentation.png"
+INPUT_PREFIX = "input_"
+"""A twin's folder holds its input's automatic masks and overlay under these names with this prefix."""
+INPUT_FILES = tuple(INPUT_PREFIX + name for name in (SEG_NAME, NPZ_NAME, OVERLAY_NAME))
+
+
+def is_npz(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".npz"
+
+
+def masks_name(input_path: str | Path) -> str:
+    """The file name automatic masks of ``input_path`` get: ``seg.dcm`` for DICOM, ``masks.npz`` for a ``.npz``."""
+    return NPZ_NAME if is_npz(input_path) else SEG_NAME
+
+
+def check_masks_target(input_path: str | Path, out_path: str | Path) -> None:
+    """Refuse to write a DICOM SEG for a ``.npz`` series (a SEG references DICOM images)."""
+    out_path = Path(out_path)
+    if is_npz(input_path) and not is_npz(out_path):
+        raise InputError(
+            f"{out_path}: a DICOM SEG references DICOM images, and {input_path} is a .npz series; write the masks "
+            f"as a .npz instead (e.g. --out {out_path.with_suffix('.npz').name}), which --masks reads too"
+        )
+
+
+def write_masks(masks: np.ndarray, input_path: str | Path, out_path: str | Path) -> Path:
+    """Write ``masks`` (T, S, H, W) bool of the series at ``input_path`` to ``out_path`` (atomic); returns it.
+
+    ``.npz`` → an array ``masks`` (what ``--masks`` reads); anything else → a cine DICOM SEG
+    referencing the DICOM series at ``input_path`` (which must be DICOM: a SEG references images).
+    """
+    out_path = Path(out_path)
+    check_masks_target(input_path, out_path)
+    if is_npz(out_path):
+        return write_npz(out_path, {"masks": np.asarray(masks, bool)})
+    from keras_hdl.dicom import read_dicom_frames, write_cine_seg
+
+    written, source, _ = read_dicom_frames(input_path)
+    return write_cine_seg(masks, written, source, out_path, algorithm=(METHOD, METHOD_VERSION))
+
+
+def write_automatic(
+    input_path: str | Path, series: Series, segmentation: Segmentation, out_dir: str | Path, prefix: str = ""
+) -> dict[str, Path]:
+    """Write the automatic masks (``seg.dcm``, or ``masks.npz`` for a ``.npz`` input) and the QC overlay
+    (``segmentation.png``) of the series read from ``input_path`` into ``out_dir``, names prefixed with
+    ``prefix``; returns the paths by file name."""
+    from keras_hdl.segmentation.overlay import write_overlay
+
+    out_dir = Path(out_dir)
+    masks_file, overlay_file = prefix + masks_name(input_path), prefix + OVERLAY_NAME
+    paths = {masks_file: out_dir / masks_file, overlay_file: out_dir / overlay_file}
+    write_masks(segmentation.masks, input_path, paths[masks_file])
+    write_overlay(series, segmentation, paths[overlay_file])
+    return paths
+
+
+def report_entries(segmentation: Segmentation, masks_file: str, overlay_file: str) -> dict:
+    """The ``report.json`` entries of automatic masks: ``"masks": "automatic"`` and the method's details."""
+    return {
+        "masks": "automatic",
+        "segmentation": {**segmentation.summary(), "file": masks_file, "overlay": overlay_file},
+    }
