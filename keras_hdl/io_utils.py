@@ -8,10 +8,13 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
+
+from keras_hdl.errors import InputError
 
 NPZ_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 """Fixed zip entry time of :func:`write_npz`, so equal arrays give equal bytes."""
@@ -69,3 +72,15 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
                 entry, buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESS_LEVEL
             )
     return path
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (no pickles), decompressed now; an unreadable or damaged file is an InputError."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                return {name: data[name] for name in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        raise InputError(f"{path}: not a readable .npz file ({err})") from err
+    raise InputError(f"{path}: one bare array (.npy), not an .npz archive of named arrays")
