@@ -90,7 +90,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as err:
-            raise UserInputError(str(err)) from err
+            raise UserInputError(" ".join(str(err).splitlines())) from err
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as err:

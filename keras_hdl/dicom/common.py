@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -102,7 +102,17 @@ MAX_MATRIX = 8192
 """Rows and columns of an image at most (MR matrices are at most 1024)."""
 MAX_FRAMES = 1_000_000
 UNCOMPRESSED = {ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian}
-UNDECODABLE = (NotImplementedError, ValueError, TypeError, KeyError, OverflowError, struct.error, OSError, EOFError)
+UNDECODABLE = (
+    BytesLengthException,
+    NotImplementedError,
+    ValueError,
+    TypeError,
+    KeyError,
+    OverflowError,
+    struct.error,
+    OSError,
+    EOFError,
+)
 """What pydicom raises when an element's bytes cannot be decoded (unknown VR, bad DS/IS text, short values)."""
 
 
@@ -123,10 +133,10 @@ def read_dataset(path: Path, stop_before_pixels: bool = False) -> Dataset:
     """Read one DICOM file, every element decoded; anything not readable becomes an :class:`InputError` naming it."""
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
-    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, NotImplementedError, struct.error) as err:
-        raise InputError(f"{path}: not a DICOM file ({err}); point at a DICOM file or folder") from err
-    except OSError as err:
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
         raise InputError(f"{path}: cannot be read ({err})") from err
+    except (InvalidDicomError, *UNDECODABLE) as err:
+        raise InputError(f"{path}: not a DICOM file or a damaged one ({err}); point at a DICOM file or folder") from err
     _decode_elements(ds, path)
     return ds
 
@@ -221,8 +231,8 @@ def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     integer(ds, "PixelRepresentation", str(path), 0, 1)
     if str(ds.get("PhotometricInterpretation", "")).strip() not in ("MONOCHROME1", "MONOCHROME2"):
         raise InputError(f"{path}: Photometric Interpretation {ds.get('PhotometricInterpretation')!r}, not MONOCHROME")
-    if "PixelData" not in ds:
-        raise InputError(f"{path}: no Pixel Data (7FE0,0010)")
+    if not isinstance(ds.get("PixelData"), bytes) or not ds.PixelData:
+        raise InputError(f"{path}: no Pixel Data (7FE0,0010), or it is empty")
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     if syntax in UNCOMPRESSED or syntax is None:
         expected = -(-rows * columns * frames * bits // 8)
