@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from twin_helpers import BATCH_ATOL_RAW_PHASE
 
 from keras_hdl.errors import InputError
 from keras_hdl.interpolation.linear import LinearInterpolator
@@ -128,8 +129,12 @@ def test_crop_level_twin_matches_a_hand_made_reference(local_models):
     triplet = np.stack([crops.magnitude[1, 49], crops.magnitude[1, 0], crops.magnitude[1, 1]], -1)
     seed = frame_seeds(9, 2, 50)[50]
     np.testing.assert_array_equal(seed, [9, 50])
+    # one sample alone against the same sample in a batch of 100: BATCH_ATOL_RAW_PHASE, normalised
     np.testing.assert_allclose(
-        crops.phase[1, 0], local_models.phase.synthesize(triplet[None], seed[None])[0], atol=1e-6
+        crops.phase[1, 0],
+        local_models.phase.synthesize(triplet[None], seed[None])[0],
+        rtol=0,
+        atol=BATCH_ATOL_RAW_PHASE / (PHASE_LEVELS / 2),
     )
 
 
