@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from keras_hdl.errors import InputError
+from keras_hdl.export.serving import REQUEST_TIMEOUT_S
 from keras_hdl.series import Series
 
 
@@ -45,8 +46,13 @@ def synthesize_path(
     masks_path: str | Path | None = None,
     progress: bool = True,
     precision: str = "fp32",
+    server_timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> tuple[Path, Series]:
-    """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series)."""
+    """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series).
+
+    With ``server``, each request waits at most ``server_timeout_s`` seconds, and the twin is
+    written only if the server still serves the models version it began with.
+    """
     from tqdm import tqdm
 
     from keras_hdl.dicom import SyntheticInfo
@@ -77,10 +83,14 @@ def synthesize_path(
         if server is not None:
             from keras_hdl.export.serving import connect
 
-            models = connect(server, progress=bar.update)
+            models = connect(server, progress=bar.update, timeout_s=server_timeout_s)
         else:
             models = load_local_models(resolve_models_folder(model_dir), progress=bar.update, precision=precision)
         twin = synthesize_twin(low_rate, k, models, seed=seed, frames=total)
+    if server is not None:
+        from keras_hdl.export.serving import confirm_version
+
+        confirm_version(server, models.version)
     write_twin(twin, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version))
     return out_dir, twin
 
@@ -111,6 +121,14 @@ def synthesize_path(
     "--server",
     help="Use a TensorFlow Serving deployment instead of local models, e.g. http://localhost:8501 "
     "(REST port; see docs/deployment.md).",
+)
+@click.option(
+    "--server-timeout",
+    "server_timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=REQUEST_TIMEOUT_S,
+    show_default=True,
+    help="Seconds to wait for each answer of --server (refused connections and HTTP 5xx are retried twice).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the background phase noise.")
 @click.option(
@@ -148,6 +166,7 @@ def command(
     out_dir: Path,
     model_dir: Path | None,
     server: str | None,
+    server_timeout_s: float,
     seed: int,
     downsample_k: int | None,
     frames: int | None,
@@ -167,7 +186,18 @@ def command(
     carried); `keras-hdl assess OUT/series.dcm` reads it directly.
     """
     out_dir, twin = synthesize_path(
-        input_path, out_dir, k, model_dir, server, seed, downsample_k, frames, masks_path, not no_progress, precision
+        input_path,
+        out_dir,
+        k,
+        model_dir,
+        server,
+        seed,
+        downsample_k,
+        frames,
+        masks_path,
+        not no_progress,
+        precision,
+        server_timeout_s,
     )
     frames_count, slices, rows, cols = twin.magnitude.shape
     click.echo(

@@ -9,28 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from stand_in_serving import StandInServing
 from twin_helpers import BATCH_ATOL_RAW_PHASE
 
 from keras_hdl.cli import main
 from keras_hdl.errors import InputError
 from keras_hdl.export.serving import RestPredictor, connect, fetch_info
 from keras_hdl.series import Series
-
-
-@pytest.fixture(scope="module")
-def server(exported):
-    with StandInServing(exported) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture(scope="module")
-def phantom_npz(tmp_path_factory):
-    from keras_hdl.phantom import phantom_scan
-    from keras_hdl.phantom.config import PhantomConfig
-
-    series, _ = phantom_scan(PhantomConfig(subjects=1, slices=2, frames=50, size=64, seed=3), 0)
-    return series.save_npz(tmp_path_factory.mktemp("input") / "full.npz")
 
 
 def test_rest_twin_equals_local_twin(server, tiny_models_dir, phantom_npz, tmp_path):
