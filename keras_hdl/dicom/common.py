@@ -101,6 +101,7 @@ PLAUSIBLE = {
 MAX_MATRIX = 8192
 """Rows and columns of an image at most (MR matrices are at most 1024)."""
 MAX_FRAMES = 1_000_000
+PIXEL_DATA_TAG = 0x7FE00010
 UNCOMPRESSED = {ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian}
 UNDECODABLE = (
     BytesLengthException,
@@ -211,6 +212,14 @@ def required_group_item(frame: Dataset, shared: Dataset, keyword: str, where: st
     if item is None:
         raise InputError(f"{where} has no {keyword} (per-frame or shared functional group)")
     return item
+
+
+def without_pixels(ds: Dataset) -> Dataset:
+    """A dataset with the elements of ``ds`` but its pixel data (which it does not keep alive)."""
+    header = Dataset({element.tag: element for element in ds if element.tag != PIXEL_DATA_TAG})
+    if hasattr(ds, "file_meta"):
+        header.file_meta = ds.file_meta
+    return header
 
 
 def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:

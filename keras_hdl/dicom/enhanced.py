@@ -51,6 +51,7 @@ from keras_hdl.dicom.common import (
     slice_keys,
     stored_pixels,
     text,
+    without_pixels,
 )
 from keras_hdl.dicom.deidentify import (
     ACQUISITION_ALLOWLIST,
@@ -459,26 +460,28 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
     intercepts = [number(t, "RescaleIntercept", w) for t, w in zip(transforms, wheres, strict=True)]
 
     mag_frames = order[0].T  # (T, S)
-    magnitude = np.stack([rescaled(stored[n], slopes[n], intercepts[n]) for n in mag_frames.ravel()]).reshape(
-        *mag_frames.shape, rows, columns
-    )
-    phase = np.empty((*mag_frames.shape[:2], 3, rows, columns), np.float32)
+    # Filled frame by frame: float64 temporaries of one frame, not of the whole series (memory, issue 17).
+    magnitude = np.empty((*mag_frames.shape, rows, columns), np.float32)
+    for (t, s), n in np.ndenumerate(mag_frames):
+        magnitude[t, s] = rescaled(stored[n], slopes[n], intercepts[n])
+    phase = np.empty((*mag_frames.shape, 3, rows, columns), np.float32)
     venc = []
     for c in range(1, 4):
-        frame_numbers = order[c].T.ravel()
-        ranges = {(channels[n][2], channels[n][3]) for n in frame_numbers}
-        signs = {channels[n][1] for n in frame_numbers}
+        frame_numbers = order[c].T  # (T, S)
+        ranges = {(channels[n][2], channels[n][3]) for n in frame_numbers.ravel()}
+        signs = {channels[n][1] for n in frame_numbers.ravel()}
         if len(ranges) > 1 or len(signs) > 1:
             raise InputError(f"{path}: phase {COMPONENTS[c - 1]} frames have different venc or encoding directions")
         (vmin, vmax), sign = ranges.pop(), signs.pop()
-        raw = np.stack([phase_from_stored(stored[n], slopes[n], intercepts[n]) for n in frame_numbers])
         component_venc = max(abs(vmin), abs(vmax))
-        if abs(vmin + vmax) <= 1e-6 * component_venc:
-            raw = raw if sign > 0 else PHASE_LEVELS - raw
-        else:  # asymmetric range: go through velocities
-            velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
-            raw = velocity_to_phase(velocity[:, None], (component_venc,) * 3, quantize=False)[:, 0]
-        phase[:, :, c - 1] = raw.reshape(*mag_frames.shape, rows, columns)
+        for (t, s), n in np.ndenumerate(frame_numbers):
+            raw = phase_from_stored(stored[n], slopes[n], intercepts[n])
+            if abs(vmin + vmax) <= 1e-6 * component_venc:
+                raw = raw if sign > 0 else PHASE_LEVELS - raw
+            else:  # asymmetric range: go through velocities
+                velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
+                raw = velocity_to_phase(velocity[None], (component_venc,) * 3, quantize=False)[0]
+            phase[t, s, c - 1] = raw
         venc.append(component_venc)
 
     first_number = int(order[0, 0, 0])
@@ -510,7 +513,8 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
         )
     sop_uid = text(ds, "SOPInstanceUID", str(path))
     references = tuple(tuple((sop_uid, int(n) + 1) for n in row) for row in mag_frames)
-    return series, SourceFrames(ds, str(ds.SOPClassUID), series.provenance[SERIES_UID_KEY], references)
+    header = without_pixels(ds)  # the references need the header only: the pixel data is freed on return
+    return series, SourceFrames(header, str(ds.SOPClassUID), series.provenance[SERIES_UID_KEY], references)
 
 
 def read_enhanced_mr(path: str | Path) -> Series:
