@@ -69,7 +69,7 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
             np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
             entry = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_TIMESTAMP)
             archive.writestr(
-                entry, buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESS_LEVEL
+                entry, buffer.getbuffer(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESS_LEVEL
             )
     return path
 

@@ -20,10 +20,14 @@ from keras_hdl.assessment import (
 )
 from keras_hdl.assessment.velocity import DEFAULT_REFERENCE_ANGLE_DEG
 from keras_hdl.errors import InputError
+from keras_hdl.memory import require_memory
 from keras_hdl.readers import read_masks, read_series
 from keras_hdl.series import Series
 
 OUTPUT_SUFFIX = "_assessment"
+ASSESS_MEMORY_FACTOR = 2.5
+"""Peak resident memory of ``assess`` over the series' in-memory size: 2.5 GB for a 20-slice, 50-frame 256²
+series.dcm (1.1 GB in memory), 1.6 GB for its .npz (keras_hdl.benchmarks.memory)."""
 
 
 def default_output_dir(input_path: str | Path) -> Path:
@@ -62,6 +66,9 @@ def assess_path(
     options: AssessmentOptions | None = None,
 ) -> tuple[Assessment, Assessment | None]:
     """Assess the series at ``input_path`` and, when given, the reference (which falls back to the input's masks)."""
+    for path in (input_path, reference_path):
+        if path is not None:
+            require_memory(path, ASSESS_MEMORY_FACTOR, "assess")
     series = read_with_masks(input_path, masks_path)
     assessment = assess_series(series, options)
     reference = None

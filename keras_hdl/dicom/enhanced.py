@@ -275,8 +275,9 @@ def write_enhanced_mr(
     frame_ms = 0.0 if series.rr_interval_ms is None else series.rr_interval_ms / frames
 
     pixels = np.empty((4, frames, slices, rows, cols), np.uint16)
-    pixels[0] = magnitude_to_stored(series.magnitude, slope)
-    pixels[1:] = np.clip(np.round(series.phase), 0, PHASE_LEVELS).astype(np.uint16).transpose(2, 0, 1, 3, 4)
+    for t in range(frames):  # frame by frame: temporaries of one frame, not of the whole series
+        pixels[0, t] = magnitude_to_stored(series.magnitude[t], slope)
+        pixels[1:, t] = np.clip(np.round(series.phase[t]), 0, PHASE_LEVELS).astype(np.uint16).transpose(1, 0, 2, 3)
 
     per_frame = []
     for channel in range(4):
