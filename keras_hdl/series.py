@@ -77,8 +77,9 @@ def _as_array(name: str, value, dtype) -> np.ndarray:
 
 
 def _require_finite(name: str, array: np.ndarray) -> None:
-    bad = ~np.isfinite(array)
-    if bad.any():
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = ~finite
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InputError(
             f"Series.{name}: {int(bad.sum())} non-finite value(s) (NaN or inf), first at index {first}; "
@@ -357,6 +358,9 @@ def normalize_phase(phase: np.ndarray) -> np.ndarray:
     return (np.asarray(phase, np.float32) / (PHASE_LEVELS / 2) - 1.0).astype(np.float32)
 
 
-def denormalize_phase(normalized: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`normalize_phase`: [−1, 1] → raw phase in [0, 4096]."""
-    return ((np.clip(np.asarray(normalized, np.float32), -1.0, 1.0) + 1.0) * (PHASE_LEVELS / 2)).astype(np.float32)
+def denormalize_phase(normalized: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`normalize_phase`: [−1, 1] → raw phase in [0, 4096], float32, in ``out`` when given."""
+    phase = np.clip(np.asarray(normalized, np.float32), -1.0, 1.0, out=out)
+    phase += 1.0
+    phase *= PHASE_LEVELS / 2
+    return phase

@@ -12,7 +12,12 @@ import click
 
 from keras_hdl.errors import InputError
 from keras_hdl.export.serving import REQUEST_TIMEOUT_S
+from keras_hdl.memory import require_memory
 from keras_hdl.series import Series
+
+SYNTHESIZE_MEMORY_FACTOR = 3.5
+"""Peak resident memory of ``synthesize`` over the twin's in-memory size: GB for a 20-slice, 50-frame
+256² twin (1.1 GB in memory) from its .npz (keras_hdl.benchmarks.memory)."""
 
 
 def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None):
@@ -67,6 +72,9 @@ def synthesize_path(
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     validate_seed(seed)
+    if downsample_k is not None or k is not None:  # the twin has the full series' frames: K+1 per kept frame
+        growth = 1 if downsample_k is not None else k + 1
+        require_memory(input_path, SYNTHESIZE_MEMORY_FACTOR * growth, "synthesize")
     low_rate, k, full_frames = _low_rate_input(Path(input_path), masks_path, k, downsample_k)
     if full_frames is not None and frames is not None and frames != full_frames:
         raise InputError(f"--frames {frames} disagrees with the {full_frames} frames of the full INPUT")

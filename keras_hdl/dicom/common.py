@@ -103,6 +103,7 @@ MAX_MATRIX = 8192
 MAX_FRAMES = 1_000_000
 PIXEL_DATA_TAG = 0x7FE00010
 UNCOMPRESSED = {ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian}
+LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 UNDECODABLE = (
     BytesLengthException,
     NotImplementedError,
@@ -234,10 +235,10 @@ def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     bits = integer(ds, "BitsAllocated", str(path), 1, 64)
     if bits not in (1, 8, 16, 32):
         raise InputError(f"{path}: Bits Allocated {bits}; keras-hdl reads 1-, 8-, 16- or 32-bit images")
-    integer(ds, "BitsStored", str(path), 1, bits)
+    bits_stored = integer(ds, "BitsStored", str(path), 1, bits)
     if integer(ds, "SamplesPerPixel", str(path), 1, 4) != 1:
         raise InputError(f"{path}: Samples per Pixel is not 1; keras-hdl reads grayscale images")
-    integer(ds, "PixelRepresentation", str(path), 0, 1)
+    signed = integer(ds, "PixelRepresentation", str(path), 0, 1)
     if str(ds.get("PhotometricInterpretation", "")).strip() not in ("MONOCHROME1", "MONOCHROME2"):
         raise InputError(f"{path}: Photometric Interpretation {ds.get('PhotometricInterpretation')!r}, not MONOCHROME")
     if not isinstance(ds.get("PixelData"), bytes) or not ds.PixelData:
@@ -251,6 +252,9 @@ def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
                 f"{path}: Pixel Data holds {length} bytes but Rows x Columns x frames x bits = {rows} x {columns} x "
                 f"{frames} x {bits} needs {expected}; the file is truncated or its image attributes are damaged"
             )
+    if syntax in LITTLE_ENDIAN and bits in (8, 16) and not signed and bits_stored == bits:
+        # Native data as it lies in the file: a view, not a decoded copy of the whole series (memory).
+        return np.frombuffer(ds.PixelData, f"<u{bits // 8}", rows * columns * frames).reshape(frames, rows, columns)
     try:
         pixels = ds.pixel_array
     except Exception as err:  # compressed data: each decoder raises its own types
