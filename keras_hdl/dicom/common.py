@@ -403,6 +403,17 @@ def check_channels(counts: dict[int, dict[float, int]], path: Path) -> None:
         raise InputError(f"{path}: slices have different numbers of frames {sorted(frame_counts)}")
 
 
+def save_with_pixel_data(ds: Dataset, pixels: np.ndarray, path: Path) -> None:
+    """Write ``ds`` (explicit VR little endian, no Pixel Data yet) to ``path``, then ``pixels`` (uint16) as its
+    OW Pixel Data (7FE0,0010), the last element, streamed from the array: no copy of the pixels is made, where
+    ``ds.PixelData = pixels.tobytes()`` and pydicom's writer would make two (memory, issue 17)."""
+    data = np.ascontiguousarray(pixels, "<u2")
+    with open(path, "wb") as handle:
+        ds.save_as(handle, enforce_file_format=True)
+        handle.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, data.nbytes))
+        handle.write(memoryview(data).cast("B"))
+
+
 def new_instance(sop_class_uid: str) -> Dataset:
     """An empty dataset of ``sop_class_uid`` with a new SOP Instance UID and explicit-VR little-endian file meta."""
     ds = Dataset()

@@ -46,6 +46,7 @@ from keras_hdl.dicom.common import (
     require_mr,
     required_group_item,
     rescaled,
+    save_with_pixel_data,
     sequence,
     set_monochrome_pixels,
     slice_keys,
@@ -343,11 +344,9 @@ def write_enhanced_mr(
             (0x00209057, "Slice"),
         )
     ]
-    ds.PixelData = pixels.reshape(-1, rows, cols).tobytes()
-    ds["PixelData"].VR = "OW"
     path = Path(path)
     with atomic_path(path) as tmp:
-        ds.save_as(tmp, enforce_file_format=True)
+        save_with_pixel_data(ds, pixels, tmp)
     return path
 
 
@@ -397,10 +396,42 @@ def _frame_channel(frame: Dataset, shared: Dataset, ds: Dataset, orientation: np
     return axis + 1, sign, vmin, vmax
 
 
-def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
-    """Read an Enhanced MR file into a :class:`Series` and the references a SEG needs."""
+def _images(ds, path, per_frame, shared, wheres, mag_frames, encodings) -> tuple[np.ndarray, np.ndarray]:
+    """(magnitude (T, S, H, W), raw phase (T, S, 3, H, W)) float32, filled frame by frame (no float64 copies of
+    the whole series); ``encodings``: per phase component (frame numbers (T, S), vmin, vmax, sign)."""
+    stored = stored_pixels(ds, path, len(per_frame))
+    rows, columns = stored.shape[1:]
+    transforms = [
+        group_item(f, shared, "PixelValueTransformationSequence", w) or ds
+        for f, w in zip(per_frame, wheres, strict=True)
+    ]
+    slopes = [number(t, "RescaleSlope", w) for t, w in zip(transforms, wheres, strict=True)]
+    intercepts = [number(t, "RescaleIntercept", w) for t, w in zip(transforms, wheres, strict=True)]
+    magnitude = np.empty((*mag_frames.shape, rows, columns), np.float32)
+    for (t, s), n in np.ndenumerate(mag_frames):
+        magnitude[t, s] = rescaled(stored[n], slopes[n], intercepts[n])
+    phase = np.empty((*mag_frames.shape, 3, rows, columns), np.float32)
+    for c, (frame_numbers, vmin, vmax, sign) in enumerate(encodings):
+        venc = max(abs(vmin), abs(vmax))
+        for (t, s), n in np.ndenumerate(frame_numbers):
+            raw = phase_from_stored(stored[n], slopes[n], intercepts[n])
+            if abs(vmin + vmax) <= 1e-6 * venc:
+                raw = raw if sign > 0 else PHASE_LEVELS - raw
+            else:  # asymmetric range: go through velocities
+                velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
+                raw = velocity_to_phase(velocity[None], (venc,) * 3, quantize=False)[0]
+            phase[t, s, c] = raw
+    return magnitude, phase
+
+
+def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series, SourceFrames]:
+    """Read an Enhanced MR file into a :class:`Series` and the references a SEG needs.
+
+    ``pixels=False`` reads the header only: the series has the geometry, shape and venc but a
+    zero, read-only magnitude and no phase (what the SEG writer needs, without the images' memory).
+    """
     path = Path(path)
-    ds = read_dataset(path)
+    ds = read_dataset(path, stop_before_pixels=not pixels)
     if require_mr(ds, path) != "enhanced":
         raise InputError(f"{path}: a classic MR image, not an Enhanced MR multi-frame file; pass its folder instead")
     shared_items = sequence(ds, "SharedFunctionalGroupsSequence", str(path))
@@ -451,39 +482,21 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
     # order[c, s, t] = frame number (0-based) of channel c, slice s, frame t, by the temporal index value
     order = np.array([[[n for _, n in sorted(placed[c][k])] for k in slice_order] for c in range(4)])
 
-    stored = stored_pixels(ds, path, len(per_frame))
-    rows, columns = stored.shape[1:]
-    transforms = [
-        group_item(f, shared, "PixelValueTransformationSequence", w) or ds
-        for f, w in zip(per_frame, wheres, strict=True)
-    ]
-    slopes = [number(t, "RescaleSlope", w) for t, w in zip(transforms, wheres, strict=True)]
-    intercepts = [number(t, "RescaleIntercept", w) for t, w in zip(transforms, wheres, strict=True)]
-
     mag_frames = order[0].T  # (T, S)
-    # Filled frame by frame: float64 temporaries of one frame, not of the whole series (memory, issue 17).
-    magnitude = np.empty((*mag_frames.shape, rows, columns), np.float32)
-    for (t, s), n in np.ndenumerate(mag_frames):
-        magnitude[t, s] = rescaled(stored[n], slopes[n], intercepts[n])
-    phase = np.empty((*mag_frames.shape, 3, rows, columns), np.float32)
-    venc = []
+    encodings = []  # per phase component: (frame numbers (T, S), vmin, vmax, sign)
     for c in range(1, 4):
-        frame_numbers = order[c].T  # (T, S)
+        frame_numbers = order[c].T
         ranges = {(channels[n][2], channels[n][3]) for n in frame_numbers.ravel()}
         signs = {channels[n][1] for n in frame_numbers.ravel()}
         if len(ranges) > 1 or len(signs) > 1:
             raise InputError(f"{path}: phase {COMPONENTS[c - 1]} frames have different venc or encoding directions")
-        (vmin, vmax), sign = ranges.pop(), signs.pop()
-        component_venc = max(abs(vmin), abs(vmax))
-        for (t, s), n in np.ndenumerate(frame_numbers):
-            raw = phase_from_stored(stored[n], slopes[n], intercepts[n])
-            if abs(vmin + vmax) <= 1e-6 * component_venc:
-                raw = raw if sign > 0 else PHASE_LEVELS - raw
-            else:  # asymmetric range: go through velocities
-                velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
-                raw = velocity_to_phase(velocity[None], (component_venc,) * 3, quantize=False)[0]
-            phase[t, s, c - 1] = raw
-        venc.append(component_venc)
+        encodings.append((frame_numbers, *ranges.pop(), signs.pop()))
+    venc = [max(abs(vmin), abs(vmax)) for _, vmin, vmax, _ in encodings]
+    if pixels:
+        magnitude, phase = _images(ds, path, per_frame, shared, wheres, mag_frames, encodings)
+    else:  # geometry and references only: a zero magnitude that takes no memory
+        shape = (*mag_frames.shape, integer(ds, "Rows", str(path), 1), integer(ds, "Columns", str(path), 1))
+        magnitude, phase = np.broadcast_to(np.float32(0), shape), None
 
     first_number = int(order[0, 0, 0])
     first, first_where = per_frame[first_number], wheres[first_number]
