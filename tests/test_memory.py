@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from keras_hdl.cli import main
+from keras_hdl.commands.synthesize import SYNTHESIZE_MEMORY_FACTOR
 from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.errors import InputError
 from keras_hdl.memory import MEMORY_ENV, SERIES_BYTES_PER_PIXEL, available_bytes, require_memory, series_pixels
@@ -56,3 +57,13 @@ def test_assess_cli_refuses_with_one_line_and_writes_nothing(scans, monkeypatch)
     assert result.exit_code == 2, result.output
     assert result.output.count("\n") == 1 and "GB of memory, but 0.0 GB are available" in result.output
     assert not (scans["npz"].parent / "series_assessment").exists()
+
+
+def test_synthesize_cli_sizes_the_twin_not_the_input(scans, tmp_path, monkeypatch):
+    """With --k 3 the twin has 4× the input's frames: the check counts them before any network loads."""
+    twin_bytes = 4 * 2 * 16 * 16 * SERIES_BYTES_PER_PIXEL * SYNTHESIZE_MEMORY_FACTOR * 4
+    monkeypatch.setenv(MEMORY_ENV, str(twin_bytes / 1e9 * 0.9))  # the input alone would fit, the twin not
+    result = CliRunner().invoke(main, ["synthesize", str(scans["npz"]), "--k", "3", "--out", str(tmp_path / "twin")])
+    assert result.exit_code == 2, result.output
+    assert "`keras-hdl synthesize` of this series" in result.output and result.output.count("\n") == 1
+    assert not (tmp_path / "twin").exists()
