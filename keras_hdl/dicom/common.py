@@ -151,17 +151,20 @@ def numbers(item: Dataset, keyword: str, count: int, where: str) -> np.ndarray:
     """
     value = item.get(keyword)
     if value is None or value == "":
-        raise InputError(f"{where}: {keyword} is missing")
+        raise InputError(f"{where}: {keyword} is missing; the file is incomplete or damaged")
     raw = list(value) if isinstance(value, list | tuple | pydicom.multival.MultiValue) else [value]
     if len(raw) != count:
-        raise InputError(f"{where}: {keyword} holds {len(raw)} value(s) {raw}, expected {count}")
+        raise InputError(f"{where}: {keyword} holds {len(raw)} value(s) {raw}, expected {count}; the file is damaged")
     try:
         array = np.array([float(v) for v in raw], np.float64)
     except (TypeError, ValueError) as err:
         raise InputError(f"{where}: {keyword} {raw} is not numeric") from err
     low, high = PLAUSIBLE.get(keyword, (-np.inf, np.inf))
     if not np.isfinite(array).all() or (array < low).any() or (array > high).any():
-        raise InputError(f"{where}: {keyword} {array.tolist()} is not a finite value in [{low:g}, {high:g}]")
+        raise InputError(
+            f"{where}: {keyword} {array.tolist()} is implausible (not finite in [{low:g}, {high:g}]); the file is "
+            "damaged or its header was written wrongly"
+        )
     return array
 
 
