@@ -396,7 +396,15 @@ def _frame_channel(frame: Dataset, shared: Dataset, ds: Dataset, orientation: np
     return axis + 1, sign, vmin, vmax
 
 
-def _images(ds, path, per_frame, shared, wheres, mag_frames, encodings) -> tuple[np.ndarray, np.ndarray]:
+def _images(
+    ds: Dataset,
+    path: Path,
+    per_frame: DicomSequence,
+    shared: Dataset,
+    wheres: list[str],
+    mag_frames: np.ndarray,
+    encodings: list[tuple[np.ndarray, float, float, float]],
+) -> tuple[np.ndarray, np.ndarray]:
     """(magnitude (T, S, H, W), raw phase (T, S, 3, H, W)) float32, filled frame by frame (no float64 copies of
     the whole series); ``encodings``: per phase component (frame numbers (T, S), vmin, vmax, sign)."""
     stored = stored_pixels(ds, path, len(per_frame))
