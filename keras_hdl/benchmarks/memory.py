@@ -9,7 +9,6 @@ Each command runs as its own process, as a user runs it; its peak resident memor
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -24,15 +23,28 @@ TARGET_GB = 4.0
 """Issue 17's target for each command's peak resident memory."""
 
 
+MEASURE = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)\n"
+)
+"""Run a command from a fresh, small interpreter and print its exit code and peak RSS (KiB). Linux hands a
+parent's peak RSS on to the children it forks (``ru_maxrss`` keeps the forked copy's high-water mark through
+exec), so a command started straight from this process would report at least this process's peak."""
+
+
 def command_peak_gb(arguments: list[str]) -> float:
     """Run ``keras-hdl ARGUMENTS`` in a fresh process; its peak resident memory in GB (10⁹ bytes)."""
     script = Path(sys.executable).parent / "keras-hdl"
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "keras_hdl"]
-    process = subprocess.Popen([*command, *arguments], stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"keras-hdl {' '.join(arguments)} failed (exit code {os.waitstatus_to_exitcode(status)})")
-    return usage.ru_maxrss * 1024 / 1e9  # Linux reports KiB
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command, *arguments], stdout=subprocess.PIPE, text=True, check=True
+    )
+    code, peak_kib = (int(v) for v in result.stdout.split())
+    if code != 0:
+        raise RuntimeError(f"keras-hdl {' '.join(arguments)} failed (exit code {code})")
+    return peak_kib * 1024 / 1e9
 
 
 def run(quick: bool = False) -> list[Row]:
