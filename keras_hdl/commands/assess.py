@@ -25,7 +25,7 @@ from keras_hdl.readers import read_masks, read_series
 from keras_hdl.series import Series
 
 OUTPUT_SUFFIX = "_assessment"
-ASSESS_MEMORY_FACTOR = 2.0
+ASSESS_MEMORY_FACTOR = 2.2
 """Peak resident memory of ``assess`` over the series' in-memory size, with a margin: 1.97 GB measured for a
 20-slice, 50-frame 256² series.dcm (1.11 GB in memory), 1.61 GB for its .npz (keras_hdl.benchmarks.memory)."""
 
