@@ -1,7 +1,7 @@
 """The TF Serving REST client against a STAND-IN server (tests/export/stand_in_serving.py, not TF Serving).
 
 The stand-in loads the exported SavedModels and speaks TF Serving's REST predict API; the
-client must give exactly the twin that local synthesis gives.
+client must give the twin that local synthesis gives (within the float32 tolerances below).
 """
 
 from __future__ import annotations
