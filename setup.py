@@ -57,6 +57,8 @@ setup(
             "scikit-learn>=1.5,<1.10",
             "ai-edge-litert>=2.0,<3",
             "ruff>=0.6,<0.18",
+            # pydicom's larger test files (Enhanced MR, compressed, damaged) for tests/dicom
+            "pydicom-data>=1.0,<2",
         ],
         "evaluate": ["scikit-learn>=1.5,<1.10", "scikit-image>=0.24,<0.27"],
         "tflite": ["ai-edge-litert>=2.0,<3"],

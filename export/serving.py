@@ -14,12 +14,20 @@ signatures:
 that a local models folder gives: :class:`RestPredictor` posts each batch to
 ``URL/v1/models/<name>:predict`` as ``{"inputs": {name: nested lists}}`` (TF Serving's
 columnar format) and reads ``outputs`` back.
+
+Faults end in an :class:`~keras_hdl.errors.InputError` that names the server and what
+went wrong, never in a partial twin: each request waits at most ``timeout_s``; a refused
+connection or an HTTP 5xx answer (TF Serving's 503 while a model loads) is retried
+:data:`RETRIES` times after :data:`RETRY_DELAYS_S`, other HTTP errors are not; an answer
+of another shape than the batch sent is refused; and :func:`confirm_version` checks after
+synthesis that the server still serves the models version the twin was begun with.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -37,7 +45,12 @@ MODEL_INFO_INPUT = "request"
 MODEL_INFO_OUTPUT = "model_info"
 DEFAULT_SERVING_ROOT = "/models"
 OUTPUT_NAMES = {"interpolator": ("magnitude", "mask"), "phase": ("phase",), "twin": ("magnitude", "mask", "phase")}
+OUTPUT_CHANNELS = {"magnitude": 1, "mask": 1, "phase": 3}
+"""Channels of each network output: a batch (N, H, W, ·) of the N samples of H × W sent."""
 REQUEST_TIMEOUT_S = 300.0
+RETRY_DELAYS_S = (0.5, 2.0)
+"""Waits before the retries of a refused connection or HTTP 5xx: at most 3 attempts in all."""
+RETRIES = len(RETRY_DELAYS_S)
 
 
 def served_info(info: ModelInfo, version: str, phase_model) -> dict:
@@ -105,7 +118,22 @@ class RestPredictor:
         return f"{self.url}/v1/models/{self.model}:predict"
 
     def post(self, body: dict) -> dict:
-        """POST ``body`` as JSON to the predict endpoint; the decoded JSON answer, or a clear InputError."""
+        """POST ``body`` as JSON to the predict endpoint; the decoded JSON answer, or a clear InputError.
+
+        A refused connection or an HTTP 5xx answer is tried again after each of
+        :data:`RETRY_DELAYS_S`; a timeout or any other HTTP error is not.
+        """
+        for delay in RETRY_DELAYS_S:
+            try:
+                return self._post_once(body)
+            except _TransientError:
+                time.sleep(delay)
+        try:
+            return self._post_once(body)
+        except _TransientError as fault:
+            raise InputError(f"{fault} (tried {RETRIES + 1} times)") from fault.__cause__
+
+    def _post_once(self, body: dict) -> dict:
         request = urllib.request.Request(
             self.endpoint, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
         )
@@ -117,25 +145,37 @@ class RestPredictor:
                 detail = json.loads(err.read()).get("error", "")
             except (json.JSONDecodeError, AttributeError):
                 detail = ""
-            raise InputError(
+            message = (
                 f"TensorFlow Serving at {self.url} refused {self.model!r} ({self.signature}): HTTP {err.code} "
-                f"{detail or err.reason}; is the model deployed (see docs/deployment.md)?"
-            ) from err
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                f"{detail or err.reason}"
+            )
+            if err.code >= 500:
+                raise _TransientError(f"{message}; the server failed, see its log") from err
+            raise InputError(f"{message}; is the model deployed (see docs/deployment.md)?") from err
+        except (TimeoutError, urllib.error.URLError) as err:
             reason = getattr(err, "reason", err)
-            raise InputError(
+            if isinstance(reason, TimeoutError):
+                raise InputError(
+                    f"TensorFlow Serving at {self.url} did not answer {self.model!r} within {self.timeout_s:g} s; "
+                    "the server is overloaded or hung: try again later or raise --server-timeout"
+                ) from err
+            raise _TransientError(
                 f"cannot reach TensorFlow Serving at {self.url} ({reason}); check --server and that the server runs"
             ) from err
+        except ConnectionError as err:
+            raise _TransientError(f"TensorFlow Serving at {self.url} dropped the connection ({err})") from err
         except json.JSONDecodeError as err:
             raise InputError(
                 f"{self.endpoint}: the answer is not JSON ({err}); is this a TF Serving REST port?"
             ) from err
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        body = {"inputs": {name: np.asarray(value).tolist() for name, value in inputs.items()}}
+        arrays = {name: np.asarray(value) for name, value in inputs.items()}
+        body = {"inputs": {name: value.tolist() for name, value in arrays.items()}}
         if self.signature != "serving_default":
             body["signature_name"] = self.signature
-        outputs = self.post(body).get("outputs")
+        answer = self.post(body)
+        outputs = answer.get("outputs") if isinstance(answer, dict) else None
         if outputs is None:
             raise InputError(f"{self.endpoint}: the answer has no 'outputs'; is this a TF Serving REST port?")
         if not isinstance(outputs, dict):
@@ -145,13 +185,35 @@ class RestPredictor:
         missing = set(self.output_names) - set(outputs)
         if missing:
             raise InputError(f"{self.endpoint}: the answer lacks outputs {sorted(missing)}; wrong model deployed?")
-        return {name: np.asarray(outputs[name], np.float32) for name in self.output_names}
+        first = next(iter(arrays.values()))
+        return {name: self._checked(name, outputs[name], first.shape[:3]) for name in self.output_names}
+
+    def _checked(self, name: str, value, batch_shape: tuple[int, ...]) -> np.ndarray:
+        """Output ``name`` as float32, refused unless finite and (N, H, W, channels) for the (N, H, W) sent."""
+        try:
+            array = np.asarray(value, np.float32)
+        except (ValueError, TypeError) as err:
+            raise InputError(f"{self.endpoint}: output {name!r} is not an array of numbers ({err})") from err
+        channels = OUTPUT_CHANNELS.get(name)
+        if channels is not None and array.shape != (*batch_shape, channels):
+            raise InputError(
+                f"{self.endpoint}: output {name!r} has shape {array.shape}, expected {(*batch_shape, channels)} for "
+                f"the batch sent; the server runs another model than keras-hdl's {self.model!r}"
+            )
+        if not np.isfinite(array).all():
+            raise InputError(f"{self.endpoint}: output {name!r} holds NaN or infinite values; the model is broken")
+        return array
+
+
+class _TransientError(Exception):
+    """A fault worth another attempt (refused connection, HTTP 5xx); its message is the user's error."""
 
 
 def fetch_info(url: str, model: str) -> dict:
     """The ``model_info`` JSON of one servable of a deployment."""
     predictor = RestPredictor(url, model, MODEL_INFO_SIGNATURE, output_names=(MODEL_INFO_OUTPUT,))
-    outputs = predictor.post({"signature_name": MODEL_INFO_SIGNATURE, "inputs": {MODEL_INFO_INPUT: 0}}).get("outputs")
+    answer = predictor.post({"signature_name": MODEL_INFO_SIGNATURE, "inputs": {MODEL_INFO_INPUT: 0}})
+    outputs = answer.get("outputs") if isinstance(answer, dict) else None
     if isinstance(outputs, dict):
         outputs = outputs.get(MODEL_INFO_OUTPUT)
     try:
@@ -162,28 +224,29 @@ def fetch_info(url: str, model: str) -> dict:
         ) from err
 
 
-def connect(url: str, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None):
+def connect(
+    url: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    timeout_s: float = REQUEST_TIMEOUT_S,
+):
     """``TwinModels`` (:mod:`keras_hdl.synthesis.networks`) running the ``interpolator`` and ``phase`` at ``url``.
 
-    Both servables must come from one export (their ``model_info`` names the same models version).
+    Both servables must come from one export (their ``model_info`` names the same models version);
+    each request waits at most ``timeout_s`` seconds.
     """
     from keras_hdl.interpolation.network import NetworkInterpolator
     from keras_hdl.synthesis.networks import PhaseSynthesizer, TwinModels
 
     info = fetch_info(url, "phase")
-    interpolator_info = fetch_info(url, "interpolator")
-    if interpolator_info.get("models_version") != info.get("models_version"):
-        raise InputError(
-            f"{url}: the interpolator ({interpolator_info.get('models_version')}) and phase "
-            f"({info.get('models_version')}) servables come from different models folders; deploy one export"
-        )
+    _require_one_version(url, info, fetch_info(url, "interpolator"))
     try:
         return TwinModels(
             interpolator=NetworkInterpolator(
-                RestPredictor(url, "interpolator"), batch_size=batch_size, progress=progress
+                RestPredictor(url, "interpolator", timeout_s=timeout_s), batch_size=batch_size, progress=progress
             ),
             phase=PhaseSynthesizer(
-                RestPredictor(url, "phase"),
+                RestPredictor(url, "phase", timeout_s=timeout_s),
                 info["composite"],
                 batch_size,
                 progress,
@@ -199,6 +262,25 @@ def connect(url: str, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress |
         )
     except (KeyError, TypeError, ValueError) as err:
         raise InputError(f"{url}: incomplete keras-hdl model info from the phase servable ({err})") from err
+
+
+def _require_one_version(url: str, phase_info: dict, interpolator_info: dict) -> None:
+    if interpolator_info.get("models_version") != phase_info.get("models_version"):
+        raise InputError(
+            f"{url}: the interpolator ({interpolator_info.get('models_version')}) and phase "
+            f"({phase_info.get('models_version')}) servables come from different models folders; deploy one export"
+        )
+
+
+def confirm_version(url: str, version: str) -> None:
+    """Refuse a twin whose requests may have met two model versions: ``url`` must still serve ``version``."""
+    info = fetch_info(url, "phase")
+    _require_one_version(url, info, fetch_info(url, "interpolator"))
+    if str(info.get("models_version")) != version:
+        raise InputError(
+            f"{url}: the server's models changed from {version} to {info.get('models_version')} during synthesis, "
+            "so the twin would mix two models; nothing was written: run synthesize again"
+        )
 
 
 def write_models_config(path: str | Path, serving_root: str = DEFAULT_SERVING_ROOT) -> Path:

@@ -4,12 +4,15 @@ Each command lives in its own module under :mod:`keras_hdl.commands` and is
 imported only when it runs, so ``keras-hdl --help`` never imports TensorFlow.
 Commands are thin click parsers over plain library functions that tests call
 directly. Bad input raised as :class:`keras_hdl.errors.InputError` anywhere below
-becomes a one-line message and exit code 2, never a traceback.
+becomes a one-line message and exit code 2, never a traceback. Any other exception is
+a bug or a broken environment: one line naming the command and the error, exit code 1;
+``keras-hdl --debug …`` (or ``KERAS_HDL_DEBUG=1``) shows its traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -32,6 +35,9 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
 }
 
 
+DEBUG_ENV = "KERAS_HDL_DEBUG"
+"""Environment variable that, set to 1, lets unexpected exceptions show their traceback (like ``--debug``)."""
+
 TUNED_ALLOCATOR_COMMANDS = ("demo", "train", "synthesize", "evaluate", "benchmark")
 """Commands that move large tensors: glibc's allocator is tuned before they load (keras_hdl.runtime)."""
 
@@ -40,6 +46,22 @@ class UserInputError(click.ClickException):
     """A click error for bad input: prints ``Error: <message>`` and exits with code 2."""
 
     exit_code = 2
+
+
+class UnexpectedError(click.ClickException):
+    """An exception that is not bad input: prints ``Error: <one line>`` and exits with code 1."""
+
+    exit_code = 1
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _debug_requested(ctx: click.Context) -> bool:
+    """True when ``--debug`` was given or :data:`DEBUG_ENV` is set to a non-empty value other than 0."""
+    return bool((ctx.params or {}).get("debug")) or os.environ.get(DEBUG_ENV, "0") not in ("", "0")
 
 
 class LazyGroup(click.Group):
@@ -69,7 +91,17 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as err:
-            raise UserInputError(str(err)) from err
+            raise UserInputError(" ".join(str(err).splitlines())) from err
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as err:
+            if _debug_requested(ctx):
+                raise
+            command = ctx.invoked_subcommand or "(no command)"
+            raise UnexpectedError(
+                f"keras-hdl {command} failed unexpectedly: {_one_line(err)} (a bug or a broken environment; "
+                f"run again with `keras-hdl --debug {command} …` or {DEBUG_ENV}=1 for the traceback)"
+            ) from err
 
 
 def _not_built_yet(name: str, short_help: str) -> click.Command:
@@ -88,7 +120,8 @@ def _not_built_yet(name: str, short_help: str) -> click.Command:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="keras-hdl")
-def main() -> None:
+@click.option("--debug", is_flag=True, help=f"Show the full traceback of an unexpected error (or set {DEBUG_ENV}=1).")
+def main(debug: bool) -> None:
     """keras-hdl: synthetic digital twins of 3Dir myocardial velocity mapping MRI.
 
     \b

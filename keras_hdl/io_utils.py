@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from keras_hdl.errors import InputError
+
 NPZ_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
-"""Fixed zip entry time of :func:`write_npz`, so equal arrays give equal bytes."""
+"""Fixed zip entry time of :func:`write_npz` (zipfile's default), so equal arrays give equal bytes."""
 NPZ_COMPRESS_LEVEL = 1
 """zlib level of :func:`write_npz`: on noisy images level 6 (numpy's) is ~10× slower for ~20 % smaller files."""
 
@@ -56,16 +58,31 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
     """Write a compressed ``.npz`` atomically with deterministic bytes; returns the path.
 
     Like ``np.savez_compressed`` (readable by ``np.load``), but every zip entry carries
-    :data:`NPZ_TIMESTAMP` instead of the current time, so writing equal arrays twice
-    gives identical files. Arrays are stored without pickling.
+    :data:`NPZ_TIMESTAMP` (the zip format's first date, what :class:`zipfile.ZipInfo` gives
+    by default) instead of the current time, so writing equal arrays twice gives identical
+    files. Arrays are stored without pickling, streamed into their entries (no copy in memory).
     """
     path = Path(path)
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+    with (
+        atomic_path(path) as tmp,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESS_LEVEL) as archive,
+    ):
         for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
-            entry = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_TIMESTAMP)
-            archive.writestr(
-                entry, buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESS_LEVEL
-            )
+            array = np.asanyarray(array)
+            large = array.nbytes * 1.05 > zipfile.ZIP64_LIMIT
+            # an entry opened by name is dated NPZ_TIMESTAMP and compressed as the archive says
+            with archive.open(f"{name}.npy", "w", force_zip64=large) as handle:
+                np.lib.format.write_array(handle, array, allow_pickle=False)
     return path
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (no pickles), decompressed now; an unreadable or damaged file is an InputError."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                return {name: data[name] for name in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        raise InputError(f"{path}: not a readable .npz file ({err})") from err
+    raise InputError(f"{path}: one bare array (.npy), not an .npz archive of named arrays")

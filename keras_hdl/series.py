@@ -27,6 +27,7 @@ Phase → velocity: v = (p / 4096 − 0.5) · 2 · venc (cm/s); normalised phase
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,6 +48,25 @@ DEFAULT_SLICE_GAP_MM = 8.0
 """Slice spacing assumed when a series gives no image positions."""
 
 ProvenanceValue = str | int | float
+NPZ_ARRAYS = (
+    "magnitude",
+    "venc",
+    "pixel_spacing",
+    "image_orientation",
+    "image_positions",
+    "rr_interval_ms",
+    "provenance_keys",
+    "provenance_values",
+)
+"""Arrays every series ``.npz`` holds (``phase`` and ``masks`` when the series has them)."""
+MAX_PIXEL_SPACING_MM = 100.0
+"""Larger pixels are damage, not data: MR pixels are 0.1–5 mm."""
+MAX_POSITION_MM = 1e5
+"""Image positions lie within 100 m of the scanner's origin."""
+MAX_VENC_CM_S = 1e4
+"""Phase-contrast encoding velocities stay below 10 m/s (blood reaches 6 m/s)."""
+MAX_RR_MS = 1e5
+"""An RR interval beyond 100 s is damage, not a heartbeat."""
 
 
 def _as_array(name: str, value, dtype) -> np.ndarray:
@@ -57,8 +77,9 @@ def _as_array(name: str, value, dtype) -> np.ndarray:
 
 
 def _require_finite(name: str, array: np.ndarray) -> None:
-    bad = ~np.isfinite(array)
-    if bad.any():
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = ~finite
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InputError(
             f"Series.{name}: {int(bad.sum())} non-finite value(s) (NaN or inf), first at index {first}; "
@@ -101,8 +122,10 @@ class Series:
         if venc.shape != (3,):
             raise InputError(f"Series.venc: expected 3 values (x, y, z) in cm/s, got {venc.tolist()}")
         _require_finite("venc", venc)
-        if (venc <= 0).any():
-            raise InputError(f"Series.venc: every encoding velocity must be > 0 cm/s, got {venc.tolist()}")
+        if (venc <= 0).any() or (venc > MAX_VENC_CM_S).any():
+            raise InputError(
+                f"Series.venc: every encoding velocity must be > 0 and <= {MAX_VENC_CM_S:g} cm/s, got {venc.tolist()}"
+            )
         object.__setattr__(self, "venc", tuple(float(v) for v in venc))
 
         if self.phase is not None:
@@ -123,6 +146,8 @@ class Series:
 
         if self.masks is not None:
             masks = np.asarray(self.masks)
+            if masks.dtype.kind not in "biuf":
+                raise InputError(f"Series.masks: expected bool or 0/1 numbers, got {masks.dtype}")
             if masks.shape != magnitude.shape:
                 raise InputError(
                     f"Series.masks: expected shape (T, S, H, W) = {magnitude.shape} to match the magnitude, "
@@ -137,6 +162,10 @@ class Series:
         spacing = _as_array("pixel_spacing", self.pixel_spacing, np.float64)
         if spacing.shape != (2,) or not np.isfinite(spacing).all() or (spacing <= 0).any():
             raise InputError(f"Series.pixel_spacing: expected 2 positive values in mm (rows, columns), got {spacing}")
+        if (spacing > MAX_PIXEL_SPACING_MM).any():
+            raise InputError(
+                f"Series.pixel_spacing: {spacing.tolist()} mm is implausible (more than {MAX_PIXEL_SPACING_MM:g} mm)"
+            )
         object.__setattr__(self, "pixel_spacing", (float(spacing[0]), float(spacing[1])))
 
         orientation = _as_array("image_orientation", self.image_orientation, np.float64)
@@ -162,12 +191,19 @@ class Series:
                     f"Series.image_positions: expected shape (S, 3) = ({slices}, 3), got {positions.shape}"
                 )
             _require_finite("image_positions", positions)
+            if (np.abs(positions) > MAX_POSITION_MM).any():
+                raise InputError(
+                    f"Series.image_positions: coordinates beyond {MAX_POSITION_MM:g} mm are implausible, got "
+                    f"{positions.tolist()}"
+                )
         object.__setattr__(self, "image_positions", positions)
 
         if self.rr_interval_ms is not None:
             rr = float(self.rr_interval_ms)
-            if not np.isfinite(rr) or rr <= 0:
-                raise InputError(f"Series.rr_interval_ms: must be > 0 ms or None, got {self.rr_interval_ms}")
+            if not np.isfinite(rr) or rr <= 0 or rr > MAX_RR_MS:
+                raise InputError(
+                    f"Series.rr_interval_ms: must be > 0 and <= {MAX_RR_MS:g} ms or None, got {self.rr_interval_ms}"
+                )
             object.__setattr__(self, "rr_interval_ms", rr)
 
         for key, value in self.provenance.items():
@@ -254,33 +290,34 @@ class Series:
 
     @classmethod
     def load_npz(cls, path: str | Path) -> Series:
-        """Read a series written by :meth:`save_npz`."""
-        import ast
-        import zipfile
+        """Read a series written by :meth:`save_npz`; a damaged or foreign file is an :class:`InputError` naming it."""
+        from keras_hdl.errors import about
+        from keras_hdl.io_utils import read_npz
 
         path = Path(path)
+        data = read_npz(path)
+        missing = set(NPZ_ARRAYS) - set(data)
+        if missing:
+            raise InputError(f"{path}: no {sorted(missing)} arrays; this is not a keras-hdl series file")
+        rr, keys, values = data["rr_interval_ms"], data["provenance_keys"], data["provenance_values"]
+        if rr.shape != () or rr.dtype.kind != "f":
+            raise InputError(f"{path}: rr_interval_ms must be one float (NaN when unknown), got {rr.dtype} {rr.shape}")
+        if keys.ndim != 1 or keys.shape != values.shape or {keys.dtype.kind, values.dtype.kind} != {"U"}:
+            raise InputError(f"{path}: provenance_keys and provenance_values must be two text arrays of one length")
         try:
-            data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
-            raise InputError(f"{path}: not a readable .npz file ({err})") from err
-        with data:
-            missing = {"magnitude", "venc", "pixel_spacing", "image_orientation", "image_positions"} - set(data)
-            if missing:
-                raise InputError(f"{path}: no {sorted(missing)} arrays; this is not a keras-hdl series file")
-            rr = float(data["rr_interval_ms"])
-            provenance = {
-                str(k): ast.literal_eval(str(v))
-                for k, v in zip(data["provenance_keys"], data["provenance_values"], strict=True)
-            }
+            provenance = {str(k): ast.literal_eval(str(v)) for k, v in zip(keys, values, strict=True)}
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as err:
+            raise InputError(f"{path}: provenance_values holds a value that is not a literal ({err})") from err
+        with about(path):
             return cls(
                 magnitude=data["magnitude"],
                 phase=data.get("phase"),
-                venc=tuple(data["venc"]),
+                venc=data["venc"],
                 masks=data.get("masks"),
-                pixel_spacing=tuple(data["pixel_spacing"]),
-                image_orientation=tuple(data["image_orientation"]),
+                pixel_spacing=data["pixel_spacing"],
+                image_orientation=data["image_orientation"],
                 image_positions=data["image_positions"],
-                rr_interval_ms=None if np.isnan(rr) else rr,
+                rr_interval_ms=None if np.isnan(rr) else float(rr),
                 provenance=provenance,
             )
 
@@ -321,6 +358,9 @@ def normalize_phase(phase: np.ndarray) -> np.ndarray:
     return (np.asarray(phase, np.float32) / (PHASE_LEVELS / 2) - 1.0).astype(np.float32)
 
 
-def denormalize_phase(normalized: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`normalize_phase`: [−1, 1] → raw phase in [0, 4096]."""
-    return ((np.clip(np.asarray(normalized, np.float32), -1.0, 1.0) + 1.0) * (PHASE_LEVELS / 2)).astype(np.float32)
+def denormalize_phase(normalized: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`normalize_phase`: [−1, 1] → raw phase in [0, 4096], float32, in ``out`` when given."""
+    phase = np.clip(np.asarray(normalized, np.float32), -1.0, 1.0, out=out)
+    phase += 1.0
+    phase *= PHASE_LEVELS / 2
+    return phase

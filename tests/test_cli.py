@@ -1,5 +1,6 @@
 """The CLI skeleton: fast help, version, and clean errors."""
 
+import os
 import subprocess
 import sys
 
@@ -7,7 +8,7 @@ import click
 from click.testing import CliRunner
 
 from keras_hdl import __version__
-from keras_hdl.cli import COMMANDS, main
+from keras_hdl.cli import COMMANDS, DEBUG_ENV, main
 
 
 def test_help_lists_every_command_without_importing_tensorflow():
@@ -38,3 +39,41 @@ def test_every_registered_command_resolves():
     group_context = click.Context(main, info_name="keras-hdl")
     for name in COMMANDS:
         assert main.get_command(group_context, name).name == name
+
+
+BROKEN_ASSESS = (
+    "import sys; import keras_hdl.commands.assess as assess; from keras_hdl.cli import main\n"
+    "def broken(path):\n"
+    "    raise RuntimeError('disk\\nsaid no')\n"
+    "assess.read_series = broken\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def run_broken_assess(folder, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``keras-hdl ARGS assess scan.npz`` in a fresh interpreter whose series reader raises a RuntimeError (a bug)."""
+    (folder / "scan.npz").touch()
+    environment = {k: v for k, v in os.environ.items() if k != DEBUG_ENV} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-c", BROKEN_ASSESS, *args, "assess", str(folder / "scan.npz")],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+
+
+def test_unexpected_error_is_one_line_naming_the_command_with_exit_code_1(tmp_path):
+    result = run_broken_assess(tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, newlines of the message folded
+    assert result.stderr.startswith("Error: keras-hdl assess failed unexpectedly: RuntimeError: disk said no")
+    assert "--debug" in result.stderr and f"{DEBUG_ENV}=1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_flag_and_environment_variable_show_the_traceback(tmp_path):
+    for result in (run_broken_assess(tmp_path, "--debug"), run_broken_assess(tmp_path, env={DEBUG_ENV: "1"})):
+        assert result.returncode == 1
+        assert "Traceback (most recent call last)" in result.stderr
+        assert result.stderr.rstrip().endswith("RuntimeError: disk\nsaid no")

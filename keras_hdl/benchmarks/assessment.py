@@ -17,20 +17,19 @@ from keras_hdl.series import Series
 FRAMES, SIZE = 50, 256
 
 
-def benchmark_series(slices: int, seed: int = 0) -> Series:
-    """(50, S, 256, 256) series: a beating ring of myocardium (radius ~27–36 px) and random phase."""
+def benchmark_series(slices: int, seed: int = 0, size: int = SIZE) -> Series:
+    """(50, S, size, size) series: a beating ring of myocardium (radius ~27–36 px) and random phase."""
     rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:SIZE, :SIZE]
+    rows, cols = np.mgrid[:size, :size]
     t = np.arange(FRAMES)[:, None, None, None]
-    radius = np.hypot(rows - 127.5, cols - 127.5 - 2 * np.sin(2 * np.pi * t / FRAMES))
+    centre = (size - 1) / 2
+    radius = np.hypot(rows - centre, cols - centre - 2 * np.sin(2 * np.pi * t / FRAMES))
     inner = 27 - 3 * np.sin(np.pi * t / FRAMES)
-    masks = np.broadcast_to((radius >= inner) & (radius <= 36), (FRAMES, slices, SIZE, SIZE))
-    return Series(
-        magnitude=np.ones((FRAMES, slices, SIZE, SIZE), np.float32),
-        phase=rng.integers(0, 4097, (FRAMES, slices, 3, SIZE, SIZE)).astype(np.float32),
-        masks=masks,
-        rr_interval_ms=1000.0,
-    )
+    masks = np.broadcast_to((radius >= inner) & (radius <= 36), (FRAMES, slices, size, size))
+    phase = np.empty((FRAMES, slices, 3, size, size), np.float32)
+    for frame in phase:  # frame by frame: no int64 array of the whole series
+        frame[...] = rng.integers(0, 4097, frame.shape)
+    return Series(magnitude=np.ones(masks.shape, np.float32), phase=phase, masks=masks, rr_interval_ms=1000.0)
 
 
 def per_frame_global_curves(series: Series) -> np.ndarray:

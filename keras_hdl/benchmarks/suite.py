@@ -12,9 +12,12 @@ slow or inflate each other. Items (``--only`` picks some):
 - ``pipeline``: tf.data production vs train-step consumption (:mod:`~keras_hdl.benchmarks.pipeline`),
   for the first selected preset other than ``paper``.
 - ``inference``, ``interpolation``, ``assessment``: their modules.
+- ``memory``: peak RSS of ``keras-hdl assess`` and ``synthesize`` on a 20-slice, 50-frame series
+  (:mod:`~keras_hdl.benchmarks.memory`).
 
 Rows derived across items: bf16 vs fp32 speed-ups and peak memory per item (the paper preset's
-training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are issue 10's targets.
+training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are issue 10's targets and issue 17's
+memory target.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.markdown import markdown_table
 
-ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment")
+ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment", "memory")
 DEFAULT_PRESETS = ("cpu", "paper")
 REPORT_FILE = "benchmark.json"
 
@@ -94,6 +97,7 @@ TARGETS = (
     Target("assessment ≤ 50 ms per slice", "assess_series per slice (1 slice*", "value", "<=", 50.0),
     Target("pipeline ≥ 10× consumption", "* pipeline, augmented, from *", "ratio", ">=", 10.0),
     Target("keras-hdl --help < 1 s", "keras-hdl --help start-up", "value", "<=", 1.0),
+    Target("assess and synthesize of a 20-slice, 50-frame series ≤ 4 GB", "peak RSS * 20x50x*", "value", "<=", 4.0),
 )
 
 

@@ -20,12 +20,16 @@ from keras_hdl.assessment import (
 )
 from keras_hdl.assessment.velocity import DEFAULT_REFERENCE_ANGLE_DEG
 from keras_hdl.errors import InputError
+from keras_hdl.memory import require_memory
 from keras_hdl.readers import read_masks, read_series
 from keras_hdl.segmentation import METHOD, METHOD_VERSION, Segmentation, segment_series
 from keras_hdl.segmentation.output import OVERLAY_NAME, masks_name, report_entries, write_automatic
 from keras_hdl.series import Series
 
 OUTPUT_SUFFIX = "_assessment"
+ASSESS_MEMORY_FACTOR = 2.2
+"""Peak resident memory of ``assess`` over the series' in-memory size, with a margin: 1.97 GB measured for a
+20-slice, 50-frame 256² series.dcm (1.11 GB in memory), 1.61 GB for its .npz (keras_hdl.benchmarks.memory)."""
 
 
 def default_output_dir(input_path: str | Path) -> Path:
@@ -100,6 +104,9 @@ def assess_path(
     Returns (assessment, reference assessment or ``None``, the input series with its masks,
     the automatic segmentation or ``None`` when the input had masks).
     """
+    for path in (input_path, reference_path):
+        if path is not None:
+            require_memory(path, ASSESS_MEMORY_FACTOR, "assess")
     series, segmentation = with_masks(read_series(input_path), masks_path, progress, input_path)
     assessment = assess_series(series, options)
     reference = None

@@ -12,10 +12,16 @@ from typing import TYPE_CHECKING
 import click
 
 from keras_hdl.errors import InputError
+from keras_hdl.export.serving import REQUEST_TIMEOUT_S
+from keras_hdl.memory import require_memory
 from keras_hdl.series import Series
 
 if TYPE_CHECKING:
     from keras_hdl.segmentation import Segmentation
+
+SYNTHESIZE_MEMORY_FACTOR = 3.5
+"""Peak resident memory of ``synthesize`` over the twin's in-memory size, with a margin: 3.47 GB measured for a
+20-slice, 50-frame 256² twin (1.11 GB in memory) of its .npz with the shipped weights (keras_hdl.benchmarks.memory)."""
 
 
 def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None, progress: bool):
@@ -54,13 +60,15 @@ def synthesize_path(
     masks_path: str | Path | None = None,
     progress: bool = True,
     precision: str = "fp32",
+    server_timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> tuple[Path, Series, Segmentation | None]:
     """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series, segmentation).
 
     INPUT without masks is segmented automatically; its masks (``input_seg.dcm``, or
     ``input_masks.npz`` for a .npz INPUT) and QC overlay (``input_segmentation.png``) are
     written into ``out_dir`` with the twin, and the segmentation is returned (``None`` when
-    INPUT had masks).
+    INPUT had masks). With ``server``, each request waits at most ``server_timeout_s`` seconds,
+    and the twin is written only if the server still serves the models version it began with.
     """
     from tqdm import tqdm
 
@@ -76,6 +84,9 @@ def synthesize_path(
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     validate_seed(seed)
+    if downsample_k is not None or k is not None:  # the twin has the full series' frames: K+1 per kept frame
+        growth = 1 if downsample_k is not None else k + 1
+        require_memory(input_path, SYNTHESIZE_MEMORY_FACTOR * growth, "synthesize")
     low_rate, k, full_frames, source, segmentation = _low_rate_input(
         Path(input_path), masks_path, k, downsample_k, progress
     )
@@ -94,10 +105,14 @@ def synthesize_path(
         if server is not None:
             from keras_hdl.export.serving import connect
 
-            models = connect(server, progress=bar.update)
+            models = connect(server, progress=bar.update, timeout_s=server_timeout_s)
         else:
             models = load_local_models(resolve_models_folder(model_dir), progress=bar.update, precision=precision)
         twin = synthesize_twin(low_rate, k, models, seed=seed, frames=total)
+    if server is not None:
+        from keras_hdl.export.serving import confirm_version
+
+        confirm_version(server, models.version)
     extra = None
     if segmentation is not None:
         from keras_hdl.segmentation.output import INPUT_PREFIX, write_automatic
@@ -136,6 +151,14 @@ def synthesize_path(
     help="Use a TensorFlow Serving deployment instead of local models, e.g. http://localhost:8501 "
     "(REST port; see docs/deployment.md).",
 )
+@click.option(
+    "--server-timeout",
+    "server_timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=REQUEST_TIMEOUT_S,
+    show_default=True,
+    help="Seconds to wait for each answer of --server (refused connections and HTTP 5xx are retried twice).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the background phase noise.")
 @click.option(
     "--downsample",
@@ -172,6 +195,7 @@ def command(
     out_dir: Path,
     model_dir: Path | None,
     server: str | None,
+    server_timeout_s: float,
     seed: int,
     downsample_k: int | None,
     frames: int | None,
@@ -194,7 +218,18 @@ def command(
     input_segmentation.png.
     """
     out_dir, twin, segmentation = synthesize_path(
-        input_path, out_dir, k, model_dir, server, seed, downsample_k, frames, masks_path, not no_progress, precision
+        input_path,
+        out_dir,
+        k,
+        model_dir,
+        server,
+        seed,
+        downsample_k,
+        frames,
+        masks_path,
+        not no_progress,
+        precision,
+        server_timeout_s,
     )
     if segmentation is not None:
         from keras_hdl.commands.assess import automatic_masks_line

@@ -47,8 +47,11 @@ __all__ = [
 ]
 
 
-def read_dicom_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Path]]:
-    """(series, magnitude references for a SEG, SEG files inside a classic folder) of a DICOM file or folder."""
+def read_dicom_frames(path: str | Path, pixels: bool = True) -> tuple[Series, SourceFrames, list[Path]]:
+    """(series, magnitude references for a SEG, SEG files inside a classic folder) of a DICOM file or folder.
+
+    ``pixels=False``: an Enhanced MR file's header only (see :func:`read_enhanced_frames`).
+    """
     path = Path(path)
     if path.is_dir():
         return read_classic_frames(path)
@@ -57,7 +60,7 @@ def read_dicom_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Path
         raise InputError(f"{path}: a DICOM SEG holds masks, not images; read it with read_masks(path, series)")
     if require_mr(ds, path) == "classic":
         return read_classic_frames(path)
-    series, source = read_enhanced_frames(path)
+    series, source = read_enhanced_frames(path, pixels)
     return series, source, []
 
 
@@ -78,7 +81,7 @@ def read_dicom_series(path: str | Path) -> Series:
 
 
 def _write_seg_for(series: Series, image_path: Path, seg_path: Path) -> None:
-    written, source, _ = read_dicom_frames(image_path)
+    written, source, _ = read_dicom_frames(image_path, pixels=False)  # geometry and references as written
     write_cine_seg(series.masks, written, source, seg_path)
 
 

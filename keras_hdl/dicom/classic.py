@@ -43,10 +43,13 @@ from keras_hdl.dicom.common import (
     SourceFrames,
     check_channels,
     decimal_string,
+    integer,
     is_dicom_file,
     magnitude_slope,
     magnitude_to_stored,
     new_instance,
+    number,
+    numbers,
     phase_from_stored,
     phase_to_stored,
     read_dataset,
@@ -54,6 +57,8 @@ from keras_hdl.dicom.common import (
     rescaled,
     set_monochrome_pixels,
     slice_keys,
+    stored_pixels,
+    text,
 )
 from keras_hdl.dicom.deidentify import (
     ACQUISITION_ALLOWLIST,
@@ -63,12 +68,14 @@ from keras_hdl.dicom.deidentify import (
     acquisition_provenance,
     allowed_acquisition,
 )
-from keras_hdl.errors import InputError
+from keras_hdl.errors import InputError, about
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.series import COMPONENTS, Series
 
 SEQUENCE_PREFIX = "fl2d1"
 GEOMETRY_KEYWORDS = ("Rows", "Columns", "PixelSpacing", "ImageOrientationPatient", "ImagePositionPatient")
+GEOMETRY_VALUES = {"PixelSpacing": 2, "ImageOrientationPatient": 6, "ImagePositionPatient": 3}
+"""Number of values of each geometry attribute."""
 DIRECTION_SUFFIXES = {"inx": 0, "iny": 1, "through": 2}
 """SequenceName direction suffix → velocity component (x, y, z in image axes)."""
 _VENC_PATTERN = re.compile(r"v(\d+(?:\.\d+)?)(inx|iny|in|through)$", re.IGNORECASE)
@@ -139,9 +146,10 @@ def _dicom_files(folder: Path) -> list[Path]:
     return files
 
 
-def _rr_interval(ds: Dataset, trigger_times: np.ndarray) -> float | None:
+def _rr_interval(ds: Dataset, trigger_times: np.ndarray, where: str) -> float | None:
     """RR interval (ms) from NominalInterval, refined by equally spaced trigger times (module docstring)."""
-    nominal = float(ds.get("NominalInterval") or 0) or (60000.0 / float(ds.HeartRate) if ds.get("HeartRate") else 0)
+    heart_rate = number(ds, "HeartRate", where, 0.0)
+    nominal = number(ds, "NominalInterval", where, 0.0) or (60000.0 / heart_rate if heart_rate else 0)
     if not nominal:
         return None
     steps = np.diff(trigger_times)
@@ -169,6 +177,8 @@ def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Pa
         missing = [k for k in GEOMETRY_KEYWORDS if ds.get(k) in (None, "")]
         if missing:
             raise InputError(f"{file}: MR image without {', '.join(missing)}; cannot place it in the series")
+        for keyword, count in GEOMETRY_VALUES.items():
+            numbers(ds, keyword, count, str(file))
         image_type = list(ds.get("ImageType", []))
         flavour = str(image_type[2]).upper() if len(image_type) > 2 else ""
         if flavour == "M":
@@ -180,7 +190,7 @@ def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Pa
         else:
             other_types.add("\\".join(image_type) or "none")
             continue
-        images.setdefault((str(ds.SeriesInstanceUID), channel), []).append((file, ds))
+        images.setdefault((text(ds, "SeriesInstanceUID", str(file)), channel), []).append((file, ds))
     if not images:
         raise InputError(
             f"{path}: no magnitude or phase images: ImageType value 3 must be 'M' or 'P' "
@@ -196,7 +206,11 @@ def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Pa
         if len(values) > 1:
             raise InputError(f"{path}: phase {COMPONENTS[component]} images have different venc {sorted(values)} cm/s")
 
-    sizes = {(int(ds.Rows), int(ds.Columns)): file for members in by_channel.values() for file, ds in members}
+    sizes = {
+        (integer(ds, "Rows", str(file)), integer(ds, "Columns", str(file))): file
+        for members in by_channel.values()
+        for file, ds in members
+    }
     if len(sizes) > 1:
         listed = ", ".join(f"{r}x{c} ({file.name})" for (r, c), file in sizes.items())
         raise InputError(f"{path}: mixed matrix sizes: {listed}; all images of a series must share rows x columns")
@@ -214,43 +228,44 @@ def read_classic_frames(path: str | Path) -> tuple[Series, SourceFrames, list[Pa
             grouped.setdefault(channel, {}).setdefault(float(key), []).append(member)
     check_channels({c: {k: len(v) for k, v in per.items()} for c, per in grouped.items()}, path)
 
-    def frame_key(member: tuple[Path, Dataset]) -> tuple[float, int]:
-        ds = member[1]
-        return float(ds.get("TriggerTime") or 0.0), int(ds.get("InstanceNumber") or 0)
+    def frame_key(member: tuple[Path, Dataset]) -> tuple[float, float]:
+        file, ds = member
+        return number(ds, "TriggerTime", str(file), 0.0), number(ds, "InstanceNumber", str(file), 0.0)
 
     slice_order = sorted(grouped[0])
     ordered = [[sorted(grouped[c][k], key=frame_key) for k in slice_order] for c in range(4)]  # [c][s][t]
 
     def pixels(member: tuple[Path, Dataset], phase: bool) -> np.ndarray:
         file, ds = member
-        try:
-            stored = ds.pixel_array
-        except Exception as err:  # pydicom raises many types for unreadable pixel data
-            raise InputError(f"{file}: pixel data cannot be decoded ({err})") from err
-        slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+        stored = stored_pixels(ds, file, 1)[0]
+        slope, intercept = number(ds, "RescaleSlope", str(file)), number(ds, "RescaleIntercept", str(file))
         return phase_from_stored(stored, slope, intercept) if phase else rescaled(stored, slope, intercept)
 
     magnitude = np.array([[pixels(m, False) for m in per_slice] for per_slice in ordered[0]]).swapaxes(0, 1)
     phase = np.array([[[pixels(m, True) for m in per_slice] for per_slice in ordered[c]] for c in (1, 2, 3)])
     first = ordered[0][0][0][1]
-    trigger_times = np.array([float(m[1].get("TriggerTime", np.nan)) for m in ordered[0][0]])
-    rr = _rr_interval(first, trigger_times)
-    series = Series(
-        magnitude=magnitude,
-        phase=phase.transpose(2, 1, 0, 3, 4),
-        venc=tuple(vencs[c].pop() for c in range(3)),
-        pixel_spacing=tuple(float(v) for v in first.PixelSpacing),
-        image_orientation=tuple(orientation),
-        image_positions=np.array([per_slice[0][1].ImagePositionPatient for per_slice in ordered[0]], np.float64),
-        rr_interval_ms=float(rr) if rr else None,
-        provenance={
-            "source_format": "dicom-classic",
-            SERIES_UID_KEY: str(first.SeriesInstanceUID),
-            **acquisition_provenance({k: first.get(k) for k in ACQUISITION_ALLOWLIST}),
-        },
-    )
+    trigger_times = np.array([number(ds, "TriggerTime", str(file), np.nan) for file, ds in ordered[0][0]])
+    rr = _rr_interval(first, trigger_times, str(ordered[0][0][0][0]))
+    with about(path):
+        series = Series(
+            magnitude=magnitude,
+            phase=phase.transpose(2, 1, 0, 3, 4),
+            venc=tuple(vencs[c].pop() for c in range(3)),
+            pixel_spacing=tuple(float(v) for v in first.PixelSpacing),
+            image_orientation=tuple(orientation),
+            image_positions=np.array([per_slice[0][1].ImagePositionPatient for per_slice in ordered[0]], np.float64),
+            rr_interval_ms=float(rr) if rr else None,
+            provenance={
+                "source_format": "dicom-classic",
+                SERIES_UID_KEY: str(first.SeriesInstanceUID),
+                **acquisition_provenance({k: first.get(k) for k in ACQUISITION_ALLOWLIST}),
+            },
+        )
     references = tuple(
-        tuple((str(ordered[0][s][t][1].SOPInstanceUID), None) for s in range(len(slice_order)))
+        tuple(
+            (text(ordered[0][s][t][1], "SOPInstanceUID", str(ordered[0][s][t][0])), None)
+            for s in range(len(slice_order))
+        )
         for t in range(series.num_frames)
     )
     return series, SourceFrames(first, str(first.SOPClassUID), str(first.SeriesInstanceUID), references), seg_files

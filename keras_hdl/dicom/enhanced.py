@@ -25,6 +25,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import EnhancedMRImageStorage, generate_uid
 
 from keras_hdl.dicom.common import (
+    MAX_FRAMES,
     NOMINAL_PROTOCOL,
     PHASE_RESCALE_INTERCEPT,
     PHASE_RESCALE_SLOPE,
@@ -32,16 +33,26 @@ from keras_hdl.dicom.common import (
     check_channels,
     decimal_string,
     encoding_axis,
+    group_item,
     image_axes,
+    integer,
     magnitude_slope,
     magnitude_to_stored,
     new_instance,
+    number,
+    numbers,
     phase_from_stored,
     read_dataset,
     require_mr,
+    required_group_item,
     rescaled,
+    save_with_pixel_data,
+    sequence,
     set_monochrome_pixels,
     slice_keys,
+    stored_pixels,
+    text,
+    without_pixels,
 )
 from keras_hdl.dicom.deidentify import (
     ACQUISITION_ALLOWLIST,
@@ -51,7 +62,7 @@ from keras_hdl.dicom.deidentify import (
     acquisition_provenance,
     allowed_acquisition,
 )
-from keras_hdl.errors import InputError
+from keras_hdl.errors import InputError, about
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.series import COMPONENTS, PHASE_LEVELS, Series, velocity_to_phase
 
@@ -265,8 +276,9 @@ def write_enhanced_mr(
     frame_ms = 0.0 if series.rr_interval_ms is None else series.rr_interval_ms / frames
 
     pixels = np.empty((4, frames, slices, rows, cols), np.uint16)
-    pixels[0] = magnitude_to_stored(series.magnitude, slope)
-    pixels[1:] = np.clip(np.round(series.phase), 0, PHASE_LEVELS).astype(np.uint16).transpose(2, 0, 1, 3, 4)
+    for t in range(frames):  # frame by frame: temporaries of one frame, not of the whole series
+        pixels[0, t] = magnitude_to_stored(series.magnitude[t], slope)
+        pixels[1:, t] = np.clip(np.round(series.phase[t]), 0, PHASE_LEVELS).astype(np.uint16).transpose(1, 0, 2, 3)
 
     per_frame = []
     for channel in range(4):
@@ -332,126 +344,144 @@ def write_enhanced_mr(
             (0x00209057, "Slice"),
         )
     ]
-    ds.PixelData = pixels.reshape(-1, rows, cols).tobytes()
-    ds["PixelData"].VR = "OW"
     path = Path(path)
     with atomic_path(path) as tmp:
-        ds.save_as(tmp, enforce_file_format=True)
+        save_with_pixel_data(ds, pixels, tmp)
     return path
 
 
 # --------------------------------------------------------------------------- reader
-def _group_item(frame: Dataset, shared: Dataset, keyword: str) -> Dataset | None:
-    """The first item of functional group ``keyword`` for one frame: per-frame first, then shared."""
-    for groups in (frame, shared):
-        sequence = groups.get(keyword)
-        if sequence:
-            return sequence[0]
-    return None
-
-
-def _required_item(frame: Dataset, shared: Dataset, keyword: str, number: int, path: Path) -> Dataset:
-    item = _group_item(frame, shared, keyword)
-    if item is None:
-        raise InputError(f"{path}: frame {number} has no {keyword} (per-frame or shared functional group)")
-    return item
-
-
-def _temporal_dimension(ds: Dataset, path: Path) -> int:
-    """Index into Dimension Index Values of the dimension that orders frames in time."""
-    for index, dimension in enumerate(ds.get("DimensionIndexSequence", [])):
-        if int(dimension.DimensionIndexPointer) in TEMPORAL_POINTERS:
-            return index
+def _temporal_dimension(ds: Dataset, path: Path) -> tuple[int, int]:
+    """(index into Dimension Index Values of the dimension that orders frames in time, number of dimensions)."""
+    dimensions = sequence(ds, "DimensionIndexSequence", str(path))
+    for index, dimension in enumerate(dimensions):
+        pointer = dimension.get("DimensionIndexPointer")
+        if not isinstance(pointer, int):
+            raise InputError(
+                f"{path}: Dimension Index Sequence (0020,9222) item {index + 1} has Dimension Index Pointer "
+                f"{pointer!r}, not one tag"
+            )
+        if pointer in TEMPORAL_POINTERS:
+            return index, len(dimensions)
     raise InputError(
         f"{path}: the Dimension Index Sequence (0020,9222) has no temporal dimension (Temporal Position Index, "
         "Nominal Cardiac Trigger Delay Time or Trigger Time), so the cardiac frames cannot be ordered"
     )
 
 
-def _frame_channel(frame: Dataset, shared: Dataset, ds: Dataset, number: int, path: Path):
-    """(channel 0 = magnitude / 1..3 = phase x..z or None to skip, sign, vmin, vmax) of frame ``number``."""
-    frame_type = _group_item(frame, shared, "MRImageFrameTypeSequence")
-    component = frame_type.get("ComplexImageComponent") if frame_type else ds.get("ComplexImageComponent")
+def _frame_channel(frame: Dataset, shared: Dataset, ds: Dataset, orientation: np.ndarray, path: Path, number_: int):
+    """(channel 0 = magnitude / 1..3 = phase x..z or None to skip, sign, vmin, vmax) of frame ``number_``."""
+    frame_type = group_item(frame, shared, "MRImageFrameTypeSequence", f"{path}: frame {number_}")
+    component = (frame_type or ds).get("ComplexImageComponent")
     if component == "MAGNITUDE":
         return 0, 1.0, 0.0, 0.0
     if component != "PHASE":
         return None, 1.0, 0.0, 0.0
-    where = f"{path}: phase frame {number}"
-    encodings = [
-        item
-        for groups in (frame, shared)
-        for sequence in [groups.get("MRVelocityEncodingSequence")]
-        if sequence
-        for item in sequence
-    ][:1]
-    if not encodings or "VelocityEncodingDirection" not in encodings[0]:
+    where = f"{path}: phase frame {number_}"
+    encoding = group_item(frame, shared, "MRVelocityEncodingSequence", where)
+    if encoding is None or "VelocityEncodingDirection" not in encoding:
         raise InputError(
             f"{where} has no MR Velocity Encoding Sequence (0018,9197) with a Velocity Encoding Direction "
             "(0018,9090): venc missing; phase frames need their encoding direction and venc"
         )
-    encoding = encodings[0]
-    vmin = float(encoding.get("VelocityEncodingMinimumValue") or 0.0)
-    vmax = float(encoding.get("VelocityEncodingMaximumValue") or 0.0)
+    vmin = number(encoding, "VelocityEncodingMinimumValue", where, 0.0)
+    vmax = number(encoding, "VelocityEncodingMaximumValue", where, 0.0)
     if max(abs(vmin), abs(vmax)) == 0:
         raise InputError(
             f"{where}: Velocity Encoding Minimum/Maximum Value (0018,9091)/(0018,9217) missing or zero; "
             "the venc (cm/s) must be > 0"
         )
-    orientation = _group_item(frame, shared, "PlaneOrientationSequence").ImageOrientationPatient
-    axis, sign = encoding_axis(encoding.VelocityEncodingDirection, orientation, where)
+    direction = numbers(encoding, "VelocityEncodingDirection", 3, where)
+    axis, sign = encoding_axis(direction, orientation, where)
     return axis + 1, sign, vmin, vmax
 
 
-def _stored_frames(ds: Dataset, path: Path) -> np.ndarray:
-    try:
-        pixels = ds.pixel_array
-    except Exception as err:  # pydicom raises many types for unreadable pixel data
-        raise InputError(f"{path}: pixel data cannot be decoded ({err})") from err
-    return pixels.reshape(int(ds.get("NumberOfFrames", 1)), ds.Rows, ds.Columns)
+def _images(
+    ds: Dataset,
+    path: Path,
+    per_frame: DicomSequence,
+    shared: Dataset,
+    wheres: list[str],
+    mag_frames: np.ndarray,
+    encodings: list[tuple[np.ndarray, float, float, float]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(magnitude (T, S, H, W), raw phase (T, S, 3, H, W)) float32, filled frame by frame (no float64 copies of
+    the whole series); ``encodings``: per phase component (frame numbers (T, S), vmin, vmax, sign)."""
+    stored = stored_pixels(ds, path, len(per_frame))
+    rows, columns = stored.shape[1:]
+    transforms = [
+        group_item(f, shared, "PixelValueTransformationSequence", w) or ds
+        for f, w in zip(per_frame, wheres, strict=True)
+    ]
+    slopes = [number(t, "RescaleSlope", w) for t, w in zip(transforms, wheres, strict=True)]
+    intercepts = [number(t, "RescaleIntercept", w) for t, w in zip(transforms, wheres, strict=True)]
+    magnitude = np.empty((*mag_frames.shape, rows, columns), np.float32)
+    for (t, s), n in np.ndenumerate(mag_frames):
+        magnitude[t, s] = rescaled(stored[n], slopes[n], intercepts[n])
+    phase = np.empty((*mag_frames.shape, 3, rows, columns), np.float32)
+    for c, (frame_numbers, vmin, vmax, sign) in enumerate(encodings):
+        venc = max(abs(vmin), abs(vmax))
+        for (t, s), n in np.ndenumerate(frame_numbers):
+            raw = phase_from_stored(stored[n], slopes[n], intercepts[n])
+            if abs(vmin + vmax) <= 1e-6 * venc:
+                raw = raw if sign > 0 else PHASE_LEVELS - raw
+            else:  # asymmetric range: go through velocities
+                velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
+                raw = velocity_to_phase(velocity[None], (venc,) * 3, quantize=False)[0]
+            phase[t, s, c] = raw
+    return magnitude, phase
 
 
-def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
-    """Read an Enhanced MR file into a :class:`Series` and the references a SEG needs."""
+def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series, SourceFrames]:
+    """Read an Enhanced MR file into a :class:`Series` and the references a SEG needs.
+
+    ``pixels=False`` reads the header only: the series has the geometry, shape and venc but a
+    zero, read-only magnitude and no phase (what the SEG writer needs, without the images' memory).
+    """
     path = Path(path)
-    ds = read_dataset(path)
+    ds = read_dataset(path, stop_before_pixels=not pixels)
     if require_mr(ds, path) != "enhanced":
         raise InputError(f"{path}: a classic MR image, not an Enhanced MR multi-frame file; pass its folder instead")
-    shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else Dataset()
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
-    if len(per_frame) != int(ds.get("NumberOfFrames", 0)) or not per_frame:
-        raise InputError(f"{path}: Per-frame Functional Groups Sequence does not match Number of Frames")
+    shared_items = sequence(ds, "SharedFunctionalGroupsSequence", str(path))
+    shared = shared_items[0] if shared_items else Dataset()
+    per_frame = sequence(ds, "PerFrameFunctionalGroupsSequence", str(path))
+    frames = integer(ds, "NumberOfFrames", str(path), 1, MAX_FRAMES)
+    if len(per_frame) != frames:
+        raise InputError(
+            f"{path}: Per-frame Functional Groups Sequence has {len(per_frame)} items but Number of Frames is "
+            f"{frames}; every frame needs its functional groups"
+        )
+    wheres = [f"{path}: frame {n}" for n in range(1, len(per_frame) + 1)]
     orientations = np.array(
         [
-            _required_item(frame, shared, "PlaneOrientationSequence", n + 1, path).ImageOrientationPatient
-            for n, frame in enumerate(per_frame)
-        ],
-        float,
+            numbers(required_group_item(f, shared, "PlaneOrientationSequence", w), "ImageOrientationPatient", 6, w)
+            for f, w in zip(per_frame, wheres, strict=True)
+        ]
     )
     if np.abs(orientations - orientations[0]).max() > 1e-4:
         raise InputError(f"{path}: frames have different Image Orientation (Patient); one slice stack is needed")
     orientation = orientations[0]
     positions = np.array(
         [
-            _required_item(frame, shared, "PlanePositionSequence", n + 1, path).ImagePositionPatient
-            for n, frame in enumerate(per_frame)
-        ],
-        float,
+            numbers(required_group_item(f, shared, "PlanePositionSequence", w), "ImagePositionPatient", 3, w)
+            for f, w in zip(per_frame, wheres, strict=True)
+        ]
     )
     keys = slice_keys(positions, orientation)
-    channels = [_frame_channel(frame, shared, ds, n + 1, path) for n, frame in enumerate(per_frame)]
+    channels = [_frame_channel(f, shared, ds, orientation, path, n + 1) for n, f in enumerate(per_frame)]
     counts: dict[int, dict[float, int]] = {}
     for (channel, *_), key in zip(channels, keys, strict=True):
         if channel is not None:
             counts.setdefault(channel, {}).setdefault(float(key), 0)
             counts[channel][float(key)] += 1
     check_channels(counts, path)
-    temporal = _temporal_dimension(ds, path)
+    temporal, dimensions = _temporal_dimension(ds, path)
     placed: dict[int, dict[float, list[tuple[int, int]]]] = {}
-    for number, ((channel, *_), key, frame) in enumerate(zip(channels, keys, per_frame, strict=True)):
+    for index, ((channel, *_), key, frame, where) in enumerate(zip(channels, keys, per_frame, wheres, strict=True)):
         if channel is not None:
-            content = _required_item(frame, shared, "FrameContentSequence", number + 1, path)
-            time = int(content.DimensionIndexValues[temporal])
-            placed.setdefault(channel, {}).setdefault(float(key), []).append((time, number))
+            content = required_group_item(frame, shared, "FrameContentSequence", where)
+            time = numbers(content, "DimensionIndexValues", dimensions, where)[temporal]
+            placed.setdefault(channel, {}).setdefault(float(key), []).append((time, index))
     for per_slice in placed.values():
         for key, entries in per_slice.items():
             if len({time for time, _ in entries}) != len(entries):
@@ -460,59 +490,53 @@ def read_enhanced_frames(path: str | Path) -> tuple[Series, SourceFrames]:
     # order[c, s, t] = frame number (0-based) of channel c, slice s, frame t, by the temporal index value
     order = np.array([[[n for _, n in sorted(placed[c][k])] for k in slice_order] for c in range(4)])
 
-    stored = _stored_frames(ds, path)
-    transforms = [_group_item(frame, shared, "PixelValueTransformationSequence") or ds for frame in per_frame]
-    slopes = np.array([t.get("RescaleSlope") for t in transforms], dtype=object)
-    intercepts = np.array([t.get("RescaleIntercept") for t in transforms], dtype=object)
-
     mag_frames = order[0].T  # (T, S)
-    magnitude = np.stack([rescaled(stored[n], slopes[n], intercepts[n]) for n in mag_frames.ravel()]).reshape(
-        *mag_frames.shape, ds.Rows, ds.Columns
-    )
-    phase = np.empty((*mag_frames.shape[:2], 3, ds.Rows, ds.Columns), np.float32)
-    venc = []
+    encodings = []  # per phase component: (frame numbers (T, S), vmin, vmax, sign)
     for c in range(1, 4):
-        numbers = order[c].T.ravel()
-        ranges = {(channels[n][2], channels[n][3]) for n in numbers}
-        signs = {channels[n][1] for n in numbers}
+        frame_numbers = order[c].T
+        ranges = {(channels[n][2], channels[n][3]) for n in frame_numbers.ravel()}
+        signs = {channels[n][1] for n in frame_numbers.ravel()}
         if len(ranges) > 1 or len(signs) > 1:
             raise InputError(f"{path}: phase {COMPONENTS[c - 1]} frames have different venc or encoding directions")
-        (vmin, vmax), sign = ranges.pop(), signs.pop()
-        raw = np.stack([phase_from_stored(stored[n], slopes[n], intercepts[n]) for n in numbers])
-        component_venc = max(abs(vmin), abs(vmax))
-        if abs(vmin + vmax) <= 1e-6 * component_venc:
-            raw = raw if sign > 0 else PHASE_LEVELS - raw
-        else:  # asymmetric range: go through velocities
-            velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
-            raw = velocity_to_phase(velocity[:, None], (component_venc,) * 3, quantize=False)[:, 0]
-        phase[:, :, c - 1] = raw.reshape(*mag_frames.shape, ds.Rows, ds.Columns)
-        venc.append(component_venc)
+        encodings.append((frame_numbers, *ranges.pop(), signs.pop()))
+    venc = [max(abs(vmin), abs(vmax)) for _, vmin, vmax, _ in encodings]
+    if pixels:
+        magnitude, phase = _images(ds, path, per_frame, shared, wheres, mag_frames, encodings)
+    else:  # geometry and references only: a zero magnitude that takes no memory
+        shape = (*mag_frames.shape, integer(ds, "Rows", str(path), 1), integer(ds, "Columns", str(path), 1))
+        magnitude, phase = np.broadcast_to(np.float32(0), shape), None
 
-    first = per_frame[int(order[0, 0, 0])]
-    cardiac = _group_item(first, shared, "CardiacSynchronizationSequence")
-    rr = (cardiac.get("RRIntervalTimeNominal") if cardiac else None) or ds.get("CardiacRRIntervalSpecified")
-    measures = _required_item(first, shared, "PixelMeasuresSequence", int(order[0, 0, 0]) + 1, path)
+    first_number = int(order[0, 0, 0])
+    first, first_where = per_frame[first_number], wheres[first_number]
+    cardiac = group_item(first, shared, "CardiacSynchronizationSequence", first_where)
+    rr = (number(cardiac, "RRIntervalTimeNominal", first_where) if cardiac else None) or number(
+        ds, "CardiacRRIntervalSpecified", str(path)
+    )
+    measures = required_group_item(first, shared, "PixelMeasuresSequence", first_where)
     lookup = {keyword: ds.get(keyword) for keyword in ACQUISITION_ALLOWLIST}
     for keyword, (group, enhanced_keyword) in ACQUISITION_ALLOWLIST.items():
-        item = _group_item(first, shared, group) if group else ds
+        item = group_item(first, shared, group, first_where) if group else ds
         if item is not None and item.get(enhanced_keyword) is not None:
             lookup[keyword] = item.get(enhanced_keyword)
-    series = Series(
-        magnitude=magnitude,
-        phase=phase,
-        venc=tuple(venc),
-        pixel_spacing=tuple(float(v) for v in measures.PixelSpacing),
-        image_orientation=tuple(orientation),
-        image_positions=positions[order[0, :, 0]],
-        rr_interval_ms=float(rr) if rr else None,
-        provenance={
-            "source_format": "dicom-enhanced",
-            SERIES_UID_KEY: str(ds.SeriesInstanceUID),
-            **acquisition_provenance(lookup),
-        },
-    )
-    references = tuple(tuple((str(ds.SOPInstanceUID), int(n) + 1) for n in row) for row in mag_frames)
-    return series, SourceFrames(ds, str(ds.SOPClassUID), str(ds.SeriesInstanceUID), references)
+    with about(path):
+        series = Series(
+            magnitude=magnitude,
+            phase=phase,
+            venc=tuple(venc),
+            pixel_spacing=tuple(numbers(measures, "PixelSpacing", 2, first_where)),
+            image_orientation=tuple(orientation),
+            image_positions=positions[order[0, :, 0]],
+            rr_interval_ms=rr or None,
+            provenance={
+                "source_format": "dicom-enhanced",
+                SERIES_UID_KEY: text(ds, "SeriesInstanceUID", str(path)),
+                **acquisition_provenance(lookup),
+            },
+        )
+    sop_uid = text(ds, "SOPInstanceUID", str(path))
+    references = tuple(tuple((sop_uid, int(n) + 1) for n in row) for row in mag_frames)
+    header = without_pixels(ds)  # the references need the header only: the pixel data is freed on return
+    return series, SourceFrames(header, str(ds.SOPClassUID), series.provenance[SERIES_UID_KEY], references)
 
 
 def read_enhanced_mr(path: str | Path) -> Series:

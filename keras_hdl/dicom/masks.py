@@ -17,6 +17,7 @@ import numpy as np
 from keras_hdl.dicom.common import image_axes, is_dicom_file
 from keras_hdl.dicom.seg import read_seg_masks
 from keras_hdl.errors import InputError
+from keras_hdl.io_utils import read_npz
 from keras_hdl.series import Series
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
@@ -30,15 +31,10 @@ def _binary(path: Path, masks: np.ndarray) -> np.ndarray:
 
 
 def _npz_masks(path: Path, series: Series) -> np.ndarray:
-    import zipfile
-
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "masks" not in data:
-                raise InputError(f"{path}: no array named 'masks' (found {sorted(data)})")
-            masks = data["masks"]
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise InputError(f"{path}: not a readable .npz file ({err})") from err
+    data = read_npz(path)
+    if "masks" not in data:
+        raise InputError(f"{path}: no array named 'masks' (found {sorted(data)})")
+    masks = data["masks"]
     if masks.shape != series.magnitude.shape:
         raise InputError(f"{path}: masks have shape {masks.shape}, the series (T, S, H, W) = {series.magnitude.shape}")
     return _binary(path, masks)

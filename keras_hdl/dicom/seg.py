@@ -27,14 +27,22 @@ from pydicom.uid import generate_uid
 
 from keras_hdl import __version__
 from keras_hdl.dicom.common import (
+    MAX_FRAMES,
     SEG_SOP_CLASS,
     SourceFrames,
     decimal_string,
+    group_item,
     image_axes,
+    integer,
     new_instance,
+    number,
+    numbers,
     read_dataset,
+    required_group_item,
+    sequence,
     set_monochrome_pixels,
     slice_keys,
+    stored_pixels,
 )
 from keras_hdl.dicom.deidentify import SERIES_UID_KEY
 from keras_hdl.errors import InputError
@@ -200,22 +208,24 @@ def write_cine_seg(
 
 
 def _myocardium_segment(ds: Dataset, path: Path) -> int:
-    segments = list(ds.get("SegmentSequence", []))
+    segments = list(sequence(ds, "SegmentSequence", str(path)))
+    wheres = [f"{path}: segment item {n}" for n in range(1, len(segments) + 1)]
     if len(segments) == 1:
-        return int(segments[0].SegmentNumber)
-    for segment in segments:
-        codes = segment.get("SegmentedPropertyTypeCodeSequence", [])
+        return integer(segments[0], "SegmentNumber", wheres[0])
+    for segment, where in zip(segments, wheres, strict=True):
+        codes = sequence(segment, "SegmentedPropertyTypeCodeSequence", where)
         if "myocard" in str(segment.get("SegmentLabel", "")).lower() or any(
             c.get("CodeValue") == MYOCARDIUM.value for c in codes
         ):
-            return int(segment.SegmentNumber)
+            return integer(segment, "SegmentNumber", where)
     labels = [str(s.get("SegmentLabel", "")) for s in segments]
     raise InputError(f"{path}: cannot tell which of the segments {labels} is the myocardium; label one 'Myocardium'")
 
 
 def referenced_series_uids(ds: Dataset) -> set[str]:
     """SeriesInstanceUIDs named in a SEG's Referenced Series Sequence (0008,1115)."""
-    return {str(item.SeriesInstanceUID) for item in ds.get("ReferencedSeriesSequence", [])}
+    items = ds.get("ReferencedSeriesSequence") or []
+    return {str(item.get("SeriesInstanceUID")) for item in items if isinstance(item, Dataset)}
 
 
 def read_seg_masks(path: str | Path, series: Series) -> np.ndarray:
@@ -232,36 +242,41 @@ def read_seg_masks(path: str | Path, series: Series) -> np.ndarray:
             f"not this series ({own_uid}); use the SEG drawn on this series"
         )
     frames, _, rows, cols = series.magnitude.shape
-    if (ds.Rows, ds.Columns) != (rows, cols):
-        raise InputError(f"{path}: SEG frames are {ds.Rows}x{ds.Columns}, the series images {rows}x{cols}")
-    shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else Dataset()
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
-
-    def group(frame: Dataset, keyword: str) -> Dataset | None:
-        sequence = frame.get(keyword) or shared.get(keyword)
-        return sequence[0] if sequence else None
+    seg_rows, seg_columns = integer(ds, "Rows", str(path)), integer(ds, "Columns", str(path))
+    if (seg_rows, seg_columns) != (rows, cols):
+        raise InputError(f"{path}: SEG frames are {seg_rows}x{seg_columns}, the series images {rows}x{cols}")
+    shared_items = sequence(ds, "SharedFunctionalGroupsSequence", str(path))
+    shared = shared_items[0] if shared_items else Dataset()
+    per_frame = sequence(ds, "PerFrameFunctionalGroupsSequence", str(path))
+    if len(per_frame) != integer(ds, "NumberOfFrames", str(path), 1, MAX_FRAMES):
+        raise InputError(f"{path}: Per-frame Functional Groups Sequence does not match Number of Frames")
 
     segment_number = _myocardium_segment(ds, path)
-    pixels = ds.pixel_array.reshape(len(per_frame), rows, cols)
+    pixels = stored_pixels(ds, path, len(per_frame))
     if ds.get("SegmentationType") == "FRACTIONAL":
-        pixels = pixels > 0.5 * float(ds.get("MaximumFractionalValue", 255))
+        pixels = pixels > 0.5 * number(ds, "MaximumFractionalValue", str(path), 255.0)
     series_keys = slice_keys(series.image_positions, series.image_orientation)
     masks = np.zeros(series.magnitude.shape, bool)
-    for number, frame in enumerate(per_frame, start=1):
-        identification = group(frame, "SegmentIdentificationSequence")
-        if identification is None or int(identification.ReferencedSegmentNumber) != segment_number:
+    for frame_number, frame in enumerate(per_frame, start=1):
+        where = f"{path}: SEG frame {frame_number}"
+        identification = group_item(frame, shared, "SegmentIdentificationSequence", where)
+        if identification is None or integer(identification, "ReferencedSegmentNumber", where) != segment_number:
             continue
-        orientation = np.asarray(group(frame, "PlaneOrientationSequence").ImageOrientationPatient, float)
+        plane = required_group_item(frame, shared, "PlaneOrientationSequence", where)
+        orientation = numbers(plane, "ImageOrientationPatient", 6, where)
         if np.abs(image_axes(orientation) - image_axes(series.image_orientation)).max() > 1e-3:
-            raise InputError(f"{path}: SEG frame {number} has another image orientation than the series")
-        position = group(frame, "PlanePositionSequence").ImagePositionPatient
-        key = slice_keys(np.asarray([position], float), series.image_orientation)[0]
+            raise InputError(f"{where} has another image orientation than the series")
+        position = numbers(
+            required_group_item(frame, shared, "PlanePositionSequence", where), "ImagePositionPatient", 3, where
+        )
+        key = slice_keys(position[None], series.image_orientation)[0]
         matches = np.flatnonzero(np.abs(series_keys - key) < 0.05)
-        temporal = group(frame, "FrameContentSequence").get("TemporalPositionIndex")
-        if matches.size != 1 or temporal is None or not 1 <= int(temporal) <= frames:
+        content = required_group_item(frame, shared, "FrameContentSequence", where)
+        temporal = number(content, "TemporalPositionIndex", where)
+        if matches.size != 1 or temporal is None or temporal not in range(1, frames + 1):
             raise InputError(
-                f"{path}: SEG frame {number} (slice at {key} mm, Temporal Position Index {temporal}) matches no "
+                f"{where} (slice at {key} mm, Temporal Position Index {temporal}) matches no "
                 f"frame of the series ({frames} frames at slices {series_keys.tolist()} mm)"
             )
-        masks[int(temporal) - 1, int(matches[0])] |= pixels[number - 1].astype(bool)
+        masks[int(temporal) - 1, int(matches[0])] |= pixels[frame_number - 1].astype(bool)
     return masks

@@ -271,21 +271,18 @@ def synthesize_twin(
     out_masks[kept] = masks
     plan = gap_targets(total, k)
     if plan.targets.size:
-
-        def per_image(array: np.ndarray) -> np.ndarray:  # (M, S, H, W) → (M·S, H, W)
-            return array.reshape(-1, height, width)
-
-        blended, _ = LinearInterpolator().interpolate(
-            per_image(low_rate.magnitude[plan.start_index]),
-            per_image(low_rate.magnitude[plan.end_index]),
-            per_image(masks[plan.start_index]),
-            per_image(masks[plan.end_index]),
-            np.repeat(plan.positions, slices, axis=0),
-        )
-        magnitude[plan.targets] = blended.reshape(-1, slices, height, width)
+        for s in range(slices):  # slice by slice: temporaries of one slice, not of the whole series
+            magnitude[plan.targets, s], _ = LinearInterpolator().interpolate(
+                low_rate.magnitude[plan.start_index, s],
+                low_rate.magnitude[plan.end_index, s],
+                masks[plan.start_index, s],
+                masks[plan.end_index, s],
+                plan.positions,
+            )
     rng = np.random.default_rng(seed)
-    phase = np.clip(rng.normal(models.background_mean, models.background_std, (total, slices, 3, height, width)), -1, 1)
-    phase = phase.astype(np.float32)
+    phase = np.empty((total, slices, 3, height, width), np.float32)
+    for frame in phase:  # frame by frame: the same stream as one call, without a float64 array of the series
+        frame[...] = np.clip(rng.normal(models.background_mean, models.background_std, frame.shape), -1, 1)
 
     for s, window in enumerate(windows):
         pasted_magnitude = window.paste(crops.magnitude[s, plan.targets])  # (M, H, W), NaN outside
@@ -307,7 +304,7 @@ def synthesize_twin(
     }
     return Series(
         magnitude=magnitude,
-        phase=denormalize_phase(phase),
+        phase=denormalize_phase(phase, out=phase),
         venc=low_rate.venc,
         masks=out_masks,
         pixel_spacing=low_rate.pixel_spacing,

@@ -23,7 +23,8 @@ CASES = [
     ("pydicom", "examples_overlay.dcm", "no magnitude or phase images"),  # Siemens MPR, ImageType value 3 'MPR'
     ("pydicom", "CT_small.dcm", "not an MR image: Modality CT"),
     ("pydicom", "liver_1frame.dcm", "a DICOM SEG holds masks, not images"),
-    ("pydicom", "emri_small.dcm", "magnitude without phase"),  # an Enhanced MR; only when pydicom has it locally
+    # an Enhanced MR without functional groups; from the pydicom-data package
+    ("pydicom", "emri_small.dcm", "Per-frame Functional Groups Sequence has 0 items but Number of Frames is 10"),
     ("nibabel", "csa_slice_norm.dcm", "magnitude without phase"),  # Siemens magnitude mosaic with a CSA header
     ("nibabel", "0.dcm", "no magnitude or phase images"),  # Siemens diffusion mosaic with a CSA header
     ("nibabel", "decimal_rescale.dcm", "not an MR image: Modality MR, SOP Class UID missing"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import nibabel
 import numpy as np
+import pydicom
 import pytest
 from dicom_test_series import make_series
 
@@ -93,3 +94,20 @@ def test_nifti_masks_are_placed_by_their_affine(mvm_series, tmp_path, flip_rows)
     path = tmp_path / "masks.nii.gz"
     nibabel.save(nibabel.Nifti1Image(data, nifti_affine(mvm_series, flip_rows)), path)
     np.testing.assert_array_equal(read_masks(path, mvm_series), mvm_series.masks)
+
+
+def test_asymmetric_velocity_range_is_read_through_velocities(dicom_scan, mvm_series, tmp_path):
+    """Phase x frames saying −10…+30 cm/s: stored p means v = −10 + p/4096·40, held as raw phase of venc 30."""
+    ds = pydicom.dcmread(dicom_scan / "series.dcm")
+    for frame in ds.PerFrameFunctionalGroupsSequence:
+        encoding = frame.MRVelocityEncodingSequence[0]
+        if (
+            frame.MRImageFrameTypeSequence[0].ComplexImageComponent == "PHASE"
+            and abs(encoding.VelocityEncodingMaximumValue - 20) < 1e-9
+        ):
+            encoding.VelocityEncodingMinimumValue, encoding.VelocityEncodingMaximumValue = -10.0, 30.0
+    ds.save_as(tmp_path / "series.dcm")
+    back = read_series(tmp_path / "series.dcm")
+    assert back.venc == (30.0, mvm_series.venc[1], mvm_series.venc[2])
+    velocity = -10.0 + mvm_series.phase[:, :, 0] / PHASE_LEVELS * 40.0  # the writer's stored p is the raw phase
+    np.testing.assert_allclose(back.velocity()[:, :, 0], velocity, atol=1e-4)  # float32 of values up to 30

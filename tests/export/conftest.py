@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from stand_in_serving import StandInServing
 from twin_helpers import EXPORT_VERSION, shared_folder, tiny_models
 
 
@@ -31,3 +32,20 @@ def networks(tiny_models_dir):
     from keras_hdl.synthesis.networks import load_local_networks
 
     return load_local_networks(tiny_models_dir)[1]
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    """The stand-in TF Serving (tests/export/stand_in_serving.py) on the exported model base, per test module."""
+    with StandInServing(exported) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="module")
+def phantom_npz(tmp_path_factory):
+    """A full 2-slice, 50-frame, 64² phantom series (.npz) to synthesise from."""
+    from keras_hdl.phantom import phantom_scan
+    from keras_hdl.phantom.config import PhantomConfig
+
+    series, _ = phantom_scan(PhantomConfig(subjects=1, slices=2, frames=50, size=64, seed=3), 0)
+    return series.save_npz(tmp_path_factory.mktemp("input") / "full.npz")

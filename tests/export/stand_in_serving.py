@@ -6,6 +6,7 @@ and answers the same REST predict API the real server offers
 columnar format), including TF Serving's habits: an unnamed ``outputs`` value when a
 signature has one output, ``{"error": ...}`` bodies with HTTP 400/404. It lets the client
 be tested without the TF Serving binary or container, which this machine does not have.
+``fault``, when set, rewrites each answer, so tests can play a slow, failing or changed server.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,6 +32,8 @@ class StandInServing:
         self._loaded: dict[tuple[str, int], object] = {}
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (model, signature) of every predict call
+        # (model, signature, status, answer) -> (status, answer) the client gets instead
+        self.fault: Callable[[str, str, int, dict], tuple[int, dict]] | None = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -95,12 +99,18 @@ class StandInServing:
                     body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                     version = int(match["version"]) if match["version"] else None
                     status, answer = stand_in.predict(match["name"], version, body)
+                    if stand_in.fault is not None:
+                        signature = body.get("signature_name", "serving_default")
+                        status, answer = stand_in.fault(match["name"], signature, status, answer)
                 data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (the timeout tests)
 
             def log_message(self, *args):  # keep test output clean
                 pass

@@ -1,7 +1,7 @@
 """The TF Serving REST client against a STAND-IN server (tests/export/stand_in_serving.py, not TF Serving).
 
 The stand-in loads the exported SavedModels and speaks TF Serving's REST predict API; the
-client must give exactly the twin that local synthesis gives.
+client must give the twin that local synthesis gives (within the float32 tolerances below).
 """
 
 from __future__ import annotations
@@ -9,27 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from stand_in_serving import StandInServing
+from twin_helpers import BATCH_ATOL_RAW_PHASE
 
 from keras_hdl.cli import main
 from keras_hdl.errors import InputError
 from keras_hdl.export.serving import RestPredictor, connect, fetch_info
 from keras_hdl.series import Series
-
-
-@pytest.fixture(scope="module")
-def server(exported):
-    with StandInServing(exported) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture(scope="module")
-def phantom_npz(tmp_path_factory):
-    from keras_hdl.phantom import phantom_scan
-    from keras_hdl.phantom.config import PhantomConfig
-
-    series, _ = phantom_scan(PhantomConfig(subjects=1, slices=2, frames=50, size=64, seed=3), 0)
-    return series.save_npz(tmp_path_factory.mktemp("input") / "full.npz")
 
 
 def test_rest_twin_equals_local_twin(server, tiny_models_dir, phantom_npz, tmp_path):
@@ -43,9 +28,12 @@ def test_rest_twin_equals_local_twin(server, tiny_models_dir, phantom_npz, tmp_p
     assert remote.exit_code == 0, remote.output
     local_twin = Series.load_npz(tmp_path / "local" / "twin.npz")
     remote_twin = Series.load_npz(tmp_path / "remote" / "twin.npz")
-    np.testing.assert_array_equal(remote_twin.masks, local_twin.masks)
+    # The served SavedModel and the local Keras model run in other batch sizes and graphs (float32 sums in
+    # another order, BATCH_ATOL_RAW_PHASE): masks, the interpolator's probability thresholded at 0.5, may
+    # flip where it lies within ~1e-6 of 0.5; 1e-4 of the pixels is 40 of the 409600.
+    assert (remote_twin.masks != local_twin.masks).mean() <= 1e-4
     np.testing.assert_allclose(remote_twin.magnitude, local_twin.magnitude, rtol=1e-6, atol=1e-4)
-    np.testing.assert_allclose(remote_twin.phase, local_twin.phase, atol=0.05)  # raw units of 4096
+    np.testing.assert_allclose(remote_twin.phase, local_twin.phase, rtol=0, atol=BATCH_ATOL_RAW_PHASE)
     assert remote_twin.provenance == local_twin.provenance  # same models version, K, seed
     # batched requests: 2 slices × 40 dropped frames and 2 × 50 phase frames in batches of 32
     assert server.requests.count(("interpolator", "serving_default")) == 3

@@ -70,4 +70,8 @@ def test_two_workers_train_identical_weights_with_a_falling_loss(tiny_phantom, t
         TrainOptions(tmp_path / "single", module="phase", preset="tiny", data=tiny_phantom, epochs=EPOCHS, verbose=0)
     )
     single_losses = [float(row["train_generator_loss"]) for row in single.metrics]
-    assert chief["losses"] == pytest.approx(single_losses, rel=1e-3)
+    # Not bit-equal: two half-batch gradients all-reduced sum their float32 terms in another order than one
+    # whole batch (~1e-7 relative per step), and Adam's m / (sqrt(v) + eps) enlarges such differences where a
+    # gradient is near zero, so they compound over the epochs' steps: 1.3e-3 measured on an AMD EPYC (AVX2),
+    # < 1e-3 with AVX-512. 5e-3 leaves a 4x margin; the two workers above agree bit for bit (same reduction).
+    assert chief["losses"] == pytest.approx(single_losses, rel=5e-3)
