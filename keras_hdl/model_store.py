@@ -114,3 +114,34 @@ def load_models(folder: str | Path, *names: str) -> tuple[ModelInfo, dict]:
         except Exception as err:  # Keras raises many types for a damaged archive
             raise InputError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: {err})") from err
     return info, models
+
+
+def combine_models(sources: dict[str, str | Path], folder: str | Path) -> Path:
+    """One models folder from the networks of several (e.g. ``{"interpolator": run1/models, "phase": run2/models}``).
+
+    The sources must agree on what the networks expect (preset, crop, pixel spacing, frames,
+    variant); the result's validation figures are each network's own, its command the sources' joined.
+    """
+    import keras
+
+    import keras_hdl.models  # noqa: F401  (registers the custom classes for deserialisation)
+
+    infos = {name: read_model_info(source) for name, source in sources.items()}
+    first = next(iter(infos.values()))
+    for name, info in infos.items():
+        for field in ("preset", "crop_size", "pixel_spacing_mm", "frames", "variant"):
+            if getattr(info, field) != getattr(first, field):
+                raise InputError(
+                    f"{sources[name]}: its {field} ({getattr(info, field)}) differs from the other models folders' "
+                    f"({getattr(first, field)}); combine networks trained alike"
+                )
+    networks = {
+        name: keras.saving.load_model(Path(source) / NETWORK_FILES[name], compile=False)
+        for name, source in sources.items()
+    }
+    info = dataclasses.replace(
+        first,
+        validation={name: infos[name].validation[name] for name in sources},
+        command=" && ".join(dict.fromkeys(info.command for info in infos.values())),
+    )
+    return save_models(folder, info, **networks)
