@@ -328,11 +328,22 @@ def render_report(results: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+FURTHER_RESULTS = {
+    "fidelity.md": "the twin-fidelity targets, what is met and what limits the rest",
+    "ablation.md": "the phase module's options on and off at one budget (`keras-hdl evaluate --experiment ablation`)",
+    "normalisation.md": "why one batch norm per recurrent step",
+}
+"""Documents beside report.md that it links to when they exist."""
+
+
 def write_outputs(results: dict, out_dir: Path) -> dict[str, Path]:
     """Write results.json and report.md into ``out_dir`` atomically; returns their paths."""
     paths = {"results": out_dir / RESULTS_FILE, "report": out_dir / REPORT_FILE}
     with atomic_path(paths["results"]) as tmp:
         tmp.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
+    further = [f"- [{name}]({name}): {what}" for name, what in FURTHER_RESULTS.items() if (out_dir / name).is_file()]
     with atomic_path(paths["report"]) as tmp:
-        tmp.write_text(render_report(results))
+        tmp.write_text(
+            render_report(results) + ("\n## Further results\n\n" + "\n".join(further) + "\n" if further else "")
+        )
     return paths

@@ -44,7 +44,7 @@ def scan(config: PhantomConfig, **subject_changes):
     return generate_scan(subject, draw_scan(config.seed, 0, 0), config)
 
 
-@pytest.mark.parametrize(("k", "overall", "radial"), [(0, 0.9, 0.95), (6, 0.75, 0.85)])
+@pytest.mark.parametrize(("k", "overall", "radial"), [(0, 0.9, 0.95), (6, 0.75, 0.8)])
 def test_twin_of_a_held_out_scan_follows_the_truth(shipped, k, overall, radial):
     series, truth = scan(PhantomConfig(subjects=1, size=128, seed=HELD_OUT_SEED))
     agreement = curve_agreement(twin_curves(series, k, shipped), truth.curves_mm_s)  # (S, 4)
@@ -66,7 +66,7 @@ UNLIKE_THE_PHANTOM = {
 @pytest.mark.parametrize("variant", list(UNLIKE_THE_PHANTOM))
 def test_k0_twin_radial_psv_holds_on_scans_unlike_the_phantom(shipped, variant):
     config_changes, subject_changes = UNLIKE_THE_PHANTOM[variant]
-    config = PhantomConfig(subjects=1, size=128, seed=HELD_OUT_SEED, **config_changes)
+    config = PhantomConfig(**{"subjects": 1, "size": 128, "seed": HELD_OUT_SEED, **config_changes})
     series, truth = scan(config, **subject_changes)
     twin_psv = compute_markers(twin_curves(series, 0, shipped))["psv"][:, 0]  # (S,) radial
     true_psv = compute_markers(truth.curves_mm_s)["psv"][:, 0]
