@@ -79,6 +79,22 @@ def test_missing_baselines_are_reported_not_dropped():
     assert results["answers"]["ours_vs_gan"]["answer"] == f"not evaluated: {NO_RUN}"
 
 
+def test_report_links_the_documents_beside_it_that_exist(tmp_path):
+    from keras_hdl.evaluation.report import write_outputs
+
+    results = results_dict(
+        interpolation_values([0.3, 0.4], [0.2, 0.5], [0.25, 0.45]),
+        phase={},
+        not_evaluated={"vanilla": NO_RUN, "gan": NO_RUN, "phase:vanilla": NO_RUN, "phase:hdl": NO_RUN},
+    )
+    results["answers"] = answers(results)
+    assert "Further results" not in write_outputs(results, tmp_path)["report"].read_text()
+    (tmp_path / "ablation.md").write_text("table")
+    report = write_outputs(results, tmp_path)["report"].read_text()
+    assert "- [ablation.md](ablation.md): the phase module's options" in report
+    assert "fidelity.md" not in report
+
+
 def test_phase_answer_compares_mse_and_mse_w2_per_k():
     def method(mse, w2):
         return {
