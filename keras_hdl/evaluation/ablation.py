@@ -107,20 +107,12 @@ def arm_models(models_dir: Path):
     from keras_hdl.interpolation.linear import LinearInterpolator
     from keras_hdl.model_store import load_models
     from keras_hdl.predictors import KerasPredictor
-    from keras_hdl.synthesis.networks import PhaseSynthesizer, TwinModels, models_version
+    from keras_hdl.synthesis.networks import PhaseSynthesizer, twin_models
 
     info, networks = load_models(models_dir, "phase")
     phase = networks["phase"]
-    return TwinModels(
-        interpolator=LinearInterpolator(),
-        phase=PhaseSynthesizer.for_network(KerasPredictor(phase), phase),
-        crop_size=info.crop_size,
-        pixel_spacing_mm=tuple(info.pixel_spacing_mm),
-        frames=info.frames,
-        background_mean=phase.background_mean,
-        background_std=phase.background_std,
-        version=models_version(models_dir, info),
-    )
+    synthesizer = PhaseSynthesizer.for_network(KerasPredictor(phase), phase)
+    return twin_models(models_dir, info, LinearInterpolator(), synthesizer, phase, "fp32")
 
 
 def run_ablation(
@@ -169,7 +161,7 @@ def ablation_lines(results: dict) -> list[str]:
         rows.append([arm, *(f"{result['vs_real'][name]:.3f}" for name in SHOWN)])
     header = ["arm", *(name.replace("_", " ") for name in SHOWN)]
     return [
-        f"## Phase-module ablation ({results['preset']} preset, {results['epochs']} epochs per arm, seed "
+        f"## Phase-module ablation ({results['preset']} preset, {results['epochs']} epoch(s) per arm, seed "
         f"{results['seed']})",
         "",
         "K = 0 twins of the test scans (real magnitude, synthetic phase) against the real phase: Pearson of the "

@@ -215,15 +215,23 @@ def load_local_models(
     folder = Path(folder).resolve()
     read_model_info(folder)  # a clear error for a folder of the wrong kind
     info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder), precision)
-    phase = networks["phase"]
+    interpolator = NetworkInterpolator(predictors["interpolator"], batch_size=batch_size, progress=progress)
+    phase = PhaseSynthesizer.for_network(predictors["phase"], networks["phase"], batch_size, progress)
+    return twin_models(folder, info, interpolator, phase, networks["phase"], precision)
+
+
+def twin_models(
+    folder: Path, info: ModelInfo, interpolator: Interpolator, phase: PhaseSynthesizer, phase_network, precision: str
+) -> TwinModels:
+    """:class:`TwinModels` of a models folder's ``info`` with these runners of its networks."""
     return TwinModels(
-        interpolator=NetworkInterpolator(predictors["interpolator"], batch_size=batch_size, progress=progress),
-        phase=PhaseSynthesizer.for_network(predictors["phase"], phase, batch_size, progress),
+        interpolator=interpolator,
+        phase=phase,
         crop_size=info.crop_size,
         pixel_spacing_mm=tuple(info.pixel_spacing_mm),
         frames=info.frames,
-        background_mean=phase.background_mean,
-        background_std=phase.background_std,
+        background_mean=phase_network.background_mean,
+        background_std=phase_network.background_std,
         version=models_version(folder, info),
         precision=precision,
     )
