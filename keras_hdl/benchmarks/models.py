@@ -55,12 +55,20 @@ def interpolation_batch(batch: int, size: int, rng: np.random.Generator):
     )
 
 
-def phase_batch(batch: int, size: int, rng: np.random.Generator):
-    """Random phase-synthesis inputs and targets of the shapes the data pipeline makes."""
-    magnitudes = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
-    phase = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
-    mask = (rng.random((batch, size, size, 1)) > 0.5).astype(np.float32)
-    return {"magnitudes": magnitudes}, {"phase": phase, "mask": mask}
+def phase_batch(batch: int, size: int, rng: np.random.Generator, generator=None):
+    """Random phase-synthesis inputs and targets of the shapes the data pipeline makes for ``generator``
+    (its neighbouring frames and cycle position; default: 3 frames, no position)."""
+    neighbours = getattr(generator, "neighbours", 3)
+    inputs = {"magnitudes": rng.uniform(-1, 1, (batch, size, size, neighbours)).astype(np.float32)}
+    if getattr(generator, "cycle_position", False):
+        inputs["position"] = rng.uniform(0, 1, (batch, 1)).astype(np.float32)
+    targets = {
+        "phase": rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32),
+        "mask": (rng.random((batch, size, size, 1)) > 0.5).astype(np.float32),
+        "venc": np.tile(np.float32([20, 20, 30]), (batch, 1)),
+        "pixel_spacing": np.tile(np.float32([2.34, 2.34]), (batch, 1)),
+    }
+    return inputs, targets
 
 
 def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3) -> list[Row]:
@@ -88,7 +96,7 @@ def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3)
     settings = phase.training
     batch = batch_size or settings.batch_size
     trainer = pix2pix_trainer(preset, networks["phase generator"][0], networks["phase discriminator"][0])
-    inputs, targets = phase_batch(batch, settings.crop_size, rng)
+    inputs, targets = phase_batch(batch, settings.crop_size, rng, networks["phase generator"][0])
     seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
     rows.append(Row(f"{preset.name}: pix2pix step, batch {batch} @{settings.crop_size}px", seconds, "s"))
     return rows

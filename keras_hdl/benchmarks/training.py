@@ -140,7 +140,7 @@ def training_rows(
         ),
         "pix2pix": (
             pix2pix_trainer(preset, networks["phase generator"], networks["phase discriminator"]),
-            phase_batch(batches["pix2pix"], phase.crop_size, rng),
+            phase_batch(batches["pix2pix"], phase.crop_size, rng, networks["phase generator"]),
             flops["phase generator"] + 2 * flops["phase discriminator"],
             "phase generator",
             phase.crop_size,

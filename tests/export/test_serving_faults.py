@@ -15,7 +15,11 @@ from keras_hdl.cli import main
 from keras_hdl.errors import InputError
 from keras_hdl.export.serving import RETRIES, RETRY_DELAYS_S, RestPredictor, connect
 
-BATCH = {"magnitudes": np.zeros((2, 32, 32, 3), np.float32), "seed": np.array([[1, 2], [1, 3]], np.int32)}
+BATCH = {  # the tiny phase generator's inputs: 5 neighbouring frames, the cycle position, the seed
+    "magnitudes": np.zeros((2, 32, 32, 5), np.float32),
+    "position": np.float32([[0.1], [0.5]]),
+    "seed": np.array([[1, 2], [1, 3]], np.int32),
+}
 
 
 @pytest.fixture

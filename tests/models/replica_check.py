@@ -35,7 +35,7 @@ def batches(kind: str, size: int) -> list:
     out = []
     for _ in range(STEPS):
         if kind == "pix2pix":
-            magnitudes = rng.uniform(-1, 1, (BATCH, size, size, 3)).astype(np.float32)
+            magnitudes = rng.uniform(-1, 1, (BATCH, size, size, 5)).astype(np.float32)  # the tiny generator's 5 frames
             magnitudes[:, : size // 4] = -1.0  # a background band for the composite
             targets = {
                 "phase": rng.uniform(-1, 1, (BATCH, size, size, 3)).astype(np.float32),
@@ -43,7 +43,8 @@ def batches(kind: str, size: int) -> list:
                 "venc": np.float32([[20, 20, 30]] * BATCH),
                 "pixel_spacing": np.float32([[2, 2]] * BATCH),
             }
-            out.append(({"magnitudes": magnitudes}, targets))
+            position = rng.uniform(0, 1, (BATCH, 1)).astype(np.float32)  # and its cycle position
+            out.append(({"magnitudes": magnitudes, "position": position}, targets))
         else:
             inputs = {
                 "magnitudes": rng.uniform(-1, 1, (BATCH, size, size, 2)).astype(np.float32),

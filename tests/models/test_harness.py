@@ -35,6 +35,8 @@ def inputs_for(model, rng, size=SIZE):
             inputs["seed"] = np.array([[1, 2], [3, 4]], np.int32)
         elif tensor.name == "condition":
             inputs["condition"] = np.float32([[0.1, 0.16, 0.2], [0.9, 0.94, 1.02]])
+        elif tensor.name == "position":
+            inputs["position"] = np.float32([[0.1], [0.7]])  # t/T
         else:
             inputs[tensor.name] = rng.uniform(-1, 1, (2, size, size, tensor.shape[-1])).astype(np.float32)
     if "magnitudes" in inputs and "seed" in inputs:

@@ -107,7 +107,10 @@ def test_pix2pix_steps_log_every_term_and_update_both_networks(tiny_preset):
     trainer = Pix2PixTrainer(generator, discriminator, loss=Pix2PixLoss(velocity_l1_weight=50.0), seed=1)
     trainer.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
     rng = np.random.default_rng(0)
-    magnitudes = rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
+    inputs = {
+        "magnitudes": rng.uniform(-1, 1, (2, SIZE, SIZE, generator.neighbours)).astype(np.float32),
+        "position": np.float32([[0.1], [0.6]]),  # the tiny generator also sees t/T
+    }
     targets = {
         "phase": rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32),
         "mask": (rng.random((2, SIZE, SIZE, 1)) > 0.5).astype(np.float32),
@@ -115,7 +118,7 @@ def test_pix2pix_steps_log_every_term_and_update_both_networks(tiny_preset):
         "pixel_spacing": np.float32([[2, 2]] * 2),
     }
     before = [np.asarray(w) for w in (*generator.trainable_weights, *discriminator.trainable_weights)]
-    logs = trainer.train_on_batch({"magnitudes": magnitudes}, targets, return_dict=True)
+    logs = trainer.train_on_batch(inputs, targets, return_dict=True)
     assert logs["l1_foreground_weighted"] == pytest.approx(100 * logs["l1_foreground"], rel=1e-5)
     assert logs["l1_myocardium_weighted"] == pytest.approx(100 * logs["l1_myocardium"], rel=1e-5)
     assert logs["velocity"] > 0 and logs["velocity_weighted"] == pytest.approx(50 * logs["velocity"], rel=1e-5)
@@ -168,8 +171,9 @@ def test_discriminator_sees_the_same_background_on_real_and_synthetic_phase(tiny
 
     object.__setattr__(trainer, "discriminator", recording_discriminator)  # bypass Keras' layer tracking
     rng = np.random.default_rng(1)
-    magnitudes = np.full((2, SIZE, SIZE, 3), -1.0, np.float32)
-    magnitudes[:, 8:24, 8:24] = rng.uniform(0, 1, (2, 16, 16, 3))  # foreground square, background elsewhere
+    neighbours = generator.neighbours
+    magnitudes = np.full((2, SIZE, SIZE, neighbours), -1.0, np.float32)
+    magnitudes[:, 8:24, 8:24] = rng.uniform(0, 1, (2, 16, 16, neighbours))  # foreground square, background elsewhere
     targets = {
         "phase": rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32),  # real background: uniform, not N(μ, σ)
         "mask": np.zeros((2, SIZE, SIZE, 1), np.float32),
@@ -179,8 +183,10 @@ def test_discriminator_sees_the_same_background_on_real_and_synthetic_phase(tiny
     import tensorflow as tf
 
     tensors = {name: tf.constant(value) for name, value in targets.items()}
-    trainer._forward_losses({"magnitudes": tf.constant(magnitudes)}, tensors, step=0, training=False)
+    inputs = {"magnitudes": tf.constant(magnitudes), "position": tf.constant([[0.2], [0.7]])}
+    trainer._forward_losses(inputs, tensors, step=0, training=False)
     synthetic, real = seen
-    background = np.broadcast_to(magnitudes[..., 1:2] <= -0.95, real.shape)
+    centre = generator.centre
+    background = np.broadcast_to(magnitudes[..., centre : centre + 1] <= -0.95, real.shape)
     np.testing.assert_array_equal(real[background], synthetic[background])
     np.testing.assert_array_equal(real[~background], targets["phase"][~background])
