@@ -6,7 +6,7 @@ import pytest
 
 from keras_hdl.config import preset_from_dict
 from keras_hdl.errors import InputError
-from keras_hdl.evaluation.ablation import ARMS, ablation_lines, arm_preset, run_ablation
+from keras_hdl.evaluation.ablation import ARMS, SHOWN, ablation_lines, arm_preset, run_ablation
 
 
 def test_each_arm_is_the_preset_with_its_changes_only():
@@ -29,20 +29,7 @@ def test_untrained_arms_are_named_and_nothing_is_trained(tmp_path, monkeypatch):
 
 
 def test_table_has_a_row_per_arm_and_a_dash_for_an_arm_without_a_twin():
-    figures = dict.fromkeys(
-        [
-            "pearson_radial",
-            "pearson_circumferential",
-            "pearson_longitudinal",
-            "pearson_overall",
-            "psv_error_radial",
-            "pdv_error_radial",
-            "psv_error_longitudinal",
-            "pdv_error_longitudinal",
-            "velocity_score",
-        ],
-        0.5,
-    )
+    figures = dict.fromkeys(SHOWN, 0.5)
     results = {
         "preset": "cpu",
         "epochs": 3,
