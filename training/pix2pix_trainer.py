@@ -171,13 +171,12 @@ class Pix2PixTrainer(keras.Model):
 
     def _forward_losses(self, inputs, targets, step, training):
         """Forward pass and both losses: (generator total (B,), discriminator loss (B,), logged figures)."""
-        generator_inputs = self._generator_inputs(inputs, step)
-        synthetic = float32_outputs(self.generator(generator_inputs, training=training))["phase"]
+        synthetic = float32_outputs(self.generator(self._generator_inputs(inputs, step), training=training))["phase"]
         centre = self.generator.centre
         centre_magnitude = inputs["magnitudes"][..., centre : centre + 1]
         real = targets["phase"]
-        if self.generator.composite:  # the same background noise as the synthetic phase (module docstring)
-            real = self.generator.composite_layer([real, centre_magnitude, generator_inputs["seed"]])
+        if self.generator.composite:  # the synthetic phase's background noise on the real phase (module docstring)
+            real = tf.where(centre_magnitude > self.generator.foreground_threshold, real, synthetic)
         context = inputs["magnitudes"][..., centre - 1 : centre + 2]  # frames t−1, t, t+1
         fake_scores = float32_outputs(self.discriminator({"image": synthetic, "context": context}, training=training))
         real_scores = float32_outputs(self.discriminator({"image": real, "context": context}, training=training))

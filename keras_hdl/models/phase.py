@@ -191,8 +191,6 @@ class PhaseGenerator(keras.Model):
             )
             centre_magnitude = inputs["magnitudes"][..., centre : centre + 1]
             phase = composite_layer([phase, centre_magnitude, inputs["seed"]])  # unrounded under bf16
-        else:
-            composite_layer = None
         super().__init__(inputs=inputs, outputs={"phase": phase}, **kwargs)
         self.widths = widths
         self.recurrence = recurrence
@@ -203,7 +201,6 @@ class PhaseGenerator(keras.Model):
         self.foreground_threshold = float(foreground_threshold)
         self.neighbours = neighbours
         self.centre = centre
-        self.composite_layer = composite_layer
         self.cycle_position = cycle_position
 
     def get_config(self):
