@@ -351,25 +351,21 @@ def phase_validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> 
     return _mean_figures(per_batch)
 
 
-def phase_velocity_figures(network: keras.Model, cines: SliceCines, batch_size: int = 32) -> dict[str, float]:
+def phase_velocity_figures(network: keras.Model, cines: SliceCines) -> dict[str, float]:
     """The K = 0 twin's velocity figures on whole validation cines (what a user of the network gets).
 
-    Every frame's phase is synthesised from the real magnitude at inference; the global radial,
+    Every frame's phase is synthesised from the real magnitude at inference, as synthesis does
+    (:meth:`~keras_hdl.synthesis.networks.PhaseSynthesizer.synthesize_cycles`); the global radial,
     circumferential and longitudinal curves of synthetic and real phase (true masks, each cine's
     pixel spacing, mm/s) are compared by :func:`keras_hdl.assessment.twin_velocity_figures`.
     """
     from keras_hdl.models import background_seeds
-    from keras_hdl.phase_inputs import cycle_phase_inputs
+    from keras_hdl.predictors import KerasPredictor
+    from keras_hdl.synthesis.networks import PhaseSynthesizer
 
-    count, frames, size = cines.magnitude.shape[:3]
-    inputs = cycle_phase_inputs(cines.magnitude, network.neighbours, network.cycle_position)
-    if network.composite:
-        inputs["seed"] = background_seeds(count * frames, VALIDATION_SEED)
-    outputs = [
-        _float32(network({name: value[i : i + batch_size] for name, value in inputs.items()}, training=False)["phase"])
-        for i in range(0, count * frames, batch_size)
-    ]
-    synthetic = np.concatenate(outputs).reshape(count, frames, size, size, 3)
+    count, frames = cines.magnitude.shape[:2]
+    synthesizer = PhaseSynthesizer.for_network(KerasPredictor(network), network)
+    synthetic = synthesizer.synthesize_cycles(cines.magnitude, background_seeds(count * frames, VALIDATION_SEED))
     curves, reference = [], []
     for cine in range(count):
         venc = cines.venc[cine][None, :, None, None]
@@ -614,7 +610,7 @@ def _train_module(
             print(f"{run.name}: epoch {epoch + 1} validation: {shown}", flush=True)
         run.epoch.assign(epoch + 1)
         score = {**validation_losses, **figures}[run.selection]
-        if best is None or best.get(run.selection) is None or score <= best[run.selection]:
+        if best is None or score <= best[run.selection]:
             best = {"epoch": epoch + 1, run.selection: score, **figures}
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             partial = checkpoint_dir / ".best.partial.keras"  # Keras wants the .keras suffix

@@ -78,6 +78,10 @@ def test_tiny_run_leaves_a_complete_run_folder(tiny_phantom, tmp_path, cli):
             scalar_tags(run_dir / "tensorboard" / module)
         )
     assert (run_dir / "checkpoints" / "phase" / "best.keras").is_file()
+    # the phase module is selected on its K = 0 twin's velocity figures, logged every epoch
+    assert "epoch/val_velocity_score" in scalar_tags(run_dir / "tensorboard" / "phase")
+    assert -1 <= float(rows[1]["val_pearson_overall"]) <= 1 and float(rows[1]["val_psv_error_radial"]) >= 0
+    assert state["best"]["phase"]["velocity_score"] == pytest.approx(float(rows[1]["val_velocity_score"]), rel=1e-5)
 
     info, networks = load_models(run_dir / "models")
     assert (info.preset, info.crop_size, info.frames) == ("tiny", 32, 20)
@@ -101,6 +105,9 @@ def test_training_loss_falls_over_a_few_epochs(tiny_phantom, tmp_path):
     l1 = [float(row["val_l1_foreground"]) for row in rows]
     assert [int(row["epoch"]) for row in rows] == [1, 2, 3, 4]
     assert losses[-1] < losses[0] and l1[-1] < l1[0], (losses, l1)
+    # the best epoch is the one with the lowest velocity score of the validation twins (the preset's selection)
+    scores = [float(row["val_velocity_score"]) for row in rows]
+    assert result.best["phase"]["epoch"] == int(np.argmin(scores)) + 1
 
 
 def test_no_arguments_mean_cpu_preset_built_in_phantom_both_modules(tmp_path):
