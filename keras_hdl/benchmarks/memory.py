@@ -66,8 +66,8 @@ def run(quick: bool = False) -> list[Row]:
             synthesize = command_peak_gb([*twin, "--no-progress"])
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        rows.append(Row(f"peak RSS assess {shape} series.dcm", assess, "GB", TARGET_GB, "target (issue 17)"))
-        rows.append(Row(f"peak RSS synthesize K=6 {shape} .npz", synthesize, "GB", TARGET_GB, "target (issue 17)"))
+        rows.append(Row(f"peak RSS assess {shape} series.dcm", assess, "GB", TARGET_GB, "target"))
+        rows.append(Row(f"peak RSS synthesize K=6 {shape} .npz", synthesize, "GB", TARGET_GB, "target"))
     return rows
 
 

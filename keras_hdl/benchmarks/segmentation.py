@@ -9,7 +9,7 @@ automatic masks with those from the true masks (the lowest over slices and compo
 the relative PSV/PDV errors of each slice's global curves (the largest over slices and
 components; per slice, because the mean over slices of the circumferential curves nearly
 cancels — the base turns one way, the apex the other — so its peaks of about 1 mm/s
-make relative errors meaningless), and the seconds per slice. Targets (issue 16): DICE ≥ 0.85 mean and ≥ 0.75 on
+make relative errors meaningless), and the seconds per slice. Targets: DICE ≥ 0.85 mean and ≥ 0.75 on
 the worst decile, Pearson ≥ 0.98, PSV/PDV within 10 %, ≤ 2 s per slice of 50 frames at
 256² on two cores. Run: ``python -m keras_hdl.benchmarks.segmentation``.
 """

@@ -16,7 +16,7 @@ slow or inflate each other. Items (``--only`` picks some):
   (:mod:`~keras_hdl.benchmarks.memory`).
 
 Rows derived across items: bf16 vs fp32 speed-ups and peak memory per item (the paper preset's
-training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are issue 10's targets and issue 17's
+training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are issue 10's targets and the
 memory target.
 """
 

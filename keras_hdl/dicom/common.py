@@ -409,7 +409,7 @@ def check_channels(counts: dict[int, dict[float, int]], path: Path) -> None:
 def save_with_pixel_data(ds: Dataset, pixels: np.ndarray, path: Path) -> None:
     """Write ``ds`` (explicit VR little endian, no Pixel Data yet) to ``path``, then ``pixels`` (uint16) as its
     OW Pixel Data (7FE0,0010), the last element, streamed from the array: no copy of the pixels is made, where
-    ``ds.PixelData = pixels.tobytes()`` and pydicom's writer would make two (memory, issue 17)."""
+    ``ds.PixelData = pixels.tobytes()`` and pydicom's writer would make two (memory)."""
     data = np.ascontiguousarray(pixels, "<u2")
     with open(path, "wb") as handle:
         ds.save_as(handle, enforce_file_format=True)

@@ -1,4 +1,4 @@
-"""The damage the first fuzzing found (issue 17), each refused up front with the file, the frame and the reason."""
+"""The damage the first fuzzing found, each refused up front with the file, the frame and the reason."""
 
 from __future__ import annotations
 
