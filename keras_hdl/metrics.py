@@ -113,3 +113,24 @@ def dice(prediction: np.ndarray, target: np.ndarray, threshold: float = MASK_THR
     overlap = np.logical_and(predicted, actual).sum(axis=axes)
     total = predicted.sum(axis=axes) + actual.sum(axis=axes)
     return np.where(total > 0, 2.0 * overlap / np.maximum(total, 1), 1.0)
+
+
+def image_figures(predicted: np.ndarray, target: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> dict[str, np.ndarray]:
+    """Every figure above per image of (N, H, W) images in [−1, 1], with the ω1 / ω2 regions (N, H, W) bool.
+
+    Training validation and the evaluation tables score with this one function.
+    """
+    return {
+        "MSE": mse(predicted, target),
+        "MSE_W1": region_mse(predicted, target, w1),
+        "MSE_W2": region_mse(predicted, target, w2),
+        "PSNR_dB": psnr(predicted, target),
+        "PSNR_paper_dB": psnr_paper_compatible(predicted, target),
+        "SSIM": ssim(predicted, target),
+    }
+
+
+def per_direction(images) -> np.ndarray:
+    """(B, H, W, C) → (B·C, H, W): each channel (phase direction) as its own image."""
+    images = np.asarray(images)
+    return np.moveaxis(images, -1, 1).reshape(-1, *images.shape[1:3])

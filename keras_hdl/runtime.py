@@ -25,10 +25,7 @@ import os
 from pathlib import Path
 
 from keras_hdl.errors import InputError
-
-PRECISIONS = ("fp32", "bf16", "auto")
-"""Inference precisions: float32; Keras' ``mixed_bfloat16`` (bf16 compute, float32 weights); by hardware."""
-DTYPE_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+from keras_hdl.precision import INFERENCE_PRECISIONS
 
 BF16_TOLERANCE = {
     "magnitude_max_abs": 2e-2,
@@ -80,9 +77,9 @@ def native_bf16() -> bool:
 
 
 def resolve_precision(precision: str) -> str:
-    """``"fp32"`` or ``"bf16"`` for a requested precision (one of :data:`PRECISIONS`)."""
-    if precision not in PRECISIONS:
-        raise InputError(f"precision: use one of {list(PRECISIONS)}, got {precision!r}")
+    """``"fp32"`` or ``"bf16"`` for an inference precision (:data:`~keras_hdl.precision.INFERENCE_PRECISIONS`)."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise InputError(f"precision: use one of {list(INFERENCE_PRECISIONS)}, got {precision!r}")
     if precision == "auto":
         return "bf16" if native_bf16() else "fp32"
     return precision

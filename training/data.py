@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
+from keras_hdl.geometry import crop_around, lv_centre
 from keras_hdl.phase_inputs import neighbour_offsets
 from keras_hdl.series import Series
 
@@ -80,27 +81,6 @@ class SliceCines:
             return {name: array[index] for name, array in arrays.items()}, sample_seed
 
         return tf.data.Dataset.from_tensor_slices((order, seeds)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def lv_centre(masks: np.ndarray) -> tuple[float, float]:
-    """(row, column) centroid of the union of a slice's masks over the cycle; masks (T, H, W)."""
-    rows, cols = np.nonzero(masks.any(axis=0))
-    if rows.size == 0:
-        raise InputError("a slice has no myocardium in any frame; cannot crop around the LV")
-    return float(rows.mean()), float(cols.mean())
-
-
-def crop_around(image: np.ndarray, centre: tuple[float, float], size: int, fill: float) -> np.ndarray:
-    """Crop (..., H, W) to (..., size, size) centred on ``centre`` (row, col), padding with ``fill``."""
-    height, width = image.shape[-2:]
-    top = round(centre[0]) - size // 2
-    left = round(centre[1]) - size // 2
-    pad = max(0, -top, -left, top + size - height, left + size - width)
-    if pad:
-        widths = [(0, 0)] * (image.ndim - 2) + [(pad, pad), (pad, pad)]
-        image = np.pad(image, widths, constant_values=fill)
-        top, left = top + pad, left + pad
-    return image[..., top : top + size, left : left + size]
 
 
 def slice_cines_from_series(series_list: Sequence[Series], crop_size: int) -> SliceCines:

@@ -29,10 +29,11 @@ from keras_hdl.benchmarks.models import (
     sample_flops,
 )
 from keras_hdl.config import Preset, build_from_config, load_preset
+from keras_hdl.precision import DTYPE_POLICIES, dtype_policy
 
 TRAINING_FLOP_FACTOR = 3
 """Training FLOPs ≈ 3 × forward FLOPs: the forward pass, then gradients of activations and of weights."""
-PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+PRECISIONS = ("fp32", "bf16")
 PAPER_BATCH = 4
 """The batch of the reference training figures."""
 
@@ -184,13 +185,11 @@ def run(
     """Rows of one preset at one precision (module docstring)."""
     import keras
 
-    from keras_hdl.training.train import dtype_policy
-
     preset = load_preset(preset_name)
     paper = preset.name == "paper"
     repeats = 1 if paper else 2 if quick else 5
     crops = {"interpolator": preset.interpolation.training.crop_size, "phase": preset.phase.training.crop_size}
-    with dtype_policy(PRECISIONS[precision]):
+    with dtype_policy(DTYPE_POLICIES[precision]):
         keras.utils.set_random_seed(0)
         networks = {
             "interpolator": (build_from_config(preset.interpolation.model), crops["interpolator"]),
@@ -244,7 +243,7 @@ def main() -> None:
     started = start_item()
     parser = item_parser(__doc__, "fewer timed repeats")
     parser.add_argument("--preset", default="cpu", help="preset name or YAML path (default: cpu)")
-    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--forward-only", action="store_true", help="skip the training steps")
     parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: preset's; paper: 4)")
     args = parser.parse_args()

@@ -34,7 +34,7 @@ def reference_twin() -> dict[str, np.ndarray]:
     models = load_local_models(resolve_models_folder())
     twin = synthesize_twin(downsample(series, K), K, models, seed=SEED, frames=series.num_frames)
     rows, cols = np.nonzero(series.masks[0, 0])
-    row, col = int(round(rows.mean())), int(round(cols.mean()))
+    row, col = round(float(rows.mean())), round(float(cols.mean()))
     window = (slice(row - HALF_WINDOW, row + HALF_WINDOW), slice(col - HALF_WINDOW, col + HALF_WINDOW))
     return {
         "magnitude": twin.magnitude[FRAMES, 0][(slice(None), *window)].astype(np.float32),
