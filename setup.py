@@ -33,7 +33,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=library_packages,
     package_dir={"keras_hdl": "keras_hdl", **mapped_packages},
-    package_data={"keras_hdl.configs": ["*.yaml"], "keras_hdl": ["weights/*"]},
+    package_data={"keras_hdl.configs": ["*.yaml", "experiments/*.yaml"], "keras_hdl": ["weights/*"]},
     install_requires=[
         # The full wheel, not tensorflow-cpu: tensorflow-serving-api requires `tensorflow`.
         "tensorflow>=2.21,<2.22",
