@@ -21,7 +21,7 @@ from typing import Any
 
 from keras_hdl import __version__
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 
 INFO_FILE = "model_info.json"
 FORMAT = "keras-hdl-models"
@@ -68,7 +68,7 @@ def save_models(folder: str | Path, info: ModelInfo, **networks) -> Path:
         for name, model in networks.items():
             if model is not None:
                 model.save(tmp / NETWORK_FILES[name])
-        (tmp / INFO_FILE).write_text(json.dumps(info.as_json(), indent=2))
+        write_json(tmp / INFO_FILE, info.as_json(), newline=False)
     return folder
 
 

@@ -28,7 +28,7 @@ def read_series(path: str | Path) -> Series:
     if path.suffix == ".npz":
         return Series.load_npz(path)
     from keras_hdl.dicom import read_dicom_series
-    from keras_hdl.dicom.common import is_dicom_file
+    from keras_hdl.dicom.elements import is_dicom_file
 
     if path.is_dir() or is_dicom_file(path):
         return read_dicom_series(path)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.models import fit_background_noise
 from keras_hdl.phantom import PhantomConfig
 from keras_hdl.phantom.dataset import MANIFEST_FILE, load_manifest, write_dataset
@@ -188,5 +188,5 @@ def prepare_shards(path: str | Path, out_dir: str | Path, crop_size: int, cines_
             if split == "train":
                 mean, std = fit_background_noise(cines.phase, cines.magnitude)
                 summary["background_noise"] = {"mean": mean, "std": std, "units": "normalised phase (p / 2048 - 1)"}
-        (tmp / BACKGROUND_FILE).write_text(json.dumps(summary["background_noise"], indent=2) + "\n")
+        write_json(tmp / BACKGROUND_FILE, summary["background_noise"])
     return summary

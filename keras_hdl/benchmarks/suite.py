@@ -36,7 +36,7 @@ from keras_hdl.benchmarks import Row, format_table, progress
 from keras_hdl.benchmarks.machine import cpu_has_bf16, gpu_names, machine_info, read_cpuinfo
 from keras_hdl.benchmarks.training import REFERENCE, REFERENCE_PAPER, TRAINING_FLOP_FACTOR
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import write_json
 from keras_hdl.markdown import markdown_table
 
 ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment", "memory")
@@ -328,9 +328,7 @@ def format_report(report: dict) -> str:
 def write_report(report: dict, out_dir: str | Path) -> Path:
     """Write ``out_dir/benchmark.json`` atomically; returns its path."""
     path = Path(out_dir) / REPORT_FILE
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    return path
+    return write_json(path, report)
 
 
 def markdown_report(report: dict) -> str:

@@ -20,7 +20,6 @@ twin's global curves are compared with the real phase's
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
@@ -30,7 +29,7 @@ from keras_hdl.config import load_preset
 from keras_hdl.errors import InputError
 from keras_hdl.evaluation.data import load_test_set
 from keras_hdl.evaluation.velocity import assess_twins, twin_label
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.markdown import markdown_table
 
 DEFAULT_EPOCHS = 6
@@ -144,8 +143,7 @@ def run_ablation(
         if curves.truth is not None:
             results["arms"][arm]["vs_truth"] = twin_velocity_figures(twin, curves.truth)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "ablation.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out_dir / "ablation.json", results)
     with atomic_path(out_dir / "ablation.md") as tmp:
         tmp.write_text("\n".join(ablation_lines(results)) + "\n")
     return results

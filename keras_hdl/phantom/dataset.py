@@ -29,7 +29,7 @@ import numpy as np
 from keras_hdl import __version__
 from keras_hdl.dicom import dicom_classic_scan_writer, dicom_scan_writer
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
 from keras_hdl.phantom.generate import generate_scan
 from keras_hdl.phantom.preview import write_preview
@@ -146,7 +146,7 @@ def write_dataset(
             "scans": scans,
             "preview": PREVIEW_FILE if preview else None,
         }
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / MANIFEST_FILE, manifest)
     return manifest
 
 

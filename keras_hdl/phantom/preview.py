@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import save_png
+from keras_hdl.plotting import new_figure
 from keras_hdl.series import Series
 
 VELOCITY_TITLES = ("vx (cm/s, +right)", "vy (cm/s, +down)", "vz (cm/s, +apex)")
@@ -37,8 +38,6 @@ def write_preview(
             myocardium (smallest cavity).
         title: a line shown above the montage.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from scipy import ndimage
 
     if series.phase is None or series.masks is None:
@@ -75,10 +74,12 @@ def write_preview(
         ],
         (masks.astype(np.float32), "LV myocardium mask", "gray", 0.0, 1.0, "outside (0) / myocardium (1)"),
     ]
-    figure = Figure(figsize=(14, 9.5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(
-        len(frames), len(columns), gridspec_kw={"left": 0.06, "right": 0.99, "top": 0.91, "bottom": 0.04}
+    figure, axes = new_figure(
+        len(frames),
+        len(columns),
+        (14, 9.5),
+        dpi=100,
+        gridspec_kw={"left": 0.06, "right": 0.99, "top": 0.91, "bottom": 0.04},
     )
     for column, (images, name, colormap, low, high, unit) in enumerate(columns):
         for row, frame in enumerate(frames):
