@@ -27,6 +27,7 @@ LV_PADDING_PX = 4  # default dilation of the myocardium mask that makes the ω1 
 DATA_RANGE = 2.0  # width of [−1, 1]
 PAPER_PEAK = 255.0  # the paper's PSNR peak on [−1, 1] data ("paper-compatible")
 MASK_THRESHOLD = 0.5
+"""Mask probability above which a pixel is myocardium: metrics, losses, crops and twins alike."""
 SSIM_SIGMA = 1.5
 SSIM_TRUNCATE = 3.5  # window radius int(3.5 · 1.5 + 0.5) = 5 pixels: an 11×11 window
 SSIM_K1, SSIM_K2 = 0.01, 0.03

@@ -36,3 +36,19 @@ def test_gap_fractions_are_exact_for_float32_positions():
     # float32 frame / T positions: (3/20 − 2/20) / (4/20 − 2/20) is not exactly 1/2 in float32 arithmetic
     positions = (np.array([[2, 3, 4], [12, 13, 14], [0, 1, 2], [16, 18, 20]]) / np.float32(20)).astype(np.float32)
     np.testing.assert_array_equal(gap_fractions(positions), [0.5, 0.5, 0.5, 0.5])
+
+
+def test_the_network_weighs_a_gap_like_the_baselines():
+    """gap_fraction (the interpolator's graph) and gap_fractions (numpy) give the same k/(K+1), both rounded.
+
+    The graph subtracts float32 positions (absolute error ~3e-8 each) over spans down to 1/50, so its
+    fractions may sit one 6th decimal away (measured 1.03e-6); halves are exact in both.
+    """
+    keras = pytest.importorskip("keras")
+    from keras_hdl.models.interpolator import gap_fraction
+
+    rows = [(gap.start, target, gap.end) for k in range(1, 7) for gap in gaps(50, k) for target in gap.targets]
+    positions = (np.asarray(rows) / np.float32(50)).astype(np.float32)
+    network = keras.ops.convert_to_numpy(gap_fraction(keras.ops.convert_to_tensor(positions)))[:, 0]
+    np.testing.assert_allclose(network, gap_fractions(positions), rtol=0, atol=2e-6)
+    assert (network[np.isclose(gap_fractions(positions), 0.5)] == 0.5).all()
