@@ -80,9 +80,12 @@ class Interpolator(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-FRACTION_DECIMALS = 6
-"""Gap fractions are rounded to this many decimals: positions arrive as float32 frame / T, whose rounding
-would otherwise turn k/(K+1) = 1/2 into 0.4999999 or 0.5000001 and break mask ties (0.5) at random."""
+FRACTION_DECIMALS = 5
+"""Gap fractions k/(K+1) are rounded to this many decimals, here and in the interpolator's graph
+(:func:`keras_hdl.models.interpolator.gap_fraction`): positions arrive as float32 frame / T, whose
+rounding (relative error ~1e-6 after the subtractions) would otherwise turn 1/2 into 0.4999999 or
+0.500001 and break mask ties (0.5) at random. With K <= 6 every fraction is k/m with m <= 7, which
+lies at least 0.1 units of the 5th decimal from a rounding boundary, so the rounding is exact."""
 
 
 def gap_fractions(positions: np.ndarray) -> np.ndarray:
