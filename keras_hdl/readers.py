@@ -3,17 +3,22 @@
 ``read_series(path)`` picks the reader from what the path holds: a keras-hdl ``.npz``
 file, an Enhanced MR multi-frame DICOM file, or a folder of classic MR DICOM files
 (:mod:`keras_hdl.dicom`). ``read_masks(path, series)`` reads myocardium masks from a
-DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file.
+DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file. ``read_with_masks`` and ``with_masks`` make sure a
+series carries masks (given, its own, or segmented automatically).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.series import Series
+
+if TYPE_CHECKING:
+    from keras_hdl.segmentation import Segmentation
 
 
 def read_series(path: str | Path) -> Series:
@@ -43,3 +48,51 @@ def read_masks(path: str | Path, series: Series) -> np.ndarray:
     from keras_hdl.dicom.masks import read_masks as read_mask_file
 
     return read_mask_file(path, series)
+
+
+def read_with_masks(
+    path: str | Path, masks_path: str | Path | None = None, fallback_masks: np.ndarray | None = None
+) -> Series:
+    """Read a series and make sure it carries myocardium masks (from ``masks_path``, itself, or ``fallback_masks``)."""
+    series = read_series(path)
+    if masks_path is not None:
+        series = series.replace(masks=read_masks(masks_path, series))
+    elif series.masks is None and fallback_masks is not None:
+        if fallback_masks.shape != series.magnitude.shape:
+            raise InputError(
+                f"{path}: has no masks of its own and the input's masks {fallback_masks.shape} do not fit its "
+                f"images {series.magnitude.shape}; give it masks"
+            )
+        series = series.replace(masks=fallback_masks)
+    if series.masks is None:
+        raise InputError(
+            f"{path}: no myocardium masks found; pass --masks FILE (a DICOM SEG, a NIfTI, or a .npz with a boolean "
+            f"array `masks` of shape (T, S, H, W) = {series.magnitude.shape}), or put a seg.dcm that references "
+            "the series beside it"
+        )
+    return series
+
+
+def with_masks(
+    series: Series, masks_path: str | Path | None = None, progress: bool = False, where: str | Path = "INPUT"
+) -> tuple[Series, Segmentation | None]:
+    """``series`` with masks (from ``masks_path``, or its own); without any, segmented automatically.
+
+    Returns the series (with masks) and the automatic segmentation, ``None`` when masks were
+    found. ``where`` names the series in the error raised when automatic segmentation fails.
+    """
+    if masks_path is not None:
+        return series.replace(masks=read_masks(masks_path, series)), None
+    if series.masks is not None:
+        return series, None
+    from keras_hdl.segmentation import segment_series
+
+    try:
+        segmentation = segment_series(series, progress=progress)
+    except InputError as err:
+        raise InputError(
+            f"{where}: no myocardium masks found, and automatic segmentation failed: {err}. Pass --masks FILE "
+            "(a DICOM SEG, a NIfTI, or a .npz with a boolean array `masks` of shape (T, S, H, W) = "
+            f"{series.magnitude.shape}), or put a seg.dcm that references the series beside it"
+        ) from err
+    return series.replace(masks=segmentation.masks), segmentation

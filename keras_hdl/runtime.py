@@ -118,3 +118,12 @@ def tune_allocator() -> bool:
     libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     # mallopt returns 1 on success, 0 on error.
     return libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
+
+
+CACHE_ENV = "KERAS_HDL_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where keras-hdl keeps what it makes once (the built-in phantom, evaluation baselines): ``$KERAS_HDL_CACHE``,
+    default ``~/.cache/keras-hdl``."""
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "keras-hdl"))

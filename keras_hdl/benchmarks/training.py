@@ -23,9 +23,7 @@ from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, progres
 from keras_hdl.benchmarks.machine import gpu_names, gpu_peak_tflops, this_cpu_peak
 from keras_hdl.benchmarks.models import (
     interpolation_batch,
-    interpolator_trainer,
     phase_batch,
-    pix2pix_trainer,
     sample_flops,
 )
 from keras_hdl.config import Preset, build_from_config, load_preset
@@ -124,6 +122,8 @@ def training_rows(
 
     ``batch`` replaces the preset's batch sizes (``None``: the preset's; the paper preset: 4).
     """
+    from keras_hdl.training.tasks import TASKS
+
     rng = np.random.default_rng(0)
     peak, peak_name = peak_gflops(precision)
     interpolation, phase = preset.interpolation.training, preset.phase.training
@@ -133,14 +133,14 @@ def training_rows(
     }
     steps = {
         "interpolator": (
-            interpolator_trainer(preset, networks["interpolator"]),
+            TASKS["interpolator"].trainer(preset, networks["interpolator"]),
             interpolation_batch(batches["interpolator"], interpolation.crop_size, rng),
             flops["interpolator"],
             "interpolator",
             interpolation.crop_size,
         ),
         "pix2pix": (
-            pix2pix_trainer(preset, networks["phase generator"], networks["phase discriminator"]),
+            TASKS["phase"].trainer(preset, networks["phase generator"]),
             phase_batch(batches["pix2pix"], phase.crop_size, rng, networks["phase generator"]),
             flops["phase generator"] + 2 * flops["phase discriminator"],
             "phase generator",

@@ -12,8 +12,7 @@ from pathlib import Path
 import click
 
 from keras_hdl.benchmarks.suite import DEFAULT_PRESETS, ITEMS, format_report, run_suite, write_report
-
-PRESETS = ("tiny", "cpu", "paper")
+from keras_hdl.config import preset_names
 
 
 def parse_only(value: str | None) -> tuple[str, ...]:
@@ -27,7 +26,7 @@ def parse_only(value: str | None) -> tuple[str, ...]:
     "--preset",
     "presets",
     multiple=True,
-    type=click.Choice(PRESETS),
+    type=click.Choice(preset_names()),
     help=f"Preset(s) to train and time (repeatable; default: {' '.join(DEFAULT_PRESETS)}).",
 )
 @click.option("--only", default=None, help=f"Comma-separated items to run (default all): {','.join(ITEMS)}.")

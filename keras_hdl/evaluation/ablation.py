@@ -66,7 +66,7 @@ def arm_folder(out_dir: Path, preset: str, arm: str, epochs: int, seed: int, dat
     """Where an arm trains (module docstring)."""
     slug = arm.replace(" ", "-")
     if data is None:
-        from keras_hdl.training.sources import cache_dir
+        from keras_hdl.runtime import cache_dir
 
         return cache_dir() / "runs" / f"ablation-{preset}-{slug}-e{epochs}-seed{seed}"
     return out_dir / "runs" / f"ablation-{slug}"
@@ -118,7 +118,7 @@ def run_ablation(
     out_dir: Path, preset: str, epochs: int, seed: int = 0, data: Path | None = None, train_missing: bool = False
 ) -> dict:
     """Train (with ``train_missing``) and compare every arm; writes ``ablation.json`` and ``ablation.md``."""
-    from keras_hdl.training.sources import default_phantom_dir
+    from keras_hdl.phantom.dataset import default_phantom_dir
 
     if epochs < 1:
         raise InputError(f"--epochs: the ablation needs a training budget of at least 1 epoch, got {epochs}")

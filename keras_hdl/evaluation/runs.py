@@ -100,7 +100,7 @@ def given_runs(request: RunRequest) -> dict[str, ResolvedRun]:
 def training_folder(request: RunRequest, variant: str) -> Path:
     """Where ``--train-missing`` trains (or finds) ``variant`` (module docstring)."""
     if request.data is None:
-        from keras_hdl.training.sources import cache_dir
+        from keras_hdl.runtime import cache_dir
 
         epochs = "" if request.epochs is None else f"-e{request.epochs}"
         return cache_dir() / "runs" / f"{request.preset}-{variant}-seed{request.seed}{epochs}"

@@ -34,6 +34,7 @@ from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
 from keras_hdl.phantom.generate import generate_scan
 from keras_hdl.phantom.preview import write_preview
 from keras_hdl.phantom.truth import TRUTH_FILE
+from keras_hdl.runtime import cache_dir
 from keras_hdl.series import Series
 
 MANIFEST_FILE = "manifest.json"
@@ -157,3 +158,17 @@ def load_manifest(out_dir: str | Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise InputError(f"{path}: not a readable phantom manifest ({err}); is this a phantom dataset folder?") from err
+
+
+DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0)
+"""The built-in phantom (`keras-hdl train` without --data, evaluation): 12 subjects × 3 slices × 50 frames at 128 px."""
+
+
+def default_phantom_dir() -> Path:
+    """The built-in phantom dataset in the cache folder (:func:`~keras_hdl.runtime.cache_dir`), made on first use."""
+    config = DEFAULT_PHANTOM
+    folder = cache_dir() / f"phantom-{config.subjects}x{config.size}px-seed{config.seed}"
+    if not (folder / MANIFEST_FILE).is_file():
+        print(f"generating the built-in phantom dataset into {folder} (once)")
+        write_dataset(folder, config, overwrite=True)
+    return folder
