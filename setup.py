@@ -2,7 +2,7 @@
 
 The requested top-level folders ``training/``, ``export/`` and ``configs/`` install
 *inside* the package as ``keras_hdl.training``, ``keras_hdl.export`` and
-``keras_hdl.configs`` (DESIGN §6), so nothing named ``training`` or ``export`` lands
+``keras_hdl.configs`` (docs/design.md §6), so nothing named ``training`` or ``export`` lands
 at the top of site-packages.
 """
 

@@ -1,4 +1,4 @@
-"""Presets: YAML files turned into objects in one place (DESIGN §7).
+"""Presets: YAML files turned into objects in one place (docs/design.md §7).
 
 A preset (``configs/<name>.yaml``, installed as ``keras_hdl.configs``) has two sections,
 ``interpolation`` and ``phase``, each with
@@ -114,7 +114,7 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
 
 @dataclasses.dataclass(frozen=True)
 class InterpolationTraining:
-    """Hyper-parameters of the temporal interpolator (DESIGN §2.1); loss weights are dimensionless.
+    """Hyper-parameters of the temporal interpolator (docs/design.md §2.1); loss weights are dimensionless.
 
     ``adversarial_weight`` is used only by the GAN temporal baseline (interpolator + PatchGAN);
     its discriminator uses the same Adam settings. ``lv_padding_px`` dilates the target
@@ -159,7 +159,7 @@ class InterpolationTraining:
 
 @dataclasses.dataclass(frozen=True)
 class PhaseTraining:
-    """Hyper-parameters of phase synthesis (DESIGN §2.2): pix2pix, λ = 100 on both L1 terms.
+    """Hyper-parameters of phase synthesis (docs/design.md §2.2): pix2pix, λ = 100 on both L1 terms.
 
     One Adam setting for both networks (lr 2e-4, β1 0.5: standard pix2pix).
     ``velocity_l1_weight`` weighs the L1 on the myocardial mean radial / circumferential /

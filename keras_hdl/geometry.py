@@ -2,7 +2,7 @@
 
 Used by the phantom, the velocity assessment, synthesis (the LV window) and training (the slice cines).
 
-Image axes (DESIGN §2.3): x along increasing column index, y along increasing row
+Image axes (docs/design.md §2.3): x along increasing column index, y along increasing row
 index (row 0 at the top), z along the slice normal. About an origin (the LV
 centre), a pixel at offset (dx, dy) in those axes has two in-plane unit vectors:
 

@@ -1,4 +1,4 @@
-"""Image metrics of DESIGN §4, in numpy: used by training reports, evaluation and tests.
+"""Image metrics of docs/design.md §4, in numpy: used by training reports, evaluation and tests.
 
 Every metric takes images (..., H, W) normalised to [−1, 1] and returns one value per
 image, shape (...) (a 0-d array for a single image); put channels in front of H, W

@@ -1,5 +1,5 @@
 """One direction of imports: the library (series, DICOM, geometry, models, assessment, synthesis, …) never
-imports the training package; only what trains does (docs/design.md, "Layers").
+imports the training package; only what trains does (docs/design.md §5.1).
 
 Two checks: every ``import`` of ``keras_hdl.training`` in the library's source (also those inside
 functions) stands in a module of :data:`TRAINS`; and importing the inference modules in a fresh

@@ -1,7 +1,7 @@
 """The tf.data pipeline: slice cines in, training samples for both modules out.
 
 A *slice cine* is one slice of one series over the whole cycle, cropped around the
-LV and normalised (DESIGN §3.1), channels last:
+LV and normalised (docs/design.md §3.1), channels last:
 
 - ``magnitude`` (T, C, C) float32 in [−1, 1];
 - ``mask`` (T, C, C) float32 in {0, 1};
@@ -9,7 +9,7 @@ LV and normalised (DESIGN §3.1), channels last:
 - ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently);
 - ``pixel_spacing`` (2,) float32 mm (row, column) of the source series.
 
-Samples for the temporal interpolator (DESIGN §2.1), frame indices wrapping modulo T::
+Samples for the temporal interpolator (docs/design.md §2.1), frame indices wrapping modulo T::
 
     inputs  = {"magnitudes": (C, C, 2) [M_τ, M_τ+K+1], "masks": (C, C, 2) [S_τ, S_τ+K+1],
                "condition": (3,) [τ/T, (τ+k)/T, (τ+K+1)/T]}
@@ -18,7 +18,7 @@ Samples for the temporal interpolator (DESIGN §2.1), frame indices wrapping mod
 The condition holds *unwrapped* positions (the last may exceed 1 when the gap runs
 into the next cycle), so k/(K+1) = (c1 − c0) / (c2 − c0) for every gap.
 
-Samples for phase synthesis (DESIGN §2.2), cyclic::
+Samples for phase synthesis (docs/design.md §2.2), cyclic::
 
     inputs  = {"magnitudes": (C, C, n) [M_t−1, M_t, M_t+1] (n = 3) or [M_t−2, …, M_t+2] (n = 5),
                "position": (1,) t/T (only with ``cycle_position``)}

@@ -12,7 +12,7 @@ MODULES = ("interpolator", "phase")
 """The modules a run trains, in order (each is a task of :mod:`keras_hdl.training.tasks`)."""
 MODULE_CHOICES = (*MODULES, "all")
 VARIANTS = ("hdl", "vanilla", "gan")
-"""What a run trains (docs/design.md, "Temporal interpolation" and "Phase synthesis"): the HDL networks,
+"""What a run trains (docs/design.md §2.1, §2.2): the HDL networks,
 or the paper's baselines for evaluation. vanilla: the one-head one-tail R2UNet interpolator / pix2pix
 without the composite (L1 on every pixel); gan: the HDL interpolator trained with an added PatchGAN loss
 (the phase model is a GAN already)."""

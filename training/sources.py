@@ -51,7 +51,7 @@ class TrainingData:
 
 
 def background_noise(data: TrainingData) -> tuple[float, float]:
-    """μ, σ of the normalised background phase over the training cines (DESIGN §2.2)."""
+    """μ, σ of the normalised background phase over the training cines (docs/design.md §2.2)."""
     if data.prepared_background is not None:
         return data.prepared_background
     cines = data.train if isinstance(data.train, SliceCines) else data.val

@@ -1,4 +1,4 @@
-"""Phase → myocardial velocity curves in cylindrical components (DESIGN §2.3).
+"""Phase → myocardial velocity curves in cylindrical components (docs/design.md §2.3).
 
 Conventions (fixed, tested with synthetic rigid motion)
 -------------------------------------------------------

@@ -16,7 +16,7 @@ slow or inflate each other. Items (``--only`` picks some):
   (:mod:`~keras_hdl.benchmarks.memory`).
 
 Rows derived across items: bf16 vs fp32 speed-ups and peak memory per item (the paper preset's
-training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are issue 10's targets and the
+training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are the project's speed targets and the
 memory target.
 """
 
@@ -312,7 +312,7 @@ def format_report(report: dict) -> str:
         f"Training FLOPs = {report['training_flop_factor']} × forward FLOPs (forward + backward ≈ 2 × forward).",
         "Timings on a shared machine vary by 20-40% between runs: compare the ratios (same run), not absolutes.",
         "",
-        "Targets (issue 10):",
+        "Targets:",
     ]
     for result in report["targets"]:
         where = (
@@ -349,7 +349,7 @@ def markdown_report(report: dict) -> str:
         [result["target"], result["verdict"], f"{result['row']}: {result['actual']:.3g}" if "row" in result else ""]
         for result in report["targets"]
     ]
-    lines += ["", *markdown_table(["target (issue 10)", "verdict", "row: actual"], targets)]
+    lines += ["", *markdown_table(["target", "verdict", "row: actual"], targets)]
     return "\n".join(lines)
 
 

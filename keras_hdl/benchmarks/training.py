@@ -10,7 +10,7 @@ peak. Training FLOPs are counted as :data:`TRAINING_FLOP_FACTOR` × the forward 
 every network pass in a step (backward ≈ 2 × forward): the interpolator 3 × F, pix2pix
 3 × (F_generator + 2 F_discriminator) (the discriminator sees the real and the fake pair).
 The ``paper`` preset trains at batch 4, the batch of the reference figures, and its rows
-carry the reference PyTorch implementation's figures quoted in issue 10 as baselines.
+carry the reference PyTorch implementation's figures (docs/benchmarks.md) as baselines.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ PRECISIONS = ("fp32", "bf16")
 PAPER_BATCH = 4
 """The batch of the reference training figures."""
 
-REFERENCE = "reference PyTorch (quoted in #10, not measured in this run)"
+REFERENCE = "reference PyTorch (quoted, not measured in this run)"
 REFERENCE_TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-# The official PyTorch implementation at the paper's size on a 2-core AVX-512 CPU (issue 10):
+# The official PyTorch implementation at the paper's size on a 2-core AVX-512 CPU (docs/benchmarks.md):
 # step seconds at batch 4, forward seconds per sample, parameters (M), forward GFLOP per 256² sample,
 # peak memory (GB) of training.
 REFERENCE_PAPER = {

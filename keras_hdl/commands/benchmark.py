@@ -43,7 +43,7 @@ def command(quick: bool, presets: tuple[str, ...], only: str | None, out_dir: Pa
 
     \b
     Prints a table of figures with their baselines and ratios (value / baseline), the
-    machine's fp32 peak and how it was derived, and issue 10's targets (met / missed by X).
+    machine's fp32 peak and how it was derived, and the speed targets (met / missed by X).
     Baselines are measured in the same run, except the reference PyTorch figures, which
     are quoted (and say so). Timings on a shared machine vary: compare the ratios.
     """

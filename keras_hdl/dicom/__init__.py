@@ -1,4 +1,4 @@
-"""DICOM in and out for 3Dir MVM series (DESIGN §3.3).
+"""DICOM in and out for 3Dir MVM series (docs/design.md §3.3).
 
 Per scan, two layouts:
 

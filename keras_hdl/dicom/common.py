@@ -1,4 +1,4 @@
-"""Conventions and helpers shared by the DICOM readers and writers (DESIGN §3.3).
+"""Conventions and helpers shared by the DICOM readers and writers (docs/design.md §3.3).
 
 Pixel conventions (both the Enhanced MR file and the classic folder)
 -------------------------------------------------------------------

@@ -29,7 +29,7 @@ def twin_magnitude(crops: Crops, interpolator: Interpolator) -> np.ndarray:
 
 
 def phase_figures(crops: Crops, phase: np.ndarray) -> dict[str, np.ndarray]:
-    """DESIGN §4 metrics of every (slice, frame, direction) image, (S·T·3,) each, against the real phase."""
+    """docs/design.md §4 metrics of every (slice, frame, direction) image, (S·T·3,) each, against the real phase."""
     size = crops.magnitude.shape[-1]
 
     def images(array: np.ndarray) -> np.ndarray:  # (S, T, C, C, 3) → (S·T·3, C, C)

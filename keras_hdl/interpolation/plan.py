@@ -3,7 +3,7 @@
 A series of T frames acquired with K frames dropped between kept ones keeps frames
 0, K+1, 2(K+1), … < T. Each gap runs from a kept frame to the next kept one; the last
 gap runs past the end of the cycle to frame 0 of the next cycle (frame T ≡ 0), so the
-last gap may be shorter than K (DESIGN §2.1). Positions stay *unwrapped* (the last
+last gap may be shorter than K (docs/design.md §2.1). Positions stay *unwrapped* (the last
 gap's end is T) so that the fraction of a target inside its gap is always
 (target − start) / (end − start).
 """

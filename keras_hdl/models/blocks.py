@@ -21,7 +21,7 @@ from keras import layers, ops
 
 from keras_hdl.errors import InputError
 
-PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (DESIGN §2.1)
+PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (docs/design.md §2.1)
 NORMS = ("batch", "instance", "group")
 GROUP_NORM_GROUPS = 8  # "group" norm: channels per group = width / 8 (every preset width is a multiple)
 BLOCK_LAYOUT = 2

@@ -1,4 +1,4 @@
-"""Temporal interpolation networks (DESIGN §2.1): the multi-head multi-tail R2UNet and the vanilla R2UNet.
+"""Temporal interpolation networks (docs/design.md §2.1): the multi-head multi-tail R2UNet and the vanilla R2UNet.
 
 Both take the same named inputs (channels last, images in [−1, 1], masks in [0, 1])::
 

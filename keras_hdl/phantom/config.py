@@ -1,4 +1,4 @@
-"""Phantom settings and per-subject / per-scan random draws (DESIGN §3.2).
+"""Phantom settings and per-subject / per-scan random draws (docs/design.md §3.2).
 
 - :class:`PhantomConfig`: what the user asks for (counts, matrix size, venc, noise model),
   validated on construction.

@@ -1,4 +1,4 @@
-"""Analytic LV motion of the phantom: time courses, material points and velocities (DESIGN §3.2).
+"""Analytic LV motion of the phantom: time courses, material points and velocities (docs/design.md §3.2).
 
 Geometry and signs (the velocity assessment uses exactly these)
 ---------------------------------------------------------------
@@ -44,7 +44,7 @@ For T = 50 the peaks fall at frames ≈ 4–5 (window 1–15), ≈ 19–22 (wind
 
 The excursions ΔR, Φ, D and the early fractions e are calibrated from each subject's
 target global peaks (mean over the wall), so the ground-truth curves land in the healthy
-ranges of DESIGN §3.2.
+ranges of docs/design.md §3.2.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Digital-twin synthesis (DESIGN §2): low-frame-rate magnitude + kept masks → full 3Dir MVM series.
+"""Digital-twin synthesis (docs/design.md §2): low-frame-rate magnitude + kept masks → full 3Dir MVM series.
 
 Input convention
 ----------------

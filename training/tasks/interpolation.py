@@ -1,6 +1,6 @@
 """The interpolation task: the temporal interpolator's losses, train step, validation and run.
 
-Train-step model (docs/design.md, "Temporal interpolation"), optionally with a PatchGAN.
+Train-step model (docs/design.md §2.1), optionally with a PatchGAN.
 
 Loss per sample: L = w_mae·MAE + w_w1·MAE_ω1 + w_w2·MAE_ω2 + w_dice·SoftDice (+ w_adv·LSGAN),
 with ω = 1 on the highlighted region and 0.1 elsewhere (paper Eq. 1): ω1 highlights the

@@ -1,6 +1,6 @@
 """The phase task: pix2pix's losses, train step, validation (pixel and velocity figures) and run.
 
-Train-step model of phase synthesis (docs/design.md, "Phase synthesis"): pix2pix with least-squares
+Train-step model of phase synthesis (docs/design.md §2.2): pix2pix with least-squares
 GAN losses.
 
 Generator loss per sample: w_adv·LSGAN_G + λ_fg·L1(foreground) + λ_myo·L1(myocardium)
