@@ -81,46 +81,6 @@ def float32(tensor) -> np.ndarray:
     return np.asarray(tf.cast(tensor, tf.float32))
 
 
-def module_run(
-    name: str,
-    training,
-    data: TrainingData,
-    seed: int,
-    epochs: int | None,
-    *,
-    trainer: keras.Model,
-    network: keras.Model,
-    network_config: dict,
-    checkpointed: dict,
-    make_samples: Callable,
-    validation_metrics: Callable[[keras.Model, tf.data.Dataset], dict[str, float]],
-    selection: str,
-    sample_options: dict | None = None,
-) -> ModuleRun:
-    """What every task's run shares: the epoch counter and checkpoint, the train and validation datasets.
-
-    ``sample_options`` set :class:`PipelineOptions` fields of the module's samples (e.g. the phase
-    generator's ``neighbours``)."""
-    samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
-    pipeline = dataclasses.replace(pipeline_options(training, samples), **(sample_options or {}))
-    validation = validation_pipeline(pipeline, data.val.num_cines)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    return ModuleRun(
-        name=name,
-        trainer=trainer,
-        network=network,
-        network_config=network_config,
-        checkpoint=tf.train.Checkpoint(**checkpointed, epoch=epoch),
-        epoch=epoch,
-        make_dataset=lambda e: make_samples(data.train, pipeline, seed, e).repeat(),
-        validation=make_samples(data.val, validation, VALIDATION_SEED, 0),
-        validation_metrics=validation_metrics,
-        steps_per_epoch=training.steps_per_epoch,
-        epochs=epochs or training.epochs,
-        selection=selection,
-    )
-
-
 class Task:
     """One module of the method, as the training loop sees it (module docstring).
 
@@ -153,6 +113,13 @@ class Task:
         """The task's compiled train-step model around a built ``network``."""
         raise NotImplementedError
 
+    def run_parts(self, preset: Preset, data: TrainingData, seed: int, variant: str, background: dict | None) -> dict:
+        """The task's own parts of a :class:`ModuleRun`, networks and trainer built (module docstring):
+        ``trainer``, ``network``, ``network_config``, ``checkpointed`` (what the checkpoint tracks by name),
+        ``make_samples`` (the sample pipeline), ``validation_metrics``, ``selection`` and optionally
+        ``sample_options`` (:class:`PipelineOptions` fields of the task's samples)."""
+        raise NotImplementedError
+
     def module_run(
         self,
         preset: Preset,
@@ -162,5 +129,25 @@ class Task:
         variant: str = DEFAULT_VARIANT,
         background: dict | None = None,
     ) -> ModuleRun:
-        """Build the task's networks and trainer (in the caller's strategy scope) and its datasets."""
-        raise NotImplementedError
+        """Build the task's networks and trainer (in the caller's strategy scope), its checkpoint and datasets."""
+        parts = self.run_parts(preset, data, seed, variant, background)
+        training = self.training(preset)
+        samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
+        pipeline = dataclasses.replace(pipeline_options(training, samples), **parts.get("sample_options", {}))
+        validation = validation_pipeline(pipeline, data.val.num_cines)
+        make_samples = parts["make_samples"]
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        return ModuleRun(
+            name=self.name,
+            trainer=parts["trainer"],
+            network=parts["network"],
+            network_config=parts["network_config"],
+            checkpoint=tf.train.Checkpoint(**parts["checkpointed"], epoch=epoch),
+            epoch=epoch,
+            make_dataset=lambda e: make_samples(data.train, pipeline, seed, e).repeat(),
+            validation=make_samples(data.val, validation, VALIDATION_SEED, 0),
+            validation_metrics=parts["validation_metrics"],
+            steps_per_epoch=training.steps_per_epoch,
+            epochs=epochs or training.epochs,
+            selection=parts["selection"],
+        )

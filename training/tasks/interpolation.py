@@ -36,7 +36,7 @@ from keras_hdl.training.adversarial import AdversarialTrainer
 from keras_hdl.training.data import interpolation_dataset
 from keras_hdl.training.sources import TrainingData
 from keras_hdl.training.steps import combine_terms, float32_outputs, tracker_names
-from keras_hdl.training.tasks.base import DEFAULT_VARIANT, ModuleRun, Task, adam, float32, mean_figures, module_run
+from keras_hdl.training.tasks.base import DEFAULT_VARIANT, Task, adam, float32, mean_figures
 
 INTERPOLATION_TERMS = ("mae", "mae_w1", "mae_w2", "dice")
 ADVERSARIAL = "adversarial"
@@ -231,15 +231,7 @@ class InterpolationTask(Task):
             trainer.compile(adam(training))
         return trainer
 
-    def module_run(
-        self,
-        preset: Preset,
-        data: TrainingData,
-        seed: int,
-        epochs: int | None,
-        variant: str = DEFAULT_VARIANT,
-        background: dict | None = None,
-    ) -> ModuleRun:
+    def run_parts(self, preset: Preset, data: TrainingData, seed: int, variant: str, background: dict | None) -> dict:
         network_config, where = self.network_config(preset, variant)
         network = build_from_config(network_config, where=where)
         trainer = self.trainer(preset, network, variant)
@@ -249,17 +241,12 @@ class InterpolationTask(Task):
                 "discriminator": trainer.discriminator,
                 "discriminator_optimizer": trainer.discriminator_optimizer,
             }
-        return module_run(
-            self.name,
-            self.training(preset),
-            data,
-            seed,
-            epochs,
-            trainer=trainer,
-            network=network,
-            network_config=network_config,
-            checkpointed=checkpointed,
-            make_samples=interpolation_dataset,
-            validation_metrics=validation_metrics,
-            selection="loss",
-        )
+        return {
+            "trainer": trainer,
+            "network": network,
+            "network_config": network_config,
+            "checkpointed": checkpointed,
+            "make_samples": interpolation_dataset,
+            "validation_metrics": validation_metrics,
+            "selection": "loss",
+        }

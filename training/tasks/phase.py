@@ -44,12 +44,10 @@ from keras_hdl.training.steps import combine_terms, float32_outputs, tracker_nam
 from keras_hdl.training.tasks.base import (
     DEFAULT_VARIANT,
     VALIDATION_SEED,
-    ModuleRun,
     Task,
     adam,
     float32,
     mean_figures,
-    module_run,
 )
 
 PIX2PIX_TERMS = ("adversarial", "l1_foreground", "l1_myocardium", "velocity")
@@ -270,41 +268,28 @@ class PhaseTask(Task):
         trainer.compile(adam(training), adam(training))
         return trainer
 
-    def module_run(
-        self,
-        preset: Preset,
-        data: TrainingData,
-        seed: int,
-        epochs: int | None,
-        variant: str = DEFAULT_VARIANT,
-        background: dict | None = None,
-    ) -> ModuleRun:
+    def run_parts(self, preset: Preset, data: TrainingData, seed: int, variant: str, background: dict | None) -> dict:
         if background is None:
             raise InputError("the phase task needs the background noise fitted on the training data")
-        training = self.training(preset)
         config, where = self.network_config(preset, variant, background)
         generator = build_from_config(config, where=where)
         trainer = self.trainer(preset, generator, variant, seed=seed)
-        return module_run(
-            self.name,
-            training,
-            data,
-            seed,
-            epochs,
-            trainer=trainer,
-            network=generator,
-            network_config=config,
-            checkpointed={
+        selection = self.training(preset).selection
+        return {
+            "trainer": trainer,
+            "network": generator,
+            "network_config": config,
+            "checkpointed": {
                 "network": generator,
                 "discriminator": trainer.discriminator,
                 "optimizer": trainer.generator_optimizer,
                 "discriminator_optimizer": trainer.discriminator_optimizer,
             },
-            make_samples=phase_dataset,
-            validation_metrics=lambda network, dataset: (
+            "make_samples": phase_dataset,
+            "validation_metrics": lambda network, dataset: (
                 validation_metrics(network, dataset) | velocity_figures(network, data.val)
             ),
             # the twin's velocity figures, or the reconstruction objective (the adversarial terms are not comparable)
-            selection="velocity_score" if training.selection == "velocity" else "l1_foreground",
-            sample_options={"neighbours": generator.neighbours, "cycle_position": generator.cycle_position},
-        )
+            "selection": "velocity_score" if selection == "velocity" else "l1_foreground",
+            "sample_options": {"neighbours": generator.neighbours, "cycle_position": generator.cycle_position},
+        }
