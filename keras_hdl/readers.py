@@ -3,22 +3,18 @@
 ``read_series(path)`` picks the reader from what the path holds: a keras-hdl ``.npz``
 file, an Enhanced MR multi-frame DICOM file, or a folder of classic MR DICOM files
 (:mod:`keras_hdl.dicom`). ``read_masks(path, series)`` reads myocardium masks from a
-DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file. ``read_with_masks`` and ``with_masks`` make sure a
-series carries masks (given, its own, or segmented automatically).
+DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file. ``read_with_masks`` makes sure a series carries masks
+(given, or its own; :func:`keras_hdl.segmentation.output.with_masks` also segments one that has none).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.series import Series
-
-if TYPE_CHECKING:
-    from keras_hdl.segmentation import Segmentation
 
 
 def read_series(path: str | Path) -> Series:
@@ -71,28 +67,3 @@ def read_with_masks(
             "the series beside it"
         )
     return series
-
-
-def with_masks(
-    series: Series, masks_path: str | Path | None = None, progress: bool = False, where: str | Path = "INPUT"
-) -> tuple[Series, Segmentation | None]:
-    """``series`` with masks (from ``masks_path``, or its own); without any, segmented automatically.
-
-    Returns the series (with masks) and the automatic segmentation, ``None`` when masks were
-    found. ``where`` names the series in the error raised when automatic segmentation fails.
-    """
-    if masks_path is not None:
-        return series.replace(masks=read_masks(masks_path, series)), None
-    if series.masks is not None:
-        return series, None
-    from keras_hdl.segmentation import segment_series
-
-    try:
-        segmentation = segment_series(series, progress=progress)
-    except InputError as err:
-        raise InputError(
-            f"{where}: no myocardium masks found, and automatic segmentation failed: {err}. Pass --masks FILE "
-            "(a DICOM SEG, a NIfTI, or a .npz with a boolean array `masks` of shape (T, S, H, W) = "
-            f"{series.magnitude.shape}), or put a seg.dcm that references the series beside it"
-        ) from err
-    return series.replace(masks=segmentation.masks), segmentation

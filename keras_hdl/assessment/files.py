@@ -11,13 +11,14 @@ from pathlib import Path
 from keras_hdl.assessment.report import format_report, write_report
 from keras_hdl.assessment.velocity import Assessment, AssessmentOptions, assess_series
 from keras_hdl.memory import require_memory
-from keras_hdl.readers import read_series, read_with_masks, with_masks
+from keras_hdl.readers import read_series, read_with_masks
 from keras_hdl.segmentation import Segmentation
 from keras_hdl.segmentation.output import (
     OVERLAY_NAME,
     automatic_masks_line,
     masks_name,
     report_entries,
+    with_masks,
     write_automatic,
 )
 from keras_hdl.series import Series

@@ -9,7 +9,8 @@ import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import write_npz
-from keras_hdl.segmentation.segment import METHOD, METHOD_VERSION, Segmentation
+from keras_hdl.readers import read_masks, read_series
+from keras_hdl.segmentation.segment import METHOD, METHOD_VERSION, Segmentation, segment_series
 from keras_hdl.series import Series
 
 SEG_NAME = "seg.dcm"
@@ -100,9 +101,7 @@ def segment_path(
     Everything is computed before anything is written, so a series without a recognisable
     LV leaves no file behind.
     """
-    from keras_hdl.readers import read_series
     from keras_hdl.segmentation.overlay import write_overlay
-    from keras_hdl.segmentation.segment import segment_series
 
     check_masks_target(input_path, out_path)
     series = read_series(input_path)
@@ -118,3 +117,26 @@ def segment_path(
         )
         report(f"Wrote {out_path}" + (f" and {preview_path}" if preview_path else ""))
     return segmentation
+
+
+def with_masks(
+    series: Series, masks_path: str | Path | None = None, progress: bool = False, where: str | Path = "INPUT"
+) -> tuple[Series, Segmentation | None]:
+    """``series`` with masks (from ``masks_path``, or its own); without any, segmented automatically.
+
+    Returns the series (with masks) and the automatic segmentation, ``None`` when masks were
+    found. ``where`` names the series in the error raised when automatic segmentation fails.
+    """
+    if masks_path is not None:
+        return series.replace(masks=read_masks(masks_path, series)), None
+    if series.masks is not None:
+        return series, None
+    try:
+        segmentation = segment_series(series, progress=progress)
+    except InputError as err:
+        raise InputError(
+            f"{where}: no myocardium masks found, and automatic segmentation failed: {err}. Pass --masks FILE "
+            "(a DICOM SEG, a NIfTI, or a .npz with a boolean array `masks` of shape (T, S, H, W) = "
+            f"{series.magnitude.shape}), or put a seg.dcm that references the series beside it"
+        ) from err
+    return series.replace(masks=segmentation.masks), segmentation

@@ -16,8 +16,8 @@ from keras_hdl.errors import InputError
 from keras_hdl.export.serving import REQUEST_TIMEOUT_S
 from keras_hdl.memory import require_memory
 from keras_hdl.precision import DEFAULT_PRECISION
-from keras_hdl.readers import read_series, with_masks
-from keras_hdl.segmentation.output import automatic_masks_line
+from keras_hdl.readers import read_series
+from keras_hdl.segmentation.output import automatic_masks_line, with_masks
 from keras_hdl.series import Series
 
 if TYPE_CHECKING:

@@ -218,3 +218,13 @@ def test_same_seed_gives_the_same_results_json(tiny_run, tmp_path):
     out_dir, _ = tiny_run
     circles.run_circles_experiment(tmp_path, "tiny", seed=SEED)
     assert (tmp_path / "results.json").read_bytes() == (out_dir / "results.json").read_bytes()
+
+
+def test_presets_come_from_the_yaml_beside_the_model_presets():
+    presets = circles_data.circles_presets()
+    assert set(presets) == {"tiny", "cpu"}
+    for settings in presets.values():
+        assert settings.image_size % 16 == 0 and isinstance(settings.widths, tuple)
+        assert 2 ** (len(settings.widths) - 1) <= settings.image_size
+    with pytest.raises(InputError, match="unknown preset 'paper'"):
+        circles_data.settings_for("paper")

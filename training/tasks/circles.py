@@ -8,15 +8,19 @@ trains it with L1 only; the GAN (pix2pix) with LSGAN + λ·L1 against a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_hdl.evaluation.circles_data import CirclePairs, CirclesSettings
 from keras_hdl.losses import LeastSquaresGANLoss, mean_absolute_error
 from keras_hdl.models.blocks import SpatialSizeCheck, image_input, r2unet_features
 from keras_hdl.models.phase import PatchDiscriminator
 from keras_hdl.training.adversarial import AdversarialTrainer
+
+if TYPE_CHECKING:  # the experiment's data types; training does not import the evaluation at run time
+    from keras_hdl.evaluation.circles_data import CirclePairs, CirclesSettings
 
 NORM = "instance"  # of generator and discriminator: no batch statistics to settle in a few hundred steps
 LOSSES = ("l1", "adversarial", "discriminator")
