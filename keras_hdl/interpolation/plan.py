@@ -81,11 +81,15 @@ class Interpolator(Protocol):
 
 
 FRACTION_DECIMALS = 5
-"""Gap fractions k/(K+1) are rounded to this many decimals, here and in the interpolator's graph
-(:func:`keras_hdl.models.interpolator.gap_fraction`): positions arrive as float32 frame / T, whose
-rounding (relative error ~1e-6 after the subtractions) would otherwise turn 1/2 into 0.4999999 or
-0.500001 and break mask ties (0.5) at random. With K <= 6 every fraction is k/m with m <= 7, which
-lies at least 0.1 units of the 5th decimal from a rounding boundary, so the rounding is exact."""
+"""Gap fractions are rounded to this many decimals: positions arrive as float32 frame / T, whose rounding
+would otherwise turn k/(K+1) = 1/2 into 0.4999999 or 0.500001 and break mask ties (0.5) at random.
+Near the end of the cycle float32 positions leave a relative error of ~1.5e-6 after the subtractions,
+which 6 decimals did not absorb (0.500001 at T = 50); every fraction is k/m with m <= 7, at least 0.1
+units of the 5th decimal away from a rounding boundary, so 5 decimals give it exactly.
+The interpolator's graph computes the same fraction (:func:`keras_hdl.models.interpolator.gap_fraction`)
+without rounding: there it only weighs a blend and feeds a condition map, where no threshold meets it,
+and a rounding constant (10⁵) would overflow float16 in the TFLite export. Both are tested to agree
+within float32 precision."""
 
 
 def gap_fractions(positions: np.ndarray) -> np.ndarray:

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-from keras_hdl.interpolation.plan import FRACTION_DECIMALS
 from keras_hdl.models.blocks import (
     BLOCK_LAYOUT,
     PAPER_WIDTHS,
@@ -42,13 +41,11 @@ CONDITION_SIZE = 3
 def gap_fraction(condition):
     """Position of the target inside its gap, k/(K+1) = (c1 − c0) / (c2 − c0): (B, 3) → (B, 1).
 
-    Rounded to :data:`~keras_hdl.interpolation.plan.FRACTION_DECIMALS` decimals like the baselines'
-    :func:`~keras_hdl.interpolation.plan.gap_fractions`, so that float32 positions give the same weight
-    (1/2, not 0.4999999) in the network as in linear interpolation.
+    The same fraction as the baselines' :func:`~keras_hdl.interpolation.plan.gap_fractions`, unrounded
+    (see :data:`~keras_hdl.interpolation.plan.FRACTION_DECIMALS` for why only the baselines round).
     """
     span = ops.maximum(condition[:, 2:3] - condition[:, 0:1], 1e-6)
-    scale = 10.0**FRACTION_DECIMALS
-    return ops.round((condition[:, 1:2] - condition[:, 0:1]) / span * scale) / scale
+    return (condition[:, 1:2] - condition[:, 0:1]) / span
 
 
 def linear_blend(magnitudes, condition):

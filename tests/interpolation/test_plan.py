@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_hdl.errors import InputError
-from keras_hdl.interpolation.plan import Gap, gap_fractions, gaps, kept_frames
+from keras_hdl.interpolation.plan import FRACTION_DECIMALS, Gap, gap_fractions, gaps, kept_frames
 
 
 @pytest.mark.parametrize("k", range(1, 7))
@@ -39,10 +39,11 @@ def test_gap_fractions_are_exact_for_float32_positions():
 
 
 def test_the_network_weighs_a_gap_like_the_baselines():
-    """gap_fraction (the interpolator's graph) and gap_fractions (numpy) give the same k/(K+1), both rounded.
+    """gap_fraction (the interpolator's graph, float32, unrounded) and gap_fractions (numpy, rounded) agree.
 
-    The graph computes in float32, numpy in float64; after rounding to FRACTION_DECIMALS both hold the
-    same decimal (compared as float32, within one float32 ulp of 1), and halves are exact in both.
+    The graph subtracts float32 positions over spans down to 1/50 (measured error up to 1.03e-6); the
+    baselines round to FRACTION_DECIMALS (up to half a unit of the 5th decimal) so that halves are
+    exact there: together at most 5e-6 + 2e-6.
     """
     keras = pytest.importorskip("keras")
     from keras_hdl.models.interpolator import gap_fraction
@@ -50,5 +51,7 @@ def test_the_network_weighs_a_gap_like_the_baselines():
     rows = [(gap.start, target, gap.end) for k in range(1, 7) for gap in gaps(50, k) for target in gap.targets]
     positions = (np.asarray(rows) / np.float32(50)).astype(np.float32)
     network = keras.ops.convert_to_numpy(gap_fraction(keras.ops.convert_to_tensor(positions)))[:, 0]
-    np.testing.assert_allclose(network, gap_fractions(positions).astype(np.float32), rtol=0, atol=1.2e-7)
-    assert (network[np.isclose(gap_fractions(positions), 0.5)] == 0.5).all()
+    baselines = gap_fractions(positions)
+    np.testing.assert_allclose(network, baselines, rtol=0, atol=0.5 * 10.0**-FRACTION_DECIMALS + 2e-6)
+    halves = np.isclose(baselines, 0.5, rtol=0, atol=1e-3)
+    assert halves.any() and (baselines[halves] == 0.5).all()
