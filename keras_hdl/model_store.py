@@ -26,6 +26,11 @@ from keras_hdl.io_utils import atomic_path, write_json
 INFO_FILE = "model_info.json"
 FORMAT = "keras-hdl-models"
 NETWORK_FILES = {"interpolator": "interpolator.keras", "phase": "phase.keras"}
+VARIANT_NETWORKS = {"hdl": ("interpolator", "phase"), "vanilla": ("interpolator", "phase"), "gan": ("interpolator",)}
+"""The networks a models folder of each variant holds (``keras-hdl train --variant``, docs/design.md §2): the HDL
+networks; the vanilla baselines (one-head one-tail R2UNet, pix2pix without the composite); the GAN temporal
+baseline (the HDL interpolator trained with a PatchGAN; the phase model is a GAN already)."""
+VARIANTS = tuple(VARIANT_NETWORKS)
 SHIPPED_MODELS = Path(__file__).parent / "weights"
 
 

@@ -11,11 +11,6 @@ from pathlib import Path
 MODULES = ("interpolator", "phase")
 """The modules a run trains, in order (each is a task of :mod:`keras_hdl.training.tasks`)."""
 MODULE_CHOICES = (*MODULES, "all")
-VARIANTS = ("hdl", "vanilla", "gan")
-"""What a run trains (docs/design.md §2.1, §2.2): the HDL networks,
-or the paper's baselines for evaluation. vanilla: the one-head one-tail R2UNet interpolator / pix2pix
-without the composite (L1 on every pixel); gan: the HDL interpolator trained with an added PatchGAN loss
-(the phase model is a GAN already)."""
 DEFAULT_VARIANT = "hdl"
 STRATEGIES = ("auto", "mirrored", "multiworker")
 DEFAULT_SEED = 0
@@ -42,5 +37,5 @@ class TrainOptions:
     strategy: str = "auto"
     precision: str | None = None  # fp32, bf16 or fp16
     seed: int | None = None
-    variant: str | None = None  # hdl, vanilla or gan (see VARIANTS)
+    variant: str | None = None  # hdl, vanilla or gan (keras_hdl.model_store.VARIANT_NETWORKS)
     verbose: int = 1

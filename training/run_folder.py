@@ -28,6 +28,7 @@ import yaml
 from keras_hdl.config import Preset, load_preset, preset_from_dict
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path, write_json
+from keras_hdl.model_store import VARIANT_NETWORKS, VARIANTS
 from keras_hdl.precision import DEFAULT_PRECISION, run_file_name, training_precision
 from keras_hdl.training.options import (
     DEFAULT_PRESET,
@@ -36,7 +37,6 @@ from keras_hdl.training.options import (
     MODULE_CHOICES,
     MODULES,
     STRATEGIES,
-    VARIANTS,
     TrainOptions,
 )
 
@@ -120,8 +120,9 @@ def resolve_settings(options: TrainOptions) -> RunSettings:
         if out_dir.is_dir() and any(out_dir.iterdir()):
             raise InputError(f"run folder {out_dir} already holds a run; use --resume to continue it or another --out")
         variant = options.variant or DEFAULT_VARIANT
-        module = options.module or ("interpolator" if variant == "gan" else "all")
-        if variant == "gan" and module != "interpolator":
+        networks = VARIANT_NETWORKS[variant]
+        module = options.module or (networks[0] if len(networks) == 1 else "all")
+        if module not in (*networks, "all") or (module == "all" and networks != MODULES):
             raise InputError(
                 "--variant gan trains the GAN temporal baseline (the interpolator with a PatchGAN); the phase model "
                 "is a GAN already: use --module interpolator"

@@ -73,7 +73,6 @@ def run(quick: bool, preset_name: str = "cpu", data_path: str | None = None, com
     """Rows: production rates (memory, shards) with the fp32 consumption rate as baseline; bf16 steps."""
     from keras_hdl.phantom import PhantomConfig
     from keras_hdl.phantom.dataset import write_dataset
-    from keras_hdl.training.data import interpolation_dataset, phase_dataset
     from keras_hdl.training.sources import load_training_data, prepare_shards
     from keras_hdl.training.tasks import TASKS
     from keras_hdl.training.tasks.base import pipeline_options, samples_per_cine
@@ -90,7 +89,6 @@ def run(quick: bool, preset_name: str = "cpu", data_path: str | None = None, com
         streamed = load_training_data(Path(scratch) / "shards", crop)
 
         rows = []
-        builders = {"interpolator": interpolation_dataset, "phase": phase_dataset}
         for module, task in TASKS.items():
             training = task.training(preset)
             fp32 = step_seconds(module, preset, in_memory, "fp32", steps)
@@ -99,7 +97,7 @@ def run(quick: bool, preset_name: str = "cpu", data_path: str | None = None, com
             for source_name, data in (("memory", in_memory), ("shards", streamed)):
                 samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
                 options = pipeline_options(training, samples)
-                build = builders[module]
+                build = task.make_samples
                 rate = production_rate(build(data.train, options, 0, 0), options, batches, repeats)
                 setup = first_batch_seconds(lambda build=build, data=data, options=options: build(data.train, options))
                 rows.append(

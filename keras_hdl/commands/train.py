@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from keras_hdl.config import preset_names
+from keras_hdl.model_store import VARIANTS
 from keras_hdl.precision import LEGACY_NAMES, TRAINING_PRECISIONS
-from keras_hdl.training.options import DEFAULT_PRESET, MODULE_CHOICES, STRATEGIES, VARIANTS
+from keras_hdl.training.options import DEFAULT_PRESET, MODULE_CHOICES, STRATEGIES
 
 
 @click.command(name="train")

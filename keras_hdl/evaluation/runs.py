@@ -26,10 +26,16 @@ import json
 from pathlib import Path
 
 from keras_hdl.errors import InputError
-from keras_hdl.model_store import INFO_FILE, NETWORK_FILES, SHIPPED_MODELS, ModelInfo, read_model_info
+from keras_hdl.model_store import (
+    INFO_FILE,
+    NETWORK_FILES,
+    SHIPPED_MODELS,
+    VARIANT_NETWORKS,
+    VARIANTS,
+    ModelInfo,
+    read_model_info,
+)
 
-VARIANTS = ("hdl", "vanilla", "gan")
-VARIANT_NETWORKS = {"hdl": ("interpolator", "phase"), "vanilla": ("interpolator", "phase"), "gan": ("interpolator",)}
 SHIPPED_PRESET = "cpu"
 NO_RUN = "no run (pass --runs or --train-missing)"
 ORIGIN_RUNS, ORIGIN_SHIPPED, ORIGIN_TRAINED = "--runs", "shipped weights", "--train-missing"

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from keras_hdl.config import Preset
 from keras_hdl.errors import InputError
+from keras_hdl.model_store import VARIANT_NETWORKS
 from keras_hdl.training.data import PipelineOptions
 from keras_hdl.training.sources import TrainingData
 
@@ -87,14 +88,18 @@ class Task:
     Attributes:
         name: the module's name in run folders, metrics.csv and models folders.
         section: the preset section the task reads.
-        variants: the run variants it trains (see :data:`keras_hdl.training.tasks.VARIANTS`).
+        variants: the run variants it trains (:data:`keras_hdl.model_store.VARIANT_NETWORKS`).
         loss_name: the logged figure that is the generator's total loss.
     """
 
     name: str
     section: str
-    variants: tuple[str, ...]
     loss_name: str = "loss"
+    make_samples: Callable  # the task's sample pipeline (keras_hdl.training.data)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(variant for variant, networks in VARIANT_NETWORKS.items() if self.name in networks)
 
     def training(self, preset: Preset):
         """The task's training hyper-parameters in ``preset``."""
@@ -116,7 +121,7 @@ class Task:
     def run_parts(self, preset: Preset, data: TrainingData, seed: int, variant: str, background: dict | None) -> dict:
         """The task's own parts of a :class:`ModuleRun`, networks and trainer built (module docstring):
         ``trainer``, ``network``, ``network_config``, ``checkpointed`` (what the checkpoint tracks by name),
-        ``make_samples`` (the sample pipeline), ``validation_metrics``, ``selection`` and optionally
+        ``validation_metrics``, ``selection`` and optionally
         ``sample_options`` (:class:`PipelineOptions` fields of the task's samples)."""
         raise NotImplementedError
 
@@ -135,7 +140,7 @@ class Task:
         samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
         pipeline = dataclasses.replace(pipeline_options(training, samples), **parts.get("sample_options", {}))
         validation = validation_pipeline(pipeline, data.val.num_cines)
-        make_samples = parts["make_samples"]
+        make_samples = self.make_samples
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         return ModuleRun(
             name=self.name,

@@ -197,7 +197,7 @@ class InterpolationTask(Task):
 
     name = "interpolator"
     section = "interpolation"
-    variants = ("hdl", "vanilla", "gan")
+    make_samples = staticmethod(interpolation_dataset)
     metrics = ("MSE", "MSE_W1", "MSE_W2", "PSNR_dB", "PSNR_paper_dB", "SSIM", "DICE")
 
     def check(self, preset: Preset, data: TrainingData | None = None, replicas: int = 1) -> None:
@@ -246,7 +246,6 @@ class InterpolationTask(Task):
             "network": network,
             "network_config": network_config,
             "checkpointed": checkpointed,
-            "make_samples": interpolation_dataset,
             "validation_metrics": validation_metrics,
             "selection": "loss",
         }

@@ -239,7 +239,7 @@ class PhaseTask(Task):
 
     name = "phase"
     section = "phase"
-    variants = ("hdl", "vanilla")
+    make_samples = staticmethod(phase_dataset)
     loss_name = GENERATOR_LOSS
     metrics = ("MSE", "MSE_W1", "MSE_W2", "PSNR_dB", "PSNR_paper_dB", "SSIM")
 
@@ -285,7 +285,6 @@ class PhaseTask(Task):
                 "optimizer": trainer.generator_optimizer,
                 "discriminator_optimizer": trainer.discriminator_optimizer,
             },
-            "make_samples": phase_dataset,
             "validation_metrics": lambda network, dataset: (
                 validation_metrics(network, dataset) | velocity_figures(network, data.val)
             ),
