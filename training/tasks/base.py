@@ -23,11 +23,11 @@ from keras_hdl.config import Preset
 from keras_hdl.errors import InputError
 from keras_hdl.model_store import VARIANT_NETWORKS
 from keras_hdl.training.data import PipelineOptions
+from keras_hdl.training.options import DEFAULT_VARIANT
 from keras_hdl.training.sources import TrainingData
 
 VALIDATION_SAMPLES_PER_CINE = 4
 VALIDATION_SEED = 7919
-DEFAULT_VARIANT = "hdl"
 
 
 @dataclasses.dataclass
