@@ -294,13 +294,14 @@ class WallShape:
     """(centre deg, half-width deg, depth): a Gaussian dip of the excursion scale; depth 0 in most subjects."""
     base_gap_deg: float
     """Where the myocardium ends first above the base (the outflow-tract side)."""
-    base_extent_mm: float
-    """How far above the basal plane (level 0) the wall reaches opposite the gap; 0 at the gap itself."""
+    base_extent_mm: float | None
+    """How far above the basal plane (level 0) the wall reaches opposite the gap (0 at the gap itself);
+    ``None``: the wall goes on above the base (no cut)."""
 
     @classmethod
     def plain(cls) -> WallShape:
         """A circular, even, smooth wall, uniform motion, reaching far above the base (tests isolate cues)."""
-        return cls(0.0, 0.0, 0.0, 0.0, (), (1.0,) * NUM_AMPLITUDE_SECTORS, (0.0, 30.0, 0.0), 0.0, 1e3)
+        return cls(0.0, 0.0, 0.0, 0.0, (), (1.0,) * NUM_AMPLITUDE_SECTORS, (0.0, 30.0, 0.0), 0.0, None)
 
 
 NUM_AMPLITUDE_SECTORS = 6
@@ -446,6 +447,8 @@ def draw_acquisition(rng: np.random.Generator) -> Acquisition:
     if rng.random() < 0.5:
         width, height = height, width
     rows, cols = (_not_multiple_of_16(round(extent / spacing)) for extent in (height, width))
+    if rows == cols:
+        cols = _not_multiple_of_16(cols + 1)
     in_plane, through_plane = uniform(15, 30), uniform(20, 45)
     reach = (cols * spacing / 2 - HEART_MARGIN_MM, rows * spacing / 2 - HEART_MARGIN_MM)
     coil_direction = rng.uniform(0, 2 * np.pi)

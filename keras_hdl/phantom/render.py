@@ -280,7 +280,7 @@ class _Wall:
 
     Attributes:
         endo, epi: radii (mm about the LV centre) of the drawn endocardium and epicardium at each pixel's angle.
-        present: bool, where the wall exists at this level (``None``: everywhere).
+        present: bool, where the wall exists at this level (``None``: everywhere, no basal cut).
         inward, circumferential: the analytic in-plane velocity (mm/s) inside the heart's LV outline.
         endo_mean, epi_mean: (S, T) circular-equivalent radii of the cut (the ground truth's radii), mm.
     """
@@ -378,12 +378,15 @@ def _v2_wall(
     scale, thickness, trabeculae, amplitude = _lookup(angular_profiles(wall), material_angle)
     centre_radius = per_frame(endo_ed) - amplitude * per_frame(contraction)  # r_c(ψ, t)
     area = (per_frame(endo_ed) + per_frame(wall_ed) * thickness) ** 2 - per_frame(endo_ed) ** 2
-    extent = np.float32(wall.base_extent_mm) * 0.5 * (1.0 - np.cos(material_angle - np.deg2rad(wall.base_gap_deg)))
+    present = None
+    if wall.base_extent_mm is not None:
+        extent = np.float32(wall.base_extent_mm) * 0.5 * (1.0 - np.cos(material_angle - np.deg2rad(wall.base_gap_deg)))
+        present = per_frame(levels * subject.base_to_apex_mm) + extent >= 0
     endo_mean = endo_ed - contraction
     return _Wall(
         endo=scale * centre_radius * (1.0 - trabeculae / per_frame(endo_ed)),
         epi=scale * np.sqrt(centre_radius**2 + area),
-        present=per_frame(levels * subject.base_to_apex_mm) + extent >= 0,
+        present=present,
         inward=radial_inward_velocity(radius / scale, centre_radius, amplitude * per_frame(endo_rate)).astype(
             np.float32
         ),
