@@ -4,6 +4,7 @@ and the assessment (truth masks, no networks) recovers the ground truth on every
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -163,3 +164,27 @@ def test_background_correction_recovers_the_eddy_offset_and_the_curves():
         rmse = [np.sqrt(((c - truth.curves_mm_s) ** 2).mean(axis=(0, 2))) for c in curves]
         print(f"{scan.scan_id}: RMSE (mm/s, radial/circ/long) without {rmse[0].round(2)}, with {rmse[1].round(2)}")
         assert rmse[1].max() < 1.0
+
+
+def test_cli_writes_a_varied_dataset_with_its_preview_and_assess_corrects_its_background(tmp_path):
+    from click.testing import CliRunner
+
+    from keras_hdl.cli import main
+
+    out = tmp_path / "v2"
+    args = ["phantom", str(out), "--subjects", "2", "--slices", "1", "--anatomy", "v2", "--acquisition", "varied"]
+    result = CliRunner().invoke(main, [*args, "--eddy-currents", "--preview"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (out / "preview.png").read_bytes().startswith(b"\x89PNG")
+    shapes = {(scan["acquisition"]["rows"], scan["acquisition"]["cols"]) for scan in manifest["scans"]}
+    assert len(shapes) == 2 and all(
+        "eddy_mm_s" in scan and "snr_band" in scan["acquisition"] for scan in manifest["scans"]
+    )
+    report = tmp_path / "report.json"
+    scan_file = out / manifest["scans"][0]["files"][0]
+    result = CliRunner().invoke(
+        main, ["assess", str(scan_file), "--out", str(tmp_path / "a"), "--json", str(report), "--background-correction"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["options"]["background_correction"] is True
