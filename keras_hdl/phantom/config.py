@@ -349,6 +349,8 @@ class Acquisition:
         venc_cm_s: (x, y, z) encoding velocity.
         snr: blood signal over the Rician noise level.
         rotation_deg: the anatomy's in-plane orientation, degrees CCW as displayed (0: RV on the left).
+        plane_tilt_deg: an oblique plane: its normal leans this far from the short-axis normal towards the
+            row and the column direction (DICOM geometry only; the images stay short-axis cuts).
         lv_offset_mm: LV centre from the field-of-view centre, image (x, y).
         coil: ``(x mm, y mm, width mm, floor)``: receive sensitivity floor + (1 − floor) exp(−d² / 2 width²)
             about that point (image axes, from the field-of-view centre); ``None``: uniform.
@@ -362,6 +364,7 @@ class Acquisition:
     venc_cm_s: tuple[float, float, float]
     snr: float
     rotation_deg: float = 0.0
+    plane_tilt_deg: tuple[float, float] = (0.0, 0.0)
     lv_offset_mm: tuple[float, float] = (0.0, 0.0)
     coil: tuple[float, float, float, float] | None = None
 
@@ -436,7 +439,7 @@ def _not_multiple_of_16(count: int) -> int:
 def draw_acquisition(rng: np.random.Generator) -> Acquisition:
     """A varied acquisition (ranges of issue "phantom v2"): spacing 1.3–2.6 mm, non-square matrices that are not
     multiples of 16, any in-plane orientation and LV position, venc 15–30 cm/s in plane and 20–45 through plane,
-    50–110 bpm with 30–60 frames, blood SNR 20–140 (log-uniform), a coil's shading."""
+    50–110 bpm with 30–60 frames, blood SNR 20–140 (log-uniform), planes tilted up to 20°, a coil's shading."""
 
     def uniform(low: float, high: float) -> float:
         return round(float(rng.uniform(low, high)), 6)
@@ -462,6 +465,7 @@ def draw_acquisition(rng: np.random.Generator) -> Acquisition:
         venc_cm_s=(in_plane, in_plane, through_plane),
         snr=round(float(np.exp(rng.uniform(np.log(20), np.log(140)))), 6),
         rotation_deg=uniform(0, 360),
+        plane_tilt_deg=(uniform(-20, 20), uniform(-20, 20)),
         lv_offset_mm=(uniform(-reach[0], reach[0]), uniform(-reach[1], reach[1])),
         coil=(
             round(float(coil_distance * np.cos(coil_direction)), 6),

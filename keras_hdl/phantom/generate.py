@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from keras_hdl import __version__
-from keras_hdl.phantom.config import PhantomConfig, ScanParams, SubjectParams, draw_scan, draw_subject
+from keras_hdl.phantom.config import Acquisition, PhantomConfig, ScanParams, SubjectParams, draw_scan, draw_subject
 from keras_hdl.phantom.motion import slice_motion
 from keras_hdl.phantom.render import MM_S_PER_CM_S, ImageGrid, Scene, acquire, render_scene
 from keras_hdl.phantom.truth import GroundTruth
@@ -36,18 +36,26 @@ def _short_axis_orientation() -> tuple[float, ...]:
 SHORT_AXIS_ORIENTATION = _short_axis_orientation()
 
 
-def rotated_orientation(rotation_rad: float) -> tuple[float, ...]:
-    """ImageOrientationPatient of the short-axis plane with the anatomy turned by ``rotation_rad`` CCW as displayed.
+def scan_orientation(acquisition: Acquisition) -> tuple[float, ...]:
+    """ImageOrientationPatient of the scan's plane: the short-axis plane tilted, then the anatomy turned in plane.
 
-    A pixel at image offset (dx, dy) shows the anatomy's point R(−rotation)(dx, up), so the
-    row direction becomes cos·row + sin·column and the column direction −sin·row + cos·column
-    (same normal).
+    Tilt (oblique planes): the normal leans by ``plane_tilt_deg`` towards the row and the column
+    direction; row and column stay orthonormal in the tilted plane. Rotation: a pixel at image
+    offset (dx, dy) shows the anatomy's point R(−rotation)(dx, up), so the row direction becomes
+    cos·row + sin·column and the column direction −sin·row + cos·column (same normal).
     """
-    if rotation_rad == 0.0:
+    if acquisition.rotation_deg == 0.0 and acquisition.plane_tilt_deg == (0.0, 0.0):
         return SHORT_AXIS_ORIENTATION
     orientation = np.asarray(SHORT_AXIS_ORIENTATION)
     row, column = orientation[:3], orientation[3:]
-    cos, sin = np.cos(rotation_rad), np.sin(rotation_rad)
+    tilt_row, tilt_column = np.tan(np.deg2rad(acquisition.plane_tilt_deg))
+    normal = np.cross(row, column) + tilt_row * row + tilt_column * column
+    normal /= np.linalg.norm(normal)
+    row = row - np.dot(row, normal) * normal
+    row /= np.linalg.norm(row)
+    column = np.cross(normal, row)
+    rotation = np.deg2rad(acquisition.rotation_deg)
+    cos, sin = np.cos(rotation), np.sin(rotation)
     return tuple(float(v) for v in (*(cos * row + sin * column), *(cos * column - sin * row)))
 
 
@@ -97,7 +105,7 @@ def generate_scan(subject: SubjectParams, scan: ScanParams, config: PhantomConfi
     magnitude, phase = acquire(scene, subject, scan, config, acquisition, grid)
 
     tau = np.arange(acquisition.frames) / acquisition.frames
-    orientation = rotated_orientation(grid.rotation_rad)
+    orientation = scan_orientation(acquisition)
     radial, circumferential = _in_plane_truth(scene, grid, subject.wall is None)
     truth = GroundTruth(
         slice_labels=tuple(config.slice_labels),
