@@ -294,13 +294,13 @@ class _Wall:
     epi_mean: np.ndarray
 
 
+def per_frame(curves: np.ndarray) -> np.ndarray:
+    """(S, T) motion curve → (T, S, 1, 1) float32, ready to broadcast over pixels."""
+    return curves.T[..., None, None].astype(np.float32)
+
+
 def _annulus_wall(motion: SliceMotion, tau: np.ndarray, radius: np.ndarray) -> _Wall:
     """Today's wall: a circular annulus at the slice's fixed level."""
-
-    def per_frame(curves: np.ndarray) -> np.ndarray:
-        """(S, T) motion curve → (T, S, 1, 1) float32, ready to broadcast over pixels."""
-        return curves.T[..., None, None].astype(np.float32)
-
     endo, epi = motion.endo_radius_mm(tau), motion.epi_radius_mm(tau)
     endo_rate = per_frame(motion.endo_radius_rate_mm_s(tau))
     return _Wall(
@@ -369,10 +369,6 @@ def _v2_wall(
     contraction = motion.endo_radius_ed_mm[:, None] - motion.endo_radius_mm(tau)  # ΔR s(t), (S, T)
     endo_rate = motion.endo_radius_rate_mm_s(tau)
     rotation = motion.rotation_rad(tau)
-
-    def per_frame(curves: np.ndarray) -> np.ndarray:
-        return curves.T[..., None, None].astype(np.float32)
-
     x, up = grid.anatomy_xy
     material_angle = np.arctan2(up, x)[None, None] - per_frame(rotation)  # ψ, (T, S, H, W)
     scale, thickness, trabeculae, amplitude = _lookup(angular_profiles(wall), material_angle)
@@ -402,7 +398,7 @@ def render_scene(
     """Noise-free signal, velocity, masks and labels of every frame and slice (see module docstring)."""
     tau = np.arange(frames) / frames
     rotation = motion.rotation_rad(tau).T  # (T, S)
-    through_plane = motion.longitudinal_velocity_mm_s(tau).T[..., None, None].astype(np.float32)
+    through_plane = per_frame(motion.longitudinal_velocity_mm_s(tau))
 
     static_signal, static_labels = _static_anatomy(subject, grid, motion.levels)
     signal = np.repeat(static_signal[None], frames, axis=0)
@@ -438,7 +434,7 @@ def render_scene(
         _paint(signal, labels, outline * ~wall.present, SIGNAL["lv_blood"], "lv_blood")
         _paint(signal, labels, grid.coverage(radius - wall.endo), SIGNAL["lv_blood"], "lv_blood")
     papillary_radius = (PAPILLARY_SIZE * motion.endo_radius_ed_mm[:, None, None]).astype(np.float32)
-    endo_circle = wall.endo_mean.T[expand].astype(np.float32)
+    endo_circle = per_frame(wall.endo_mean)
     for angle_deg in subject.papillary_angles_deg:
         angle = (np.deg2rad(angle_deg) + rotation)[expand].astype(np.float32)
         distance_from_centre = PAPILLARY_RADIAL_POSITION * endo_circle
