@@ -329,7 +329,7 @@ def draw_wall_shape(seed: int, index: int) -> WallShape:
         sector_amplitudes=uniform(0.8, 1.2, NUM_AMPLITUDE_SECTORS),
         hypokinesis=(uniform(0, 360), uniform(30, 60), uniform(0.4, 0.7) if hypokinetic else 0.0),
         base_gap_deg=uniform(0, 360),
-        base_extent_mm=uniform(20, 26),
+        base_extent_mm=uniform(40, 55),
     )
 
 
