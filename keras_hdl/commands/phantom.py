@@ -48,7 +48,11 @@ from keras_hdl.phantom.dataset import MANIFEST_FILE, PREVIEW_FILE, SCAN_WRITERS,
 )
 @click.option("--aliasing", is_flag=True, help="Wrap the phase where |v| > venc (default: clip).")
 @click.option("--eddy-currents", is_flag=True, help="Add a static, smooth background-phase offset per scan.")
-@click.option("--preview", is_flag=True, help=f"Also write {PREVIEW_FILE}, a montage of one slice.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help=f"Also write {PREVIEW_FILE}, a montage of one slice (with --acquisition varied: of up to 8 scans).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace OUT_DIR if it exists and is not empty.")
 def command(
     out_dir: str,
