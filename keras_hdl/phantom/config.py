@@ -452,7 +452,7 @@ def draw_acquisition(rng: np.random.Generator) -> Acquisition:
     rows, cols = (_not_multiple_of_16(round(extent / spacing)) for extent in (height, width))
     if rows == cols:
         cols = _not_multiple_of_16(cols + 1)
-    in_plane, through_plane = uniform(15, 30), uniform(20, 45)
+    in_plane, through_plane = float(round(uniform(15, 30))), float(round(uniform(20, 45)))  # whole cm/s, as scanners
     reach = (cols * spacing / 2 - HEART_MARGIN_MM, rows * spacing / 2 - HEART_MARGIN_MM)
     coil_direction = rng.uniform(0, 2 * np.pi)
     coil_distance = 0.6 * max(rows, cols) * spacing
