@@ -50,6 +50,12 @@ from keras_hdl.assessment.velocity import DEFAULT_REFERENCE_ANGLE_DEG
     help="Start of sector 1: degrees counter-clockwise as displayed from the +x axis (the anterior RV "
     "insertion point; 120 in a standard short-axis view).",
 )
+@click.option(
+    "--background-correction",
+    is_flag=True,
+    help="Subtract the static background phase (eddy currents): a quadratic surface fitted per slice and "
+    "direction to the static tissue outside the heart.",
+)
 def command(
     input_path: Path,
     masks_path: Path | None,
@@ -61,6 +67,7 @@ def command(
     flip_z: bool,
     swap_xy: bool,
     reference_angle: float,
+    background_correction: bool,
 ) -> None:
     """Assess myocardial velocities of INPUT (Enhanced MR series.dcm, classic DICOM folder or .npz).
 
@@ -79,6 +86,11 @@ def command(
     from keras_hdl.assessment.files import assess_to_folder
 
     options = AssessmentOptions(
-        flip_x=flip_x, flip_y=flip_y, flip_z=flip_z, swap_xy=swap_xy, reference_angle_deg=reference_angle
+        flip_x=flip_x,
+        flip_y=flip_y,
+        flip_z=flip_z,
+        swap_xy=swap_xy,
+        reference_angle_deg=reference_angle,
+        background_correction=background_correction,
     )
     assess_to_folder(input_path, masks_path, reference_path, out_dir, json_path, options, report=click.echo)

@@ -1,11 +1,26 @@
 """Phantom settings and per-subject / per-scan random draws (docs/design.md §3.2).
 
-- :class:`PhantomConfig`: what the user asks for (counts, matrix size, venc, noise model),
-  validated on construction.
+- :class:`PhantomConfig`: what the user asks for (counts, matrix size, venc, noise model,
+  the realism switches), validated on construction.
 - :class:`SubjectParams`: one subject's anatomy, motion and image quality, drawn within
-  healthy ranges by :func:`draw_subject`. Rescans of a subject share it.
+  healthy ranges by :func:`draw_subject`. Rescans of a subject share it. With
+  ``anatomy="v2"`` it also carries a :class:`WallShape` (trabeculae, uneven and elliptical
+  wall, regional amplitudes, the basal cut).
 - :class:`ScanParams`: what changes between rescans (in-plane position, noise), drawn by
-  :func:`draw_scan`.
+  :func:`draw_scan`; with ``acquisition="varied"`` (or eddy currents) it also carries an
+  :class:`Acquisition` drawn per scan.
+
+Realism switches (all off by default, so the default phantom is today's, byte for byte):
+
+- ``anatomy="v2"``: the motion cues — the slice shows the heart's cross-section at the
+  level the through-plane motion brings into it, and the wall has shapes that make
+  rotation and regional motion visible (:mod:`keras_hdl.phantom.render`).
+- ``acquisition="varied"``: every scan draws its own pixel spacing, matrix, in-plane
+  orientation, LV position, venc, heart rate, frame count, SNR and coil shading.
+- ``aliasing``: phase wraps where |v| > venc instead of clipping.
+- ``eddy_currents``: a smooth, static background-phase offset (a quadratic surface).
+
+:data:`REALISM_V2` names the set the retraining on the new phantom turns on.
 
 Randomness: every draw has its own generator seeded by ``(dataset seed, subject index,
 stream)``, so a subject does not change when more subjects or rescans are asked for, and
@@ -22,6 +37,10 @@ from keras_hdl.errors import InputError
 from keras_hdl.series import DEFAULT_VENC_CM_S
 
 SLICE_REGIONS = ("base", "mid", "apex")
+ANATOMY_MODELS = ("v1", "v2")
+ACQUISITION_MODELS = ("fixed", "varied")
+REALISM_V2 = {"anatomy": "v2", "acquisition": "varied"}
+"""The PhantomConfig settings of "phantom v2": every motion cue and a varied acquisition per scan."""
 BACKGROUND_NOISE_MODELS = ("gaussian", "uniform")
 PAPER_BACKGROUND_MEAN = 0.034
 PAPER_BACKGROUND_STD = 0.034
@@ -65,6 +84,11 @@ class PhantomConfig:
         right_ventricle: ``False`` leaves the RV out of the images (as in a view that does not
             reach it); the insertion points in the ground truth are still those of the RV it
             would have.
+        anatomy: ``"v1"`` (annulus at a fixed level) or ``"v2"`` (motion cues, see module docstring).
+        acquisition: ``"fixed"`` (``size``, ``fov_mm``, ``frames``, ``venc_cm_s`` for every scan) or
+            ``"varied"`` (drawn per scan by :func:`draw_acquisition`; those four are then ignored).
+        aliasing: wrap the phase where |v| > venc (default: clip).
+        eddy_currents: add a static quadratic background-phase offset per slice and direction.
     """
 
     subjects: int = 3
@@ -80,6 +104,10 @@ class PhantomConfig:
     background_std: float = PAPER_BACKGROUND_STD
     noise: bool = True
     right_ventricle: bool = True
+    anatomy: str = "v1"
+    acquisition: str = "fixed"
+    aliasing: bool = False
+    eddy_currents: bool = False
 
     def __post_init__(self) -> None:
         _check_int("subjects", self.subjects, 1, MAX_SUBJECTS, "--subjects")
@@ -113,6 +141,12 @@ class PhantomConfig:
                 f"phantom background_noise: unknown model {self.background_noise!r}; "
                 f"choose one of {', '.join(BACKGROUND_NOISE_MODELS)}"
             )
+        for name, value, choices in (
+            ("anatomy", self.anatomy, ANATOMY_MODELS),
+            ("acquisition", self.acquisition, ACQUISITION_MODELS),
+        ):
+            if value not in choices:
+                raise InputError(f"phantom {name}: unknown model {value!r}; choose one of {', '.join(choices)}")
         if not (np.isfinite(self.background_std) and self.background_std >= 0 and abs(self.background_mean) <= 1):
             raise InputError(
                 "phantom background noise: the mean must lie in [-1, 1] and the std be >= 0 (normalised phase units), "
@@ -141,8 +175,16 @@ class PhantomConfig:
         return [SLICE_REGIONS[min(int(level * 3), 2)] for level in self.slice_levels]
 
     def as_dict(self) -> dict:
-        """JSON-ready settings, with the derived field of view and pixel spacing (mm)."""
+        """JSON-ready settings, with the derived field of view and pixel spacing (mm); realism switches when on."""
         settings = dataclasses.asdict(self)
+        for name, default in (
+            ("anatomy", "v1"),
+            ("acquisition", "fixed"),
+            ("aliasing", False),
+            ("eddy_currents", False),
+        ):
+            if settings[name] == default:
+                del settings[name]
         settings["venc_cm_s"] = list(self.venc_cm_s)
         settings["fov_mm"] = self.field_of_view_mm
         settings["pixel_spacing_mm"] = self.pixel_spacing_mm
@@ -211,11 +253,145 @@ class SubjectParams:
     liver_signal: float
     chest_wall_signal: float
     """Signals relative to blood."""
+    wall: WallShape | None = None
+    """The v2 wall (``anatomy="v2"``); ``None`` draws today's annulus at a fixed level."""
 
     def as_dict(self) -> dict:
+        settings = _json_ready(dataclasses.asdict(self))
+        if self.wall is None:
+            del settings["wall"]
+        return settings
+
+
+def _json_ready(value):
+    """Tuples → lists, recursively (dicts and sequences), for JSON."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class WallShape:
+    """The v2 wall of one subject: what makes rotation, regional motion and the base visible.
+
+    Angles are *material* angles ψ (degrees CCW as displayed, about the LV centre, at
+    end-diastole): every feature turns with the tissue. See :mod:`keras_hdl.phantom.render`.
+    """
+
+    ellipticity: float
+    """ε: the cross-section's radii are scaled by 1 + ε cos 2(ψ − ellipse_angle)."""
+    ellipse_angle_deg: float
+    thickness_variation: float
+    """α: the end-diastolic wall thickness is scaled by 1 + α cos(ψ − thickness_angle)."""
+    thickness_angle_deg: float
+    trabeculae: tuple[tuple[float, float, float], ...]
+    """(angle deg, depth mm, half-width deg) of each endocardial trabecula (raised-cosine bumps into the cavity)."""
+    sector_amplitudes: tuple[float, ...]
+    """In-plane (radial) excursion scale at the centres of six 60° sectors from ψ = 0, interpolated periodically."""
+    hypokinesis: tuple[float, float, float]
+    """(centre deg, half-width deg, depth): a Gaussian dip of the excursion scale; depth 0 in most subjects."""
+    base_gap_deg: float
+    """Where the myocardium ends first above the base (the outflow-tract side)."""
+    base_extent_mm: float | None
+    """How far above the basal plane (level 0) the wall reaches opposite the gap (0 at the gap itself);
+    ``None``: the wall goes on above the base (no cut)."""
+
+    @classmethod
+    def plain(cls) -> WallShape:
+        """A circular, even, smooth wall, uniform motion, reaching far above the base (tests isolate cues)."""
+        return cls(0.0, 0.0, 0.0, 0.0, (), (1.0,) * NUM_AMPLITUDE_SECTORS, (0.0, 30.0, 0.0), 0.0, None)
+
+
+NUM_AMPLITUDE_SECTORS = 6
+HYPOKINESIS_PROBABILITY = 0.3
+
+
+def draw_wall_shape(seed: int, index: int) -> WallShape:
+    """The v2 wall of subject ``index`` (its own random stream: today's subject draws do not change)."""
+    rng = _stream(seed, index, WALL_STREAM)
+
+    def uniform(low: float, high: float, size: int | None = None):
+        values = np.round(rng.uniform(low, high, size), 6)
+        return float(values) if size is None else tuple(float(v) for v in values)
+
+    count = int(rng.integers(10, 17))
+    angles = np.sort(rng.uniform(0, 360, count))
+    trabeculae = tuple((round(float(angle), 6), uniform(1.5, 3.5), uniform(5, 10)) for angle in angles)
+    hypokinetic = rng.random() < HYPOKINESIS_PROBABILITY
+    return WallShape(
+        ellipticity=uniform(0.03, 0.1),
+        ellipse_angle_deg=uniform(0, 180),
+        thickness_variation=uniform(0.1, 0.25),
+        thickness_angle_deg=uniform(0, 360),
+        trabeculae=trabeculae,
+        sector_amplitudes=uniform(0.8, 1.2, NUM_AMPLITUDE_SECTORS),
+        hypokinesis=(uniform(0, 360), uniform(30, 60), uniform(0.4, 0.7) if hypokinetic else 0.0),
+        base_gap_deg=uniform(0, 360),
+        base_extent_mm=uniform(40, 55),
+    )
+
+
+SNR_BANDS = ((40.0, "poor"), (80.0, "fair"), (np.inf, "good"))
+"""Upper blood-SNR bound (exclusive) of each band a per-variant report groups scans by."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Acquisition:
+    """How one scan was acquired: what a per-variant report groups scans by (mm, ms, cm/s).
+
+    Attributes:
+        rows, cols: matrix (H, W).
+        spacing_mm: square pixel spacing.
+        frames: frames per cycle.
+        rr_interval_ms: cycle length (the subject's motion is re-timed to it, its velocity peaks kept).
+        venc_cm_s: (x, y, z) encoding velocity.
+        snr: blood signal over the Rician noise level.
+        rotation_deg: the anatomy's in-plane orientation, degrees CCW as displayed (0: RV on the left).
+        plane_tilt_deg: an oblique plane: its normal leans this far from the short-axis normal towards the
+            row and the column direction (DICOM geometry only; the images stay short-axis cuts).
+        lv_offset_mm: LV centre from the field-of-view centre, image (x, y).
+        coil: ``(x mm, y mm, width mm, floor)``: receive sensitivity floor + (1 − floor) exp(−d² / 2 width²)
+            about that point (image axes, from the field-of-view centre); ``None``: uniform.
+    """
+
+    rows: int
+    cols: int
+    spacing_mm: float
+    frames: int
+    rr_interval_ms: float
+    venc_cm_s: tuple[float, float, float]
+    snr: float
+    rotation_deg: float = 0.0
+    plane_tilt_deg: tuple[float, float] = (0.0, 0.0)
+    lv_offset_mm: tuple[float, float] = (0.0, 0.0)
+    coil: tuple[float, float, float, float] | None = None
+
+    @property
+    def heart_rate_bpm(self) -> float:
+        return 60000.0 / self.rr_interval_ms
+
+    @property
+    def snr_band(self) -> str:
+        """``poor`` / ``fair`` / ``good`` (:data:`SNR_BANDS`)."""
+        return next(name for bound, name in SNR_BANDS if self.snr < bound)
+
+    def as_dict(self) -> dict:
+        """JSON-ready, with the derived heart rate and SNR band (the manifest's ``acquisition`` of a scan)."""
         return {
-            key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()
+            **_json_ready(dataclasses.asdict(self)),
+            "heart_rate_bpm": round(self.heart_rate_bpm, 3),
+            "snr_band": self.snr_band,
+            "field_of_view_mm": [round(self.rows * self.spacing_mm, 3), round(self.cols * self.spacing_mm, 3)],
         }
+
+
+EDDY_LENGTH_MM = 100.0
+WALL_STREAM = 1000
+ACQUISITION_STREAM = 2000
+HEART_MARGIN_MM = 60.0
+"""The LV centre stays this far inside the field of view (the LV and most of the RV stay in it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +404,82 @@ class ScanParams:
     shift_mm: tuple[float, float]
     """In-plane shift of the whole patient in the field of view, image (x, y), mm."""
     noise_seed: int
+    acquisition: Acquisition | None = None
+    """Drawn per scan (``acquisition="varied"``); ``None``: the config's fixed one."""
+    eddy_mm_s: tuple[tuple[float, ...], ...] | None = None
+    """(3, 6) eddy currents: per direction (x, y, z) the coefficients of c0 + c1 X + c2 Y + c3 X² + c4 X Y + c5 Y²
+    (X, Y = image x, y from the field-of-view centre in units of :data:`EDDY_LENGTH_MM`), the static background
+    velocity offset in mm/s; ``None``: none."""
+
+    def acquisition_for(self, subject: SubjectParams, config: PhantomConfig) -> Acquisition:
+        """This scan's acquisition: its own, or the config's fixed matrix, venc and frames with the subject's timing."""
+        if self.acquisition is not None:
+            return self.acquisition
+        return fixed_acquisition(subject, self, config)
+
+
+def fixed_acquisition(subject: SubjectParams, scan: ScanParams, config: PhantomConfig) -> Acquisition:
+    """The acquisition every scan of a ``"fixed"`` config shares (with the subject's RR and SNR, the scan's shift)."""
+    return Acquisition(
+        rows=config.size,
+        cols=config.size,
+        spacing_mm=config.pixel_spacing_mm,
+        frames=config.frames,
+        rr_interval_ms=subject.rr_interval_ms,
+        venc_cm_s=config.venc_cm_s,
+        snr=subject.snr,
+        lv_offset_mm=(subject.heart_offset_mm[0] + scan.shift_mm[0], subject.heart_offset_mm[1] + scan.shift_mm[1]),
+    )
+
+
+def _not_multiple_of_16(count: int) -> int:
+    return count + 1 if count % 16 == 0 else count
+
+
+def draw_acquisition(rng: np.random.Generator) -> Acquisition:
+    """A varied acquisition (ranges of issue "phantom v2"): spacing 1.3–2.6 mm, non-square matrices that are not
+    multiples of 16, any in-plane orientation and LV position, venc 15–30 cm/s in plane and 20–45 through plane,
+    50–110 bpm with 30–60 frames, blood SNR 20–140 (log-uniform), planes tilted up to 20°, a coil's shading."""
+
+    def uniform(low: float, high: float) -> float:
+        return round(float(rng.uniform(low, high)), 6)
+
+    spacing = uniform(1.3, 2.6)
+    width = uniform(200, 300)
+    height = width * uniform(0.75, 1.0)
+    if rng.random() < 0.5:
+        width, height = height, width
+    rows, cols = (_not_multiple_of_16(round(extent / spacing)) for extent in (height, width))
+    if rows == cols:
+        cols = _not_multiple_of_16(cols + 1)
+    in_plane, through_plane = float(round(uniform(15, 30))), float(round(uniform(20, 45)))  # whole cm/s, as scanners
+    reach = (cols * spacing / 2 - HEART_MARGIN_MM, rows * spacing / 2 - HEART_MARGIN_MM)
+    coil_direction = rng.uniform(0, 2 * np.pi)
+    coil_distance = 0.6 * max(rows, cols) * spacing
+    return Acquisition(
+        rows=rows,
+        cols=cols,
+        spacing_mm=spacing,
+        frames=int(rng.integers(30, 61)),
+        rr_interval_ms=round(60000.0 / uniform(50, 110), 6),
+        venc_cm_s=(in_plane, in_plane, through_plane),
+        snr=round(float(np.exp(rng.uniform(np.log(20), np.log(140)))), 6),
+        rotation_deg=uniform(0, 360),
+        plane_tilt_deg=(uniform(-20, 20), uniform(-20, 20)),
+        lv_offset_mm=(uniform(-reach[0], reach[0]), uniform(-reach[1], reach[1])),
+        coil=(
+            round(float(coil_distance * np.cos(coil_direction)), 6),
+            round(float(coil_distance * np.sin(coil_direction)), 6),
+            uniform(0.5, 0.9) * max(rows, cols) * spacing,
+            uniform(0.3, 0.6),
+        ),
+    )
+
+
+def draw_eddy(rng: np.random.Generator) -> tuple[tuple[float, ...], ...]:
+    """(3, 6) eddy-current coefficients, mm/s (see :class:`ScanParams`): offset ±3, gradients ±3, curvature ±1.5."""
+    bounds = np.array([3.0, 3.0, 3.0, 1.5, 1.5, 1.5])
+    return tuple(tuple(round(float(c), 6) for c in rng.uniform(-bounds, bounds)) for _ in range(3))
 
 
 def subject_id(index: int) -> str:
@@ -239,8 +491,8 @@ def _stream(seed: int, subject_index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(subject_index), int(stream)])
 
 
-def draw_subject(seed: int, index: int) -> SubjectParams:
-    """The 0-based subject ``index`` of the dataset with ``seed``: healthy-range draws."""
+def draw_subject(seed: int, index: int, anatomy: str = "v1") -> SubjectParams:
+    """The 0-based subject ``index`` of the dataset with ``seed``: healthy-range draws (and its v2 wall)."""
     rng = _stream(seed, index, 0)
 
     def uniform(low: float, high: float) -> float:
@@ -278,16 +530,30 @@ def draw_subject(seed: int, index: int) -> SubjectParams:
         myocardium_signal=uniform(0.25, 0.35),
         liver_signal=uniform(0.4, 0.55),
         chest_wall_signal=uniform(0.5, 0.7),
+        wall=draw_wall_shape(seed, index) if anatomy == "v2" else None,
     )
 
 
-def draw_scan(seed: int, subject_index: int, rescan_index: int) -> ScanParams:
-    """The 0-based ``rescan_index`` of subject ``subject_index``: its own position and noise."""
+def draw_scan(seed: int, subject_index: int, rescan_index: int, config: PhantomConfig | None = None) -> ScanParams:
+    """The 0-based ``rescan_index`` of subject ``subject_index``: its own position and noise.
+
+    With a ``config`` asking for a varied acquisition or eddy currents, the scan also draws
+    its :class:`Acquisition` and eddy currents (from a stream of its own, so position and
+    noise seed do not change).
+    """
     rng = _stream(seed, subject_index, 1 + rescan_index)
     shift = rng.uniform(-8, 8, size=2)
-    return ScanParams(
+    scan = ScanParams(
         scan_id=f"{subject_id(subject_index)}_scan{rescan_index + 1}",
         rescan=rescan_index + 1,
         shift_mm=(round(float(shift[0]), 6), round(float(shift[1]), 6)),
         noise_seed=int(rng.integers(0, 2**63 - 1)),
+    )
+    if config is None or (config.acquisition == "fixed" and not config.eddy_currents):
+        return scan
+    rng = _stream(seed, subject_index, ACQUISITION_STREAM + rescan_index)
+    return dataclasses.replace(
+        scan,
+        acquisition=draw_acquisition(rng) if config.acquisition == "varied" else None,
+        eddy_mm_s=draw_eddy(rng) if config.eddy_currents else None,
     )
