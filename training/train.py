@@ -50,6 +50,7 @@ from keras_hdl.config import Preset, build_from_config, load_preset, preset_from
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.model_store import ModelInfo, save_models
+from keras_hdl.models.blocks import set_recompute
 from keras_hdl.training.data import PipelineOptions, SliceCines, interpolation_dataset, phase_dataset
 from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
 from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
@@ -424,6 +425,7 @@ def interpolator_run(
     model_key = "vanilla_model" if variant == "vanilla" else "model"
     network_config = dict(getattr(preset.interpolation, model_key))
     network = build_from_config(network_config, where=f"interpolation.{model_key}")
+    set_recompute(network, training.recompute_recurrent)
     loss = InterpolationLoss(
         mae_weight=training.mae_weight,
         mae_w1_weight=training.mae_w1_weight,
@@ -478,6 +480,7 @@ def phase_run(
     training = preset.phase.training
     config = _phase_config(preset, background, variant)
     generator = build_from_config(config, where="phase.vanilla_model" if variant == "vanilla" else "phase.model")
+    set_recompute(generator, training.recompute_recurrent)
     discriminator = build_from_config(preset.phase.discriminator, where="phase.discriminator")
     loss = Pix2PixLoss(
         adversarial_weight=training.adversarial_weight,

@@ -106,9 +106,11 @@ def interpolator_trainer(preset: Preset, interpolator):
     """The preset's interpolator trainer (losses and Adam settings) around a built network, compiled."""
     import keras
 
+    from keras_hdl.models.blocks import set_recompute
     from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
 
     settings = preset.interpolation.training
+    set_recompute(interpolator, settings.recompute_recurrent)
     trainer = InterpolatorTrainer(
         interpolator,
         InterpolationLoss(
@@ -128,9 +130,11 @@ def pix2pix_trainer(preset: Preset, generator, discriminator):
     """The preset's pix2pix trainer (losses and both Adam optimisers) around built networks, compiled."""
     import keras
 
+    from keras_hdl.models.blocks import set_recompute
     from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
 
     settings = preset.phase.training
+    set_recompute(generator, settings.recompute_recurrent)
     trainer = Pix2PixTrainer(
         generator,
         discriminator,
