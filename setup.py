@@ -59,9 +59,14 @@ setup(
             "ruff>=0.6,<0.18",
             # pydicom's larger test files (Enhanced MR, compressed, damaged) for tests/dicom
             "pydicom-data>=1.0,<2",
+            # the reference network's tests (tests/benchmarks/test_reference_network.py); see "reference"
+            "torch>=2.13.0,<=2.13.0",
         ],
         "evaluate": ["scikit-learn>=1.5,<1.10", "scikit-image>=0.24,<0.27"],
         "tflite": ["ai-edge-litert>=2.0,<3"],
+        # The reference network of `keras-hdl benchmark --reference` (keras_hdl/benchmarks/reference.py).
+        # Pinned to one release: its CPU build installs without the CUDA wheels a looser range pulls in.
+        "reference": ["torch>=2.13.0,<=2.13.0"],
         # NVIDIA GPUs: TensorFlow with its CUDA/cuDNN wheels (scripts/gpu_benchmark.sh).
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     },

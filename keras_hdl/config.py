@@ -110,6 +110,8 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
         epochs=training.epochs,
         steps_per_epoch=training.steps_per_epoch,
     )
+    if not isinstance(training.recompute_recurrent, bool):
+        raise InputError(f"{where}.recompute_recurrent: true or false, got {training.recompute_recurrent!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +120,9 @@ class InterpolationTraining:
 
     ``adversarial_weight`` is used only by the GAN temporal baseline (interpolator + PatchGAN);
     its discriminator uses the same Adam settings. ``lv_padding_px`` dilates the target
-    myocardium mask into the ω1 region (pixels).
+    myocardium mask into the ω1 region (pixels). ``recompute_recurrent`` (both modules)
+    recomputes the R2 blocks' recurrent steps in the backward pass instead of keeping their
+    activations: less training memory for more compute (:func:`keras_hdl.models.blocks.set_recompute`).
     """
 
     learning_rate: float = 1e-3
@@ -136,6 +140,7 @@ class InterpolationTraining:
     low_weight: float = 0.1
     lv_padding_px: int = 4
     adversarial_weight: float = 0.01
+    recompute_recurrent: bool = False
 
     def __post_init__(self) -> None:
         where = "interpolation.training"
@@ -181,6 +186,7 @@ class PhaseTraining:
     myocardium_l1_weight: float = 100.0
     velocity_l1_weight: float = 0.0
     selection: str = "velocity"
+    recompute_recurrent: bool = False
 
     def __post_init__(self) -> None:
         where = "phase.training"

@@ -74,7 +74,7 @@ def _in_plane_truth(scene: Scene, grid: ImageGrid, annulus: bool) -> tuple[np.nd
 
     Annulus (v1): the mask mean of the analytic components about the true LV centre. v2 wall: its
     centroid is off the LV centre and its regions move unequally, so the curves are those the
-    assessment's definition (DESIGN §2.3: bulk in-plane motion removed, origin at the mask
+    assessment's definition (docs/design.md §2.3: bulk in-plane motion removed, origin at the mask
     centroid) gives for the noise-free analytic velocity field.
     """
     if annulus:

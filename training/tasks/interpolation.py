@@ -32,6 +32,7 @@ from keras_hdl.losses import (
     mean_absolute_error,
 )
 from keras_hdl.metrics import FOREGROUND_THRESHOLD, LV_PADDING_PX
+from keras_hdl.models.blocks import set_recompute
 from keras_hdl.training.adversarial import AdversarialTrainer
 from keras_hdl.training.data import interpolation_dataset
 from keras_hdl.training.sources import TrainingData
@@ -219,6 +220,7 @@ class InterpolationTask(Task):
 
     def trainer(self, preset: Preset, network: keras.Model, variant: str = DEFAULT_VARIANT, **options):
         training = self.training(preset)
+        set_recompute(network, training.recompute_recurrent)
         loss = interpolation_loss(training)
         if variant == "gan":
             discriminator = build_from_config(preset.interpolation.discriminator, where="interpolation.discriminator")

@@ -37,6 +37,7 @@ from keras_hdl.config import Preset, build_from_config
 from keras_hdl.errors import InputError
 from keras_hdl.losses import LeastSquaresGANLoss, VelocityCurveL1, WeightedMAE, foreground_region
 from keras_hdl.metrics import FOREGROUND_THRESHOLD
+from keras_hdl.models.blocks import set_recompute
 from keras_hdl.training.adversarial import AdversarialTrainer
 from keras_hdl.training.data import SliceCines, phase_dataset
 from keras_hdl.training.sources import TrainingData
@@ -255,6 +256,7 @@ class PhaseTask(Task):
 
     def trainer(self, preset: Preset, network: keras.Model, variant: str = DEFAULT_VARIANT, seed: int = 0, **options):
         training = self.training(preset)
+        set_recompute(network, training.recompute_recurrent)
         discriminator = build_from_config(preset.phase.discriminator, where="phase.discriminator")
         loss = Pix2PixLoss(
             adversarial_weight=training.adversarial_weight,
