@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from keras_hdl.benchmarks.suite import DEFAULT_PRESETS, ITEMS, format_report, run_suite, write_report
+from keras_hdl.benchmarks.report import format_report, write_report
+from keras_hdl.benchmarks.suite import DEFAULT_PRESETS, ITEMS, run_suite
 from keras_hdl.config import preset_names
 
 

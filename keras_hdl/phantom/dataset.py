@@ -11,7 +11,7 @@ Layout of ``OUT_DIR`` (written atomically: built beside it, renamed at the end):
 
 Each scan's manifest entry lists its ``acquisition`` (matrix, pixel spacing, frames, RR
 interval and heart rate, venc, SNR and its band, in-plane rotation, LV offset, coil;
-:meth:`keras_hdl.phantom.config.Acquisition.as_dict`) and, with eddy currents, their
+:meth:`keras_hdl.phantom.scan.Acquisition.as_dict`) and, with eddy currents, their
 coefficients ``eddy_mm_s``: a per-variant report groups scans by these fields.
 
 Scan ids are ``subj003_scan1`` (1-based). Splits are by subject (a subject's rescans
@@ -36,9 +36,10 @@ from keras_hdl import __version__
 from keras_hdl.dicom import dicom_classic_scan_writer, dicom_scan_writer
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path, write_json
-from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
+from keras_hdl.phantom.config import PhantomConfig, draw_subject
 from keras_hdl.phantom.generate import generate_scan
 from keras_hdl.phantom.preview import VARIETY_PREVIEW_SCANS, VarietyPanel, write_preview, write_variety_preview
+from keras_hdl.phantom.scan import draw_scan
 from keras_hdl.phantom.truth import TRUTH_FILE
 from keras_hdl.runtime import cache_dir
 from keras_hdl.series import Series

@@ -12,9 +12,11 @@ import dataclasses
 import numpy as np
 
 from keras_hdl import __version__
-from keras_hdl.phantom.config import Acquisition, PhantomConfig, ScanParams, SubjectParams, draw_scan, draw_subject
+from keras_hdl.phantom.acquire import acquire
+from keras_hdl.phantom.config import PhantomConfig, SubjectParams, draw_subject
 from keras_hdl.phantom.motion import slice_motion
-from keras_hdl.phantom.render import MM_S_PER_CM_S, ImageGrid, Scene, acquire, render_scene
+from keras_hdl.phantom.render import MM_S_PER_CM_S, ImageGrid, Scene, render_scene
+from keras_hdl.phantom.scan import Acquisition, ScanParams, draw_scan
 from keras_hdl.phantom.truth import GroundTruth
 from keras_hdl.series import Series
 

@@ -37,14 +37,8 @@ inside the heart (LV, RV, papillary muscles) the analytic field — inward radia
 v_r(r, t), circumferential r dφ/dt, through-plane dz/dt — turned into (vx, vy) with
 :func:`keras_hdl.geometry.cylindrical_unit_vectors`; static tissue is at rest.
 
-Acquisition (:class:`~keras_hdl.phantom.config.Acquisition`: matrix, spacing, the
-anatomy's in-plane rotation and position, venc, frames, SNR): the magnitude is blurred
-(Gaussian, σ = 0.5 px), shaded by the coil's sensitivity when it has one, then gets
-Rician noise |signal + σ (n₁ + i n₂)| and is rounded to scanner units. The phase of a
-tissue pixel encodes its velocity (plus the eddy-current offset when the scan has one)
-with venc plus Gaussian noise of std venc / (π · SNR_local) (phase noise of a pixel with
-signal-to-noise ratio SNR_local), clipped at ±venc or, with aliasing, wrapped; pixels
-darker than 10 % of blood (air, lungs) get the configured background noise instead.
+Acquisition (blur, coil shading, noise, phase encoding): :mod:`keras_hdl.phantom.acquire`; the wall's
+shape and motion: :mod:`keras_hdl.phantom.wall`.
 """
 
 from __future__ import annotations
@@ -52,26 +46,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import ndimage
 
 from keras_hdl.geometry import cylindrical_unit_vectors
-from keras_hdl.phantom.config import (
-    EDDY_LENGTH_MM,
-    NUM_AMPLITUDE_SECTORS,
-    Acquisition,
-    PhantomConfig,
-    ScanParams,
-    SubjectParams,
-    WallShape,
-)
-from keras_hdl.phantom.motion import SliceMotion, end_diastolic_radii, radial_inward_velocity
+from keras_hdl.phantom.config import PhantomConfig, SubjectParams
+from keras_hdl.phantom.motion import SliceMotion, end_diastolic_radii
+from keras_hdl.phantom.scan import Acquisition
 from keras_hdl.phantom.truth import TISSUE_CODES
-from keras_hdl.series import PHASE_LEVELS, denormalize_phase, velocity_to_phase
+from keras_hdl.phantom.wall import annulus_wall, cut_levels, per_frame, v2_wall
 
 MM_S_PER_CM_S = 10.0
-BLUR_SIGMA_PX = 0.5
-BACKGROUND_SIGNAL_FRACTION = 0.1
-"""Pixels whose noise-free signal is below this fraction of blood get background phase noise."""
 
 Ellipse = tuple[tuple[float, float], tuple[float, float], float]
 """Centre (X, up) mm about the LV centre, semi-axes mm, angle of the first axis (degrees CCW as displayed)."""
@@ -97,8 +80,6 @@ PAPILLARY_RADIAL_POSITION = 0.58
 PAPILLARY_SIZE = 0.15
 """Papillary muscle radius over the end-diastolic endocardial radius."""
 INSERTION_SEARCH_ANGLES = 720
-ANGULAR_TABLE_SIZE = 4096
-"""Samples over one turn of the v2 wall's angular profiles (interpolated linearly: < 0.01 mm error)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,124 +255,6 @@ def _insertion_points(grid: ImageGrid, epi: np.ndarray, rv_centre, rv_axes, rv_d
     return grid.pixel_of(epi[..., None] * np.cos(chosen), epi[..., None] * np.sin(chosen))
 
 
-@dataclasses.dataclass(frozen=True)
-class _Wall:
-    """The LV wall of every frame and slice, (T, S, H, W) float32 unless stated.
-
-    Attributes:
-        endo, epi: radii (mm about the LV centre) of the drawn endocardium and epicardium at each pixel's angle.
-        present: bool, where the wall exists at this level (``None``: everywhere, no basal cut).
-        inward, circumferential: the analytic in-plane velocity (mm/s) inside the heart's LV outline.
-        endo_mean, epi_mean: (S, T) circular-equivalent radii of the cut (the ground truth's radii), mm.
-    """
-
-    endo: np.ndarray
-    epi: np.ndarray
-    present: np.ndarray | None
-    inward: np.ndarray
-    circumferential: np.ndarray
-    endo_mean: np.ndarray
-    epi_mean: np.ndarray
-
-
-def per_frame(curves: np.ndarray) -> np.ndarray:
-    """(S, T) motion curve → (T, S, 1, 1) float32, ready to broadcast over pixels."""
-    return curves.T[..., None, None].astype(np.float32)
-
-
-def _annulus_wall(motion: SliceMotion, tau: np.ndarray, radius: np.ndarray) -> _Wall:
-    """Today's wall: a circular annulus at the slice's fixed level."""
-    endo, epi = motion.endo_radius_mm(tau), motion.epi_radius_mm(tau)
-    endo_rate = per_frame(motion.endo_radius_rate_mm_s(tau))
-    return _Wall(
-        endo=per_frame(endo),
-        epi=per_frame(epi),
-        present=None,
-        inward=radial_inward_velocity(radius, per_frame(endo), endo_rate).astype(np.float32),
-        circumferential=(radius * per_frame(motion.rotation_rate_rad_s(tau))).astype(np.float32),
-        endo_mean=endo,
-        epi_mean=epi,
-    )
-
-
-def angular_profiles(wall: WallShape) -> np.ndarray:
-    """(4, N) the v2 wall's profiles over material angle ψ = 2π k / N (:data:`ANGULAR_TABLE_SIZE`).
-
-    Rows: radius scale 1 + ε cos 2(ψ − ψ_e); wall-thickness scale 1 + α cos(ψ − ψ_w);
-    trabecular depth (mm, raised-cosine bumps); in-plane excursion scale m(ψ).
-    """
-    psi = np.arange(ANGULAR_TABLE_SIZE) * (2.0 * np.pi / ANGULAR_TABLE_SIZE)
-
-    def wrapped(angle_deg: float) -> np.ndarray:
-        return np.angle(np.exp(1j * (psi - np.deg2rad(angle_deg))))
-
-    trabeculae = np.zeros_like(psi)
-    for angle_deg, depth_mm, half_width_deg in wall.trabeculae:
-        u = np.clip(wrapped(angle_deg) / np.deg2rad(half_width_deg), -1.0, 1.0)
-        trabeculae += depth_mm * 0.5 * (1.0 + np.cos(np.pi * u))
-    sector_centres = (np.arange(NUM_AMPLITUDE_SECTORS) + 0.5) * (2.0 * np.pi / NUM_AMPLITUDE_SECTORS)
-    amplitude = np.interp(psi, sector_centres, wall.sector_amplitudes, period=2.0 * np.pi)
-    centre_deg, half_width_deg, depth = wall.hypokinesis
-    amplitude *= 1.0 - depth * np.exp(-0.5 * (wrapped(centre_deg) / np.deg2rad(half_width_deg)) ** 2)
-    return np.stack(
-        [
-            1.0 + wall.ellipticity * np.cos(2.0 * (psi - np.deg2rad(wall.ellipse_angle_deg))),
-            1.0 + wall.thickness_variation * np.cos(psi - np.deg2rad(wall.thickness_angle_deg)),
-            trabeculae,
-            amplitude,
-        ]
-    )
-
-
-def _lookup(table: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """(K, ...) float32: ``table`` (K, N) sampled over one turn, linearly interpolated at ``angle`` (...) rad."""
-    position = np.mod(angle, 2.0 * np.pi) * (table.shape[1] / (2.0 * np.pi))
-    below = np.floor(position).astype(np.int32)
-    fraction = (position - below).astype(np.float32)
-    below %= table.shape[1]
-    above = (below + 1) % table.shape[1]
-    table = table.astype(np.float32)
-    return table[:, below] + fraction * (table[:, above] - table[:, below])
-
-
-def cut_levels(subject: SubjectParams, motion: SliceMotion, tau: np.ndarray) -> np.ndarray:
-    """(S, T) the long-axis level a(t) = level − z(t) / L whose material the fixed slice cuts at each frame."""
-    return motion.levels[:, None] - motion.longitudinal_displacement_mm(tau) / subject.base_to_apex_mm
-
-
-def _v2_wall(
-    subject: SubjectParams, motion: SliceMotion, tau: np.ndarray, grid: ImageGrid, radius: np.ndarray
-) -> _Wall:
-    """The v2 wall (module docstring): cut at level a(t), elliptical, uneven, trabeculated, regional."""
-    wall = subject.wall
-    levels = cut_levels(subject, motion, tau)  # (S, T)
-    endo_ed, wall_ed = end_diastolic_radii(subject, levels)
-    contraction = motion.endo_radius_ed_mm[:, None] - motion.endo_radius_mm(tau)  # ΔR s(t), (S, T)
-    endo_rate = motion.endo_radius_rate_mm_s(tau)
-    rotation = motion.rotation_rad(tau)
-    x, up = grid.anatomy_xy
-    material_angle = np.arctan2(up, x)[None, None] - per_frame(rotation)  # ψ, (T, S, H, W)
-    scale, thickness, trabeculae, amplitude = _lookup(angular_profiles(wall), material_angle)
-    centre_radius = per_frame(endo_ed) - amplitude * per_frame(contraction)  # r_c(ψ, t)
-    area = (per_frame(endo_ed) + per_frame(wall_ed) * thickness) ** 2 - per_frame(endo_ed) ** 2
-    present = None
-    if wall.base_extent_mm is not None:
-        extent = np.float32(wall.base_extent_mm) * 0.5 * (1.0 - np.cos(material_angle - np.deg2rad(wall.base_gap_deg)))
-        present = per_frame(levels * subject.base_to_apex_mm) + extent >= 0
-    endo_mean = endo_ed - contraction
-    return _Wall(
-        endo=scale * centre_radius * (1.0 - trabeculae / per_frame(endo_ed)),
-        epi=scale * np.sqrt(centre_radius**2 + area),
-        present=present,
-        inward=radial_inward_velocity(radius / scale, centre_radius, amplitude * per_frame(endo_rate)).astype(
-            np.float32
-        ),
-        circumferential=(radius * per_frame(motion.rotation_rate_rad_s(tau))).astype(np.float32),
-        endo_mean=endo_mean,
-        epi_mean=np.sqrt(endo_mean**2 + (endo_ed + wall_ed) ** 2 - endo_ed**2),
-    )
-
-
 def render_scene(
     subject: SubjectParams, config: PhantomConfig, motion: SliceMotion, grid: ImageGrid, frames: int
 ) -> Scene:
@@ -406,10 +269,10 @@ def render_scene(
     x, up = (axis.astype(np.float32) for axis in grid.anatomy_xy)
     radius = grid.radius.astype(np.float32)
     if subject.wall is None:
-        wall = _annulus_wall(motion, tau, radius)
+        wall = annulus_wall(motion, tau, radius)
         rv_epi, rv_levels = motion.epi_radius_ed_mm, motion.levels
     else:
-        wall = _v2_wall(subject, motion, tau, grid, radius)
+        wall = v2_wall(subject, motion, tau, grid, radius)
         levels = cut_levels(subject, motion, tau)
         endo_ed, wall_thickness = end_diastolic_radii(subject, levels.T)
         rv_epi, rv_levels = endo_ed + wall_thickness, levels.T
@@ -467,72 +330,3 @@ def render_scene(
         endo_radius_mm=wall.endo_mean,
         epi_radius_mm=wall.epi_mean,
     )
-
-
-def coil_sensitivity(grid: ImageGrid, coil: tuple[float, float, float, float]) -> np.ndarray:
-    """(H, W) float32 receive sensitivity floor + (1 − floor) exp(−d² / 2 width²) about the coil's point."""
-    x, y = grid.centre_offset_mm
-    centre_x, centre_y, width, floor = coil
-    distance_squared = (x - centre_x) ** 2 + (y - centre_y) ** 2
-    return (floor + (1.0 - floor) * np.exp(-0.5 * distance_squared / width**2)).astype(np.float32)
-
-
-def eddy_offset_mm_s(grid: ImageGrid, coefficients) -> np.ndarray:
-    """(3, H, W) float32 the static eddy-current velocity offset per direction (see ScanParams.eddy_mm_s), mm/s."""
-    x, y = (axis / EDDY_LENGTH_MM for axis in grid.centre_offset_mm)
-    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y])  # (6, H, W)
-    return np.tensordot(np.asarray(coefficients, np.float64), basis, axes=1).astype(np.float32)
-
-
-def wrap_velocity(velocity: np.ndarray, venc_mm_s: np.ndarray) -> np.ndarray:
-    """Velocity aliased into [−venc, venc): what the phase of a pixel with |v| > venc shows (mm/s, broadcast)."""
-    return np.mod(velocity + venc_mm_s, 2.0 * venc_mm_s) - venc_mm_s
-
-
-def acquire(
-    scene: Scene,
-    subject: SubjectParams,
-    scan: ScanParams,
-    config: PhantomConfig,
-    acquisition: Acquisition,
-    grid: ImageGrid,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude (T, S, H, W) and raw phase (T, S, 3, H, W), both float32, from a noise-free scene.
-
-    ``subject`` gives the signal scale; ``acquisition`` the SNR, venc and coil. With
-    ``config.noise`` off: no Rician noise, no phase noise, air at zero velocity (raw 2048)
-    plus the eddy-current offset when the scan has one.
-    """
-    rng = np.random.default_rng(scan.noise_seed)
-    blurred = ndimage.gaussian_filter(scene.signal, sigma=(0, 0, BLUR_SIGMA_PX, BLUR_SIGMA_PX), mode="nearest")
-    if acquisition.coil is not None:
-        blurred *= coil_sensitivity(grid, acquisition.coil)
-    noise_level = np.float32(subject.signal_scale / acquisition.snr)
-    venc_mm_s = np.asarray(acquisition.venc_cm_s, np.float32).reshape(3, 1, 1) * MM_S_PER_CM_S
-    velocity = scene.velocity_mm_s
-    if scan.eddy_mm_s is not None:
-        velocity = velocity + eddy_offset_mm_s(grid, scan.eddy_mm_s)
-    if config.noise:
-        real = blurred + noise_level * rng.standard_normal(blurred.shape, dtype=np.float32)
-        imaginary = noise_level * rng.standard_normal(blurred.shape, dtype=np.float32)
-        magnitude = np.hypot(real, imaginary)
-        local_snr = np.maximum(blurred, BACKGROUND_SIGNAL_FRACTION * subject.signal_scale) / noise_level
-        velocity_noise_std = venc_mm_s / (np.pi * local_snr[:, :, None])  # (T, S, 3, H, W) mm/s
-        velocity = velocity + velocity_noise_std * rng.standard_normal(velocity.shape, dtype=np.float32)
-    else:
-        magnitude = blurred
-    if config.aliasing:
-        velocity = wrap_velocity(velocity, venc_mm_s)
-    phase = velocity_to_phase(velocity / MM_S_PER_CM_S, acquisition.venc_cm_s)
-    if config.noise:
-        foreground = (blurred >= BACKGROUND_SIGNAL_FRACTION * subject.signal_scale)[:, :, None]
-        phase = np.where(foreground, phase, _background_phase(rng, phase.shape, config))
-    return np.rint(magnitude).astype(np.float32), phase
-
-
-def _background_phase(rng: np.random.Generator, shape: tuple[int, ...], config: PhantomConfig) -> np.ndarray:
-    """Raw phase of air pixels: the configured Gaussian (normalised units) or uniform over 0..4096."""
-    if config.background_noise == "uniform":
-        return rng.integers(0, PHASE_LEVELS + 1, size=shape).astype(np.float32)
-    normalised = config.background_mean + config.background_std * rng.standard_normal(shape, dtype=np.float32)
-    return np.rint(denormalize_phase(normalised))

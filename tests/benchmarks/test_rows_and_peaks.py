@@ -6,10 +6,9 @@ import pytest
 
 from keras_hdl.benchmarks import Row, format_table
 from keras_hdl.benchmarks.machine import cpu_has_bf16, cpu_peak, gpu_peak_tflops
+from keras_hdl.benchmarks.report import TARGETS, Target
 from keras_hdl.benchmarks.suite import (
-    TARGETS,
     ItemRun,
-    Target,
     gemm_efficiency_rows,
     memory_row,
     plan_items,

@@ -12,8 +12,9 @@ import pytest
 from keras_hdl.assessment import AssessmentOptions, assess_series
 from keras_hdl.assessment.background import background_offsets
 from keras_hdl.phantom import PhantomConfig, draw_scan, draw_subject, generate_scan, phantom_scan, slice_motion
-from keras_hdl.phantom.config import EDDY_LENGTH_MM, REALISM_V2, WallShape, draw_wall_shape
-from keras_hdl.phantom.render import wrap_velocity
+from keras_hdl.phantom.acquire import wrap_velocity
+from keras_hdl.phantom.config import REALISM_V2, WallShape, draw_wall_shape
+from keras_hdl.phantom.scan import EDDY_LENGTH_MM
 
 # Noise-free, fixed grid of fine pixels (0.78 mm), so shapes are measured to a fraction of a millimetre.
 FINE = PhantomConfig(subjects=1, slices=3, frames=20, size=256, fov_mm=200.0, seed=2, noise=False, anatomy="v2")
