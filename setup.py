@@ -2,7 +2,7 @@
 
 The requested top-level folders ``training/``, ``export/`` and ``configs/`` install
 *inside* the package as ``keras_hdl.training``, ``keras_hdl.export`` and
-``keras_hdl.configs`` (DESIGN §6), so nothing named ``training`` or ``export`` lands
+``keras_hdl.configs`` (docs/design.md §6), so nothing named ``training`` or ``export`` lands
 at the top of site-packages.
 """
 
@@ -33,7 +33,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=library_packages,
     package_dir={"keras_hdl": "keras_hdl", **mapped_packages},
-    package_data={"keras_hdl.configs": ["*.yaml"], "keras_hdl": ["weights/*"]},
+    package_data={"keras_hdl.configs": ["*.yaml", "experiments/*.yaml"], "keras_hdl": ["weights/*"]},
     install_requires=[
         # The full wheel, not tensorflow-cpu: tensorflow-serving-api requires `tensorflow`.
         "tensorflow>=2.21,<2.22",
@@ -59,9 +59,14 @@ setup(
             "ruff>=0.6,<0.18",
             # pydicom's larger test files (Enhanced MR, compressed, damaged) for tests/dicom
             "pydicom-data>=1.0,<2",
+            # the reference network's tests (tests/benchmarks/test_reference_network.py); see "reference"
+            "torch>=2.13.0,<=2.13.0",
         ],
         "evaluate": ["scikit-learn>=1.5,<1.10", "scikit-image>=0.24,<0.27"],
         "tflite": ["ai-edge-litert>=2.0,<3"],
+        # The reference network of `keras-hdl benchmark --reference` (keras_hdl/benchmarks/reference.py).
+        # Pinned to one release: its CPU build installs without the CUDA wheels a looser range pulls in.
+        "reference": ["torch>=2.13.0,<=2.13.0"],
         # NVIDIA GPUs: TensorFlow with its CUDA/cuDNN wheels (scripts/gpu_benchmark.sh).
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     },

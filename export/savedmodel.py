@@ -1,4 +1,4 @@
-"""SavedModels for TensorFlow Serving: ``interpolator``, ``phase`` and ``twin`` (DESIGN §1, deployment).
+"""SavedModels for TensorFlow Serving: ``interpolator``, ``phase`` and ``twin`` (docs/design.md §1, deployment).
 
 ``export_savedmodels(models_dir, out_dir, version)`` writes a TF Serving model base::
 

@@ -1,4 +1,4 @@
-"""Presets: YAML files turned into objects in one place (DESIGN §7).
+"""Presets: YAML files turned into objects in one place (docs/design.md §7).
 
 A preset (``configs/<name>.yaml``, installed as ``keras_hdl.configs``) has two sections,
 ``interpolation`` and ``phase``, each with
@@ -110,15 +110,19 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
         epochs=training.epochs,
         steps_per_epoch=training.steps_per_epoch,
     )
+    if not isinstance(training.recompute_recurrent, bool):
+        raise InputError(f"{where}.recompute_recurrent: true or false, got {training.recompute_recurrent!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class InterpolationTraining:
-    """Hyper-parameters of the temporal interpolator (DESIGN §2.1); loss weights are dimensionless.
+    """Hyper-parameters of the temporal interpolator (docs/design.md §2.1); loss weights are dimensionless.
 
     ``adversarial_weight`` is used only by the GAN temporal baseline (interpolator + PatchGAN);
     its discriminator uses the same Adam settings. ``lv_padding_px`` dilates the target
-    myocardium mask into the ω1 region (pixels).
+    myocardium mask into the ω1 region (pixels). ``recompute_recurrent`` (both modules)
+    recomputes the R2 blocks' recurrent steps in the backward pass instead of keeping their
+    activations: less training memory for more compute (:func:`keras_hdl.models.blocks.set_recompute`).
     """
 
     learning_rate: float = 1e-3
@@ -136,6 +140,7 @@ class InterpolationTraining:
     low_weight: float = 0.1
     lv_padding_px: int = 4
     adversarial_weight: float = 0.01
+    recompute_recurrent: bool = False
 
     def __post_init__(self) -> None:
         where = "interpolation.training"
@@ -159,7 +164,7 @@ class InterpolationTraining:
 
 @dataclasses.dataclass(frozen=True)
 class PhaseTraining:
-    """Hyper-parameters of phase synthesis (DESIGN §2.2): pix2pix, λ = 100 on both L1 terms.
+    """Hyper-parameters of phase synthesis (docs/design.md §2.2): pix2pix, λ = 100 on both L1 terms.
 
     One Adam setting for both networks (lr 2e-4, β1 0.5: standard pix2pix).
     ``velocity_l1_weight`` weighs the L1 on the myocardial mean radial / circumferential /
@@ -181,6 +186,7 @@ class PhaseTraining:
     myocardium_l1_weight: float = 100.0
     velocity_l1_weight: float = 0.0
     selection: str = "velocity"
+    recompute_recurrent: bool = False
 
     def __post_init__(self) -> None:
         where = "phase.training"

@@ -1,6 +1,8 @@
-"""In-plane cylindrical directions shared by the phantom and the velocity assessment.
+"""Image geometry without TensorFlow: in-plane cylindrical directions and the crop around the LV.
 
-Image axes (DESIGN §2.3): x along increasing column index, y along increasing row
+Used by the phantom, the velocity assessment, synthesis (the LV window) and training (the slice cines).
+
+Image axes (docs/design.md §2.3): x along increasing column index, y along increasing row
 index (row 0 at the top), z along the slice normal. About an origin (the LV
 centre), a pixel at offset (dx, dy) in those axes has two in-plane unit vectors:
 
@@ -12,6 +14,8 @@ centre), a pixel at offset (dx, dy) in those axes has two in-plane unit vectors:
 from __future__ import annotations
 
 import numpy as np
+
+from keras_hdl.errors import InputError
 
 
 def cylindrical_unit_vectors(dx: np.ndarray, dy: np.ndarray, eps: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
@@ -31,3 +35,24 @@ def cylindrical_unit_vectors(dx: np.ndarray, dy: np.ndarray, eps: float = 1e-9) 
     radial = np.stack([-dx * inv, -dy * inv], axis=-1)
     circumferential = np.stack([dy * inv, -dx * inv], axis=-1)
     return radial, circumferential
+
+
+def lv_centre(masks: np.ndarray) -> tuple[float, float]:
+    """(row, column) centroid of the union of a slice's masks over the cycle; masks (T, H, W)."""
+    rows, cols = np.nonzero(masks.any(axis=0))
+    if rows.size == 0:
+        raise InputError("a slice has no myocardium in any frame; cannot crop around the LV")
+    return float(rows.mean()), float(cols.mean())
+
+
+def crop_around(image: np.ndarray, centre: tuple[float, float], size: int, fill: float) -> np.ndarray:
+    """Crop (..., H, W) to (..., size, size) centred on ``centre`` (row, col), padding with ``fill``."""
+    height, width = image.shape[-2:]
+    top = round(centre[0]) - size // 2
+    left = round(centre[1]) - size // 2
+    pad = max(0, -top, -left, top + size - height, left + size - width)
+    if pad:
+        widths = [(0, 0)] * (image.ndim - 2) + [(pad, pad), (pad, pad)]
+        image = np.pad(image, widths, constant_values=fill)
+        top, left = top + pad, left + pad
+    return image[..., top : top + size, left : left + size]

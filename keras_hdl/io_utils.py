@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -44,6 +45,18 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def write_json(path: str | Path, data, *, indent: int = 2, allow_nan: bool = True, newline: bool = True) -> Path:
+    """Write ``data`` as indented JSON to ``path``, whole or not at all; returns the path.
+
+    ``allow_nan=False`` refuses NaN / infinity (strict JSON); ``newline`` ends the file with one.
+    """
+    path = Path(path)
+    text = json.dumps(data, indent=indent, allow_nan=allow_nan) + ("\n" if newline else "")
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
 
 
 def save_png(figure, path: str | Path, dpi: float | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""Training losses (DESIGN §2.1, §2.2), in TensorFlow, channels last.
+"""Training losses (docs/design.md §2.1, §2.2), in TensorFlow, channels last.
 
 Every loss returns **one value per sample**, shape (B,), so that a train step can
 average over the *global* batch (``tf.nn.compute_average_loss``) and stay correct under

@@ -71,7 +71,7 @@ def _npz_pixels(path: Path) -> int | None:
 def _dicom_pixels(path: Path) -> int | None:
     import pydicom
 
-    from keras_hdl.dicom.common import is_dicom_file
+    from keras_hdl.dicom.elements import is_dicom_file
 
     files = sorted(p for p in path.iterdir() if is_dicom_file(p)) if path.is_dir() else [path]
     if not files:

@@ -1,4 +1,4 @@
-"""Image metrics of DESIGN §4, in numpy: used by training reports, evaluation and tests.
+"""Image metrics of docs/design.md §4, in numpy: used by training reports, evaluation and tests.
 
 Every metric takes images (..., H, W) normalised to [−1, 1] and returns one value per
 image, shape (...) (a 0-d array for a single image); put channels in front of H, W
@@ -27,6 +27,7 @@ LV_PADDING_PX = 4  # default dilation of the myocardium mask that makes the ω1 
 DATA_RANGE = 2.0  # width of [−1, 1]
 PAPER_PEAK = 255.0  # the paper's PSNR peak on [−1, 1] data ("paper-compatible")
 MASK_THRESHOLD = 0.5
+"""Mask probability above which a pixel is myocardium: metrics, losses, crops and twins alike."""
 SSIM_SIGMA = 1.5
 SSIM_TRUNCATE = 3.5  # window radius int(3.5 · 1.5 + 0.5) = 5 pixels: an 11×11 window
 SSIM_K1, SSIM_K2 = 0.01, 0.03
@@ -113,3 +114,24 @@ def dice(prediction: np.ndarray, target: np.ndarray, threshold: float = MASK_THR
     overlap = np.logical_and(predicted, actual).sum(axis=axes)
     total = predicted.sum(axis=axes) + actual.sum(axis=axes)
     return np.where(total > 0, 2.0 * overlap / np.maximum(total, 1), 1.0)
+
+
+def image_figures(predicted: np.ndarray, target: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> dict[str, np.ndarray]:
+    """Every figure above per image of (N, H, W) images in [−1, 1], with the ω1 / ω2 regions (N, H, W) bool.
+
+    Training validation and the evaluation tables score with this one function.
+    """
+    return {
+        "MSE": mse(predicted, target),
+        "MSE_W1": region_mse(predicted, target, w1),
+        "MSE_W2": region_mse(predicted, target, w2),
+        "PSNR_dB": psnr(predicted, target),
+        "PSNR_paper_dB": psnr_paper_compatible(predicted, target),
+        "SSIM": ssim(predicted, target),
+    }
+
+
+def per_direction(images) -> np.ndarray:
+    """(B, H, W, C) → (B·C, H, W): each channel (phase direction) as its own image."""
+    images = np.asarray(images)
+    return np.moveaxis(images, -1, 1).reshape(-1, *images.shape[1:3])

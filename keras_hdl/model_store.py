@@ -21,11 +21,16 @@ from typing import Any
 
 from keras_hdl import __version__
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 
 INFO_FILE = "model_info.json"
 FORMAT = "keras-hdl-models"
 NETWORK_FILES = {"interpolator": "interpolator.keras", "phase": "phase.keras"}
+VARIANT_NETWORKS = {"hdl": ("interpolator", "phase"), "vanilla": ("interpolator", "phase"), "gan": ("interpolator",)}
+"""The networks a models folder of each variant holds (``keras-hdl train --variant``, docs/design.md §2): the HDL
+networks; the vanilla baselines (one-head one-tail R2UNet, pix2pix without the composite); the GAN temporal
+baseline (the HDL interpolator trained with a PatchGAN; the phase model is a GAN already)."""
+VARIANTS = tuple(VARIANT_NETWORKS)
 SHIPPED_MODELS = Path(__file__).parent / "weights"
 
 
@@ -68,7 +73,7 @@ def save_models(folder: str | Path, info: ModelInfo, **networks) -> Path:
         for name, model in networks.items():
             if model is not None:
                 model.save(tmp / NETWORK_FILES[name])
-        (tmp / INFO_FILE).write_text(json.dumps(info.as_json(), indent=2))
+        write_json(tmp / INFO_FILE, info.as_json(), newline=False)
     return folder
 
 

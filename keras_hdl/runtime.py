@@ -25,10 +25,7 @@ import os
 from pathlib import Path
 
 from keras_hdl.errors import InputError
-
-PRECISIONS = ("fp32", "bf16", "auto")
-"""Inference precisions: float32; Keras' ``mixed_bfloat16`` (bf16 compute, float32 weights); by hardware."""
-DTYPE_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+from keras_hdl.precision import INFERENCE_PRECISIONS
 
 BF16_TOLERANCE = {
     "magnitude_max_abs": 2e-2,
@@ -80,9 +77,9 @@ def native_bf16() -> bool:
 
 
 def resolve_precision(precision: str) -> str:
-    """``"fp32"`` or ``"bf16"`` for a requested precision (one of :data:`PRECISIONS`)."""
-    if precision not in PRECISIONS:
-        raise InputError(f"precision: use one of {list(PRECISIONS)}, got {precision!r}")
+    """``"fp32"`` or ``"bf16"`` for an inference precision (:data:`~keras_hdl.precision.INFERENCE_PRECISIONS`)."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise InputError(f"precision: use one of {list(INFERENCE_PRECISIONS)}, got {precision!r}")
     if precision == "auto":
         return "bf16" if native_bf16() else "fp32"
     return precision
@@ -121,3 +118,12 @@ def tune_allocator() -> bool:
     libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     # mallopt returns 1 on success, 0 on error.
     return libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
+
+
+CACHE_ENV = "KERAS_HDL_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where keras-hdl keeps what it makes once (the built-in phantom, evaluation baselines): ``$KERAS_HDL_CACHE``,
+    default ``~/.cache/keras-hdl``."""
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "keras-hdl"))

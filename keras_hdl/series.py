@@ -1,4 +1,4 @@
-"""The series model: one 3Dir MVM acquisition in memory (DESIGN §3.1).
+"""The series model: one 3Dir MVM acquisition in memory (docs/design.md §3.1).
 
 Every reader produces a :class:`Series`, every writer consumes one, and the
 networks see normalised float32 tensors derived from it.

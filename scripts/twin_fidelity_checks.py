@@ -22,9 +22,9 @@ from keras_hdl.evaluation.data import load_test_set
 from keras_hdl.evaluation.velocity import assess_twins
 from keras_hdl.interpolation.linear import LinearInterpolator
 from keras_hdl.phantom.config import PhantomConfig
+from keras_hdl.phantom.dataset import default_phantom_dir
 from keras_hdl.synthesis import load_local_models
 from keras_hdl.synthesis.networks import resolve_models_folder
-from keras_hdl.training.sources import default_phantom_dir
 
 
 def main() -> None:

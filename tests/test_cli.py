@@ -42,7 +42,7 @@ def test_every_registered_command_resolves():
 
 
 BROKEN_ASSESS = (
-    "import sys; import keras_hdl.commands.assess as assess; from keras_hdl.cli import main\n"
+    "import sys; import keras_hdl.assessment.files as assess; from keras_hdl.cli import main\n"
     "def broken(path):\n"
     "    raise RuntimeError('disk\\nsaid no')\n"
     "assess.read_series = broken\n"

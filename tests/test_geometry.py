@@ -1,4 +1,4 @@
-"""The shared cylindrical directions follow DESIGN §2.3's signs."""
+"""The shared cylindrical directions follow docs/design.md §2.3's signs."""
 
 import numpy as np
 

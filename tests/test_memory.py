@@ -6,11 +6,11 @@ import pytest
 from click.testing import CliRunner
 
 from keras_hdl.cli import main
-from keras_hdl.commands.synthesize import SYNTHESIZE_MEMORY_FACTOR
 from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.errors import InputError
 from keras_hdl.memory import MEMORY_ENV, SERIES_BYTES_PER_PIXEL, available_bytes, require_memory, series_pixels
 from keras_hdl.series import Series
+from keras_hdl.synthesis.files import SYNTHESIZE_MEMORY_FACTOR
 
 
 @pytest.fixture

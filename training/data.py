@@ -1,7 +1,7 @@
 """The tf.data pipeline: slice cines in, training samples for both modules out.
 
 A *slice cine* is one slice of one series over the whole cycle, cropped around the
-LV and normalised (DESIGN §3.1), channels last:
+LV and normalised (docs/design.md §3.1), channels last:
 
 - ``magnitude`` (T, C, C) float32 in [−1, 1];
 - ``mask`` (T, C, C) float32 in {0, 1};
@@ -9,7 +9,7 @@ LV and normalised (DESIGN §3.1), channels last:
 - ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently);
 - ``pixel_spacing`` (2,) float32 mm (row, column) of the source series.
 
-Samples for the temporal interpolator (DESIGN §2.1), frame indices wrapping modulo T::
+Samples for the temporal interpolator (docs/design.md §2.1), frame indices wrapping modulo T::
 
     inputs  = {"magnitudes": (C, C, 2) [M_τ, M_τ+K+1], "masks": (C, C, 2) [S_τ, S_τ+K+1],
                "condition": (3,) [τ/T, (τ+k)/T, (τ+K+1)/T]}
@@ -18,7 +18,7 @@ Samples for the temporal interpolator (DESIGN §2.1), frame indices wrapping mod
 The condition holds *unwrapped* positions (the last may exceed 1 when the gap runs
 into the next cycle), so k/(K+1) = (c1 − c0) / (c2 − c0) for every gap.
 
-Samples for phase synthesis (DESIGN §2.2), cyclic::
+Samples for phase synthesis (docs/design.md §2.2), cyclic::
 
     inputs  = {"magnitudes": (C, C, n) [M_t−1, M_t, M_t+1] (n = 3) or [M_t−2, …, M_t+2] (n = 5),
                "position": (1,) t/T (only with ``cycle_position``)}
@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
+from keras_hdl.geometry import crop_around, lv_centre
 from keras_hdl.phase_inputs import neighbour_offsets
 from keras_hdl.series import Series
 
@@ -80,27 +81,6 @@ class SliceCines:
             return {name: array[index] for name, array in arrays.items()}, sample_seed
 
         return tf.data.Dataset.from_tensor_slices((order, seeds)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def lv_centre(masks: np.ndarray) -> tuple[float, float]:
-    """(row, column) centroid of the union of a slice's masks over the cycle; masks (T, H, W)."""
-    rows, cols = np.nonzero(masks.any(axis=0))
-    if rows.size == 0:
-        raise InputError("a slice has no myocardium in any frame; cannot crop around the LV")
-    return float(rows.mean()), float(cols.mean())
-
-
-def crop_around(image: np.ndarray, centre: tuple[float, float], size: int, fill: float) -> np.ndarray:
-    """Crop (..., H, W) to (..., size, size) centred on ``centre`` (row, col), padding with ``fill``."""
-    height, width = image.shape[-2:]
-    top = round(centre[0]) - size // 2
-    left = round(centre[1]) - size // 2
-    pad = max(0, -top, -left, top + size - height, left + size - width)
-    if pad:
-        widths = [(0, 0)] * (image.ndim - 2) + [(pad, pad), (pad, pad)]
-        image = np.pad(image, widths, constant_values=fill)
-        top, left = top + pad, left + pad
-    return image[..., top : top + size, left : left + size]
 
 
 def slice_cines_from_series(series_list: Sequence[Series], crop_size: int) -> SliceCines:

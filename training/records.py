@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.series import PHASE_LEVELS
 from keras_hdl.training.data import SliceCines
 
@@ -72,7 +72,7 @@ def write_shards(cines: SliceCines, out_dir: str | Path, cines_per_shard: int = 
                     )
                     writer.write(example.SerializeToString())
         index = {"cines": count, "frames": cines.num_frames, "crop_size": cines.magnitude.shape[-1], "files": names}
-        (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2))
+        write_json(tmp / INDEX_FILE, index, newline=False)
     return [out_dir / name for name in names]
 
 

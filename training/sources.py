@@ -2,7 +2,7 @@
 
 ``load_training_data(path, crop_size)`` returns the train and validation slice cines:
 
-- no path: the built-in phantom (:data:`DEFAULT_PHANTOM`), generated once into the
+- no path: the built-in phantom (:data:`keras_hdl.phantom.dataset.DEFAULT_PHANTOM`), generated once into the
   cache folder (``$KERAS_HDL_CACHE``, default ``~/.cache/keras-hdl``) and reused;
 - a phantom dataset folder (``manifest.json``): its train / val splits (by subject);
 - a folder of scans, each a sub-folder holding ``series.dcm`` (+ ``seg.dcm``), a classic
@@ -17,23 +17,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.models import fit_background_noise
-from keras_hdl.phantom import PhantomConfig
-from keras_hdl.phantom.dataset import MANIFEST_FILE, load_manifest, write_dataset
+from keras_hdl.phantom.dataset import MANIFEST_FILE, default_phantom_dir, load_manifest
 from keras_hdl.readers import read_series
 from keras_hdl.series import Series
 from keras_hdl.training.data import CineSource, SliceCines, slice_cines_from_series
 from keras_hdl.training.records import INDEX_FILE, RecordShards, write_shards
 
-DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0)
-"""The phantom `keras-hdl train` uses without --data: 12 subjects × 3 slices × 50 frames at 128 px."""
 SCAN_FILES = ("series.npz", "series.dcm", "series")
 VALIDATION_PERCENT = 15
 BACKGROUND_FILE = "background_noise.json"
@@ -55,25 +51,11 @@ class TrainingData:
 
 
 def background_noise(data: TrainingData) -> tuple[float, float]:
-    """μ, σ of the normalised background phase over the training cines (DESIGN §2.2)."""
+    """μ, σ of the normalised background phase over the training cines (docs/design.md §2.2)."""
     if data.prepared_background is not None:
         return data.prepared_background
     cines = data.train if isinstance(data.train, SliceCines) else data.val
     return fit_background_noise(cines.phase, cines.magnitude)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("KERAS_HDL_CACHE", Path.home() / ".cache" / "keras-hdl"))
-
-
-def default_phantom_dir() -> Path:
-    """The built-in phantom dataset, generated on first use."""
-    config = DEFAULT_PHANTOM
-    folder = cache_dir() / f"phantom-{config.subjects}x{config.size}px-seed{config.seed}"
-    if not (folder / MANIFEST_FILE).is_file():
-        print(f"generating the built-in phantom dataset into {folder} (once)")
-        write_dataset(folder, config, overwrite=True)
-    return folder
 
 
 def _scan_file(scan_dir: Path) -> Path | None:
@@ -188,5 +170,5 @@ def prepare_shards(path: str | Path, out_dir: str | Path, crop_size: int, cines_
             if split == "train":
                 mean, std = fit_background_noise(cines.phase, cines.magnitude)
                 summary["background_noise"] = {"mean": mean, "std": std, "units": "normalised phase (p / 2048 - 1)"}
-        (tmp / BACKGROUND_FILE).write_text(json.dumps(summary["background_noise"], indent=2) + "\n")
+        write_json(tmp / BACKGROUND_FILE, summary["background_noise"])
     return summary

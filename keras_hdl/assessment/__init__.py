@@ -1,4 +1,4 @@
-"""Velocity assessment (DESIGN §2.3): phase → radial, circumferential and longitudinal curves and markers.
+"""Velocity assessment (docs/design.md §2.3): phase → radial, circumferential and longitudinal curves and markers.
 
 - :mod:`~keras_hdl.assessment.velocity`: conventions, bulk-motion removal, cylindrical
   decomposition, global / sector / layer curves (mm/s);

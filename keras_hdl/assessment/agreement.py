@@ -1,4 +1,4 @@
-"""Agreement of velocity curves with a reference series: Pearson correlation (DESIGN §2.3).
+"""Agreement of velocity curves with a reference series: Pearson correlation (docs/design.md §2.3).
 
 Per component, the correlation is taken over the T frames of the two global curves.
 ``overall`` is the correlation over the three curves concatenated (radial, then

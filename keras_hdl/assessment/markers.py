@@ -1,4 +1,4 @@
-"""Clinical markers of velocity curves: PSV/TPSV, PDV/TPDV, PAV/TPAV and Mean (DESIGN §2.3).
+"""Clinical markers of velocity curves: PSV/TPSV, PDV/TPDV, PAV/TPAV and Mean (docs/design.md §2.3).
 
 Frames and windows
 ------------------

@@ -29,7 +29,6 @@ The mean over slices is the slice-averaged global curve; its markers are that cu
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +43,8 @@ from keras_hdl.assessment.markers import (
 )
 from keras_hdl.assessment.velocity import COMPONENT_NAMES, LAYER_NAMES, SECTOR_NAMES, Assessment
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path, save_png
+from keras_hdl.io_utils import atomic_path, save_png, write_json
+from keras_hdl.plotting import new_figure
 
 UNITS = "mm/s"
 OUTPUT_FILES = ("velocities.csv", "markers.csv", "report.json", "curves.png")
@@ -246,17 +246,14 @@ def _write_markers_csv(report: _Report, path: Path) -> None:
 
 def plot_curves(assessment: Assessment, path: str | Path, reference: Assessment | None = None) -> Path:
     """Write ``curves.png``: global radial, circumferential and longitudinal curves (mm/s) with peaks annotated."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import matplotlib.transforms
 
     path = Path(path)
     frames = assessment.num_frames
     times50 = np.arange(frames) * NORMALISED_FRAMES / frames
     markers = compute_markers(assessment.mean_curves, assessment.rr_interval_ms)
-    figure, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True, constrained_layout=True)
+    figure, axes = new_figure(3, 1, (8, 9), layout="constrained", sharex=True)
+    axes = axes[:, 0]
     for c, (component, axis) in enumerate(zip(COMPONENT_NAMES, axes, strict=True)):
         window_label_at = matplotlib.transforms.blended_transform_factory(axis.transData, axis.transAxes)
         for (name, (start, end)), shade in zip(WINDOWS_AT_50.items(), WINDOW_COLOURS, strict=True):
@@ -296,7 +293,6 @@ def plot_curves(assessment: Assessment, path: str | Path, reference: Assessment 
         top.set_xlabel("time after the R wave (ms)")
     figure.suptitle("Global myocardial velocities (mm/s)")
     save_png(figure, path, dpi=110)
-    plt.close(figure)
     return path
 
 
@@ -321,13 +317,12 @@ def write_report(
     paths = {name: out_dir / name for name in OUTPUT_FILES}
     _write_velocities_csv(assessment, paths["velocities.csv"])
     _write_markers_csv(report, paths["markers.csv"])
-    text = json.dumps({**_report_dict(report), **(masks or {})}, indent=1, allow_nan=False)
+    data = {**_report_dict(report), **(masks or {})}
     targets = [paths["report.json"]]
     if json_path is not None:
         paths["json"] = Path(json_path)
         targets.append(paths["json"])
     for target in targets:
-        with atomic_path(target) as tmp:
-            tmp.write_text(text)
+        write_json(target, data, indent=1, allow_nan=False, newline=False)
     plot_curves(assessment, paths["curves.png"], reference)
     return paths

@@ -1,4 +1,4 @@
-"""Phase → myocardial velocity curves in cylindrical components (DESIGN §2.3).
+"""Phase → myocardial velocity curves in cylindrical components (docs/design.md §2.3).
 
 Conventions (fixed, tested with synthetic rigid motion)
 -------------------------------------------------------
@@ -72,6 +72,8 @@ class AssessmentOptions:
             from the +x axis; used when ``insertion_points`` is ``None``.
         insertion_points: anterior RV insertion point, (S, 2) or (T, S, 2) pixel
             (row, col); the sector reference is its angle about each frame's centroid.
+        background_correction: subtract the static background phase (eddy currents) fitted on
+            static tissue outside the heart (:mod:`keras_hdl.assessment.background`).
     """
 
     flip_x: bool = False
@@ -80,6 +82,7 @@ class AssessmentOptions:
     swap_xy: bool = False
     reference_angle_deg: float = DEFAULT_REFERENCE_ANGLE_DEG
     insertion_points: np.ndarray | None = None
+    background_correction: bool = False
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.reference_angle_deg):
@@ -105,6 +108,7 @@ class AssessmentOptions:
             "swap_xy": self.swap_xy,
             "reference_angle_deg": None if self.insertion_points is not None else self.reference_angle_deg,
             "insertion_points": None if self.insertion_points is None else self.insertion_points.tolist(),
+            "background_correction": self.background_correction,
         }
 
 
@@ -195,6 +199,10 @@ def assess_series(series: Series, options: AssessmentOptions | None = None) -> A
     pixels = _MyocardiumPixels.from_masks(series.masks)
     raw_phase = series.phase[pixels.frame, pixels.slice, :, pixels.row, pixels.col]  # (N, 3)
     velocity = phase_to_velocity(raw_phase[:, :, None, None], series.venc)[:, :, 0, 0]
+    if options is not None and options.background_correction:
+        from keras_hdl.assessment.background import background_offsets
+
+        velocity = velocity - background_offsets(series)[pixels.slice, :, pixels.row, pixels.col]
     shape = (series.num_frames, series.num_slices)
     return _assess_pixels(pixels, velocity, shape, series.pixel_spacing, series.rr_interval_ms, options)
 

@@ -20,7 +20,7 @@ from keras_hdl.benchmarks.assessment import FRAMES, benchmark_series
 
 SLICES = 20
 TARGET_GB = 4.0
-"""Issue 17's target for each command's peak resident memory."""
+"""The target for each command's peak resident memory."""
 
 
 MEASURE = (

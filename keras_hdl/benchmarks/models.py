@@ -73,6 +73,8 @@ def phase_batch(batch: int, size: int, rng: np.random.Generator, generator=None)
 
 def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3) -> list[Row]:
     """Parameter counts, forward GFLOPs per sample and train-step seconds of one preset."""
+    from keras_hdl.training.tasks import TASKS
+
     rows = []
     interpolation, phase = preset.interpolation, preset.phase
     networks = {
@@ -88,59 +90,18 @@ def preset_rows(preset: Preset, batch_size: int | None = None, repeats: int = 3)
     rng = np.random.default_rng(0)
     settings = interpolation.training
     batch = batch_size or settings.batch_size
-    trainer = interpolator_trainer(preset, networks["interpolator"][0])
+    trainer = TASKS["interpolator"].trainer(preset, networks["interpolator"][0])
     inputs, targets = interpolation_batch(batch, settings.crop_size, rng)
     seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
     rows.append(Row(f"{preset.name}: interpolator step, batch {batch} @{settings.crop_size}px", seconds, "s"))
 
     settings = phase.training
     batch = batch_size or settings.batch_size
-    trainer = pix2pix_trainer(preset, networks["phase generator"][0], networks["phase discriminator"][0])
+    trainer = TASKS["phase"].trainer(preset, networks["phase generator"][0])
     inputs, targets = phase_batch(batch, settings.crop_size, rng, networks["phase generator"][0])
     seconds = median_seconds(lambda: trainer.train_on_batch(inputs, targets), repeats=repeats)
     rows.append(Row(f"{preset.name}: pix2pix step, batch {batch} @{settings.crop_size}px", seconds, "s"))
     return rows
-
-
-def interpolator_trainer(preset: Preset, interpolator):
-    """The preset's interpolator trainer (losses and Adam settings) around a built network, compiled."""
-    import keras
-
-    from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer
-
-    settings = preset.interpolation.training
-    trainer = InterpolatorTrainer(
-        interpolator,
-        InterpolationLoss(
-            settings.mae_weight,
-            settings.mae_w1_weight,
-            settings.mae_w2_weight,
-            settings.dice_weight,
-            settings.low_weight,
-            settings.lv_padding_px,
-        ),
-    )
-    trainer.compile(keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2))
-    return trainer
-
-
-def pix2pix_trainer(preset: Preset, generator, discriminator):
-    """The preset's pix2pix trainer (losses and both Adam optimisers) around built networks, compiled."""
-    import keras
-
-    from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer
-
-    settings = preset.phase.training
-    trainer = Pix2PixTrainer(
-        generator,
-        discriminator,
-        Pix2PixLoss(settings.adversarial_weight, settings.foreground_l1_weight, settings.myocardium_l1_weight),
-    )
-    trainer.compile(
-        keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2),
-        keras.optimizers.Adam(settings.learning_rate, settings.beta_1, settings.beta_2),
-    )
-    return trainer
 
 
 def run(quick: bool, presets: tuple[str, ...] = ("tiny", "cpu"), batch_size: int | None = None) -> list[Row]:

@@ -54,31 +54,28 @@ def step_seconds(module: str, preset: Preset, data, precision: str, steps: int) 
     import keras
     import tensorflow as tf
 
+    from keras_hdl.precision import DTYPE_POLICIES, dtype_policy
     from keras_hdl.training.sources import background_noise
     from keras_hdl.training.steps import distributed_step
-    from keras_hdl.training.train import PRECISION_POLICIES, dtype_policy, interpolator_run, phase_run
+    from keras_hdl.training.tasks import TASKS
 
-    with dtype_policy(PRECISION_POLICIES[precision]):
+    task = TASKS[module]
+    with dtype_policy(DTYPE_POLICIES[precision]):
         keras.utils.set_random_seed(0)
-        if module == "interpolator":
-            run = interpolator_run(preset, data, 0, 1)
-        else:
-            mean, std = background_noise(data)
-            run = phase_run(preset, data, 0, 1, {"mean": mean, "std": std})
+        mean, std = background_noise(data)
+        run = task.module_run(preset, data, 0, 1, background={"mean": mean, "std": std})
         step = distributed_step(run.trainer, tf.distribute.get_strategy())
         batch = next(iter(run.make_dataset(0)))
-        return median_seconds(
-            lambda: step(batch)["loss" if module == "interpolator" else "generator_loss"].numpy(), repeats=steps
-        )
+        return median_seconds(lambda: step(batch)[task.loss_name].numpy(), repeats=steps)
 
 
 def run(quick: bool, preset_name: str = "cpu", data_path: str | None = None, compare_bf16: bool = False) -> list[Row]:
     """Rows: production rates (memory, shards) with the fp32 consumption rate as baseline; bf16 steps."""
     from keras_hdl.phantom import PhantomConfig
     from keras_hdl.phantom.dataset import write_dataset
-    from keras_hdl.training.data import interpolation_dataset, phase_dataset
     from keras_hdl.training.sources import load_training_data, prepare_shards
-    from keras_hdl.training.train import pipeline_options, samples_per_cine
+    from keras_hdl.training.tasks import TASKS
+    from keras_hdl.training.tasks.base import pipeline_options, samples_per_cine
 
     preset = load_preset(preset_name)
     crop = preset.interpolation.training.crop_size
@@ -92,16 +89,15 @@ def run(quick: bool, preset_name: str = "cpu", data_path: str | None = None, com
         streamed = load_training_data(Path(scratch) / "shards", crop)
 
         rows = []
-        builders = {"interpolator": interpolation_dataset, "phase": phase_dataset}
-        sections = {"interpolator": preset.interpolation.training, "phase": preset.phase.training}
-        for module, training in sections.items():
-            fp32 = step_seconds(module, preset, in_memory, "off", steps)
+        for module, task in TASKS.items():
+            training = task.training(preset)
+            fp32 = step_seconds(module, preset, in_memory, "fp32", steps)
             consumed = training.batch_size / fp32
             label = f"{preset.name}: {module} train step, batch {training.batch_size} @{crop}px"
             for source_name, data in (("memory", in_memory), ("shards", streamed)):
                 samples = samples_per_cine(data.train.num_cines, training.steps_per_epoch, training.batch_size)
                 options = pipeline_options(training, samples)
-                build = builders[module]
+                build = task.make_samples
                 rate = production_rate(build(data.train, options, 0, 0), options, batches, repeats)
                 setup = first_batch_seconds(lambda build=build, data=data, options=options: build(data.train, options))
                 rows.append(

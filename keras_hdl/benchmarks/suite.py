@@ -14,16 +14,17 @@ slow or inflate each other. Items (``--only`` picks some):
 - ``inference``, ``interpolation``, ``assessment``: their modules.
 - ``memory``: peak RSS of ``keras-hdl assess`` and ``synthesize`` on a 20-slice, 50-frame series
   (:mod:`~keras_hdl.benchmarks.memory`).
+- ``reference`` (with ``--reference``; needs ``torch``): the authors' interpolation network in
+  PyTorch (:mod:`~keras_hdl.benchmarks.reference`), timed like the ``paper`` preset's, per precision.
 
-Rows derived across items: bf16 vs fp32 speed-ups and peak memory per item (the paper preset's
-training against the reference's 9.8 / 6.5 GB). :data:`TARGETS` are issue 10's targets and the
-memory target.
+Rows derived across items: bf16 vs fp32 speed-ups, training against the GEMM rate, peak memory
+per item, and the ``paper`` interpolator against the reference measured in the same run
+(:func:`reference_rows`). :data:`~keras_hdl.benchmarks.report.TARGETS` are the speed and memory targets.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import json
 import os
 import statistics
@@ -32,73 +33,17 @@ import sys
 import time
 from pathlib import Path
 
-from keras_hdl.benchmarks import Row, format_table, progress
+from keras_hdl.benchmarks import Row, progress
 from keras_hdl.benchmarks.machine import cpu_has_bf16, gpu_names, machine_info, read_cpuinfo
-from keras_hdl.benchmarks.training import REFERENCE, REFERENCE_PAPER, TRAINING_FLOP_FACTOR
+from keras_hdl.benchmarks.reference import REFERENCE_LABEL
+from keras_hdl.benchmarks.report import TARGETS, markdown_report
+from keras_hdl.benchmarks.training import TRAINING_FLOP_FACTOR
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
-from keras_hdl.markdown import markdown_table
 
-ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment", "memory")
+ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment", "memory", "reference")
+DEFAULT_ITEMS = ITEMS[:-1]
+"""Every item but ``reference``, which runs only when asked for (``--reference`` or ``--only reference``)."""
 DEFAULT_PRESETS = ("cpu", "paper")
-REPORT_FILE = "benchmark.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """An issue-10 target: every row whose name matches ``pattern`` must have ``field`` ``op`` ``threshold``."""
-
-    description: str
-    pattern: str
-    field: str  # "value" or "ratio"
-    op: str  # ">=" or "<="
-    threshold: float
-
-    def check(self, rows: list[Row]) -> list[dict]:
-        """One result per matching measured row: met, or missed by how much (relative to the threshold)."""
-        results = []
-        for row in rows:
-            actual = row.value if self.field == "value" else row.ratio
-            if not fnmatch.fnmatch(row.name, self.pattern) or actual is None:
-                continue
-            met = actual >= self.threshold if self.op == ">=" else actual <= self.threshold
-            shortfall = abs(actual - self.threshold) / self.threshold
-            results.append(
-                {
-                    "target": self.description,
-                    "row": row.name,
-                    "field": self.field,
-                    "actual": actual,
-                    "op": self.op,
-                    "threshold": self.threshold,
-                    "met": met,
-                    "verdict": "met" if met else f"missed by {shortfall:.0%}",
-                }
-            )
-        return results
-
-
-TARGETS = (
-    Target("paper training ≥ 1.3× reference (fp32)", "train paper * fp32 (batch *", "ratio", ">=", 1.3),
-    Target("paper training ≥ 1.3× reference (bf16)", "train paper * bf16 (batch *", "ratio", ">=", 1.3),
-    Target("paper forward ≥ 1.3× reference (fp32)", "forward paper interpolator fp32 *", "ratio", "<=", 1 / 1.3),
-    Target("paper training peak memory ≤ reference", "peak RSS training paper *", "ratio", "<=", 1.0),
-    Target("fp32 training ≥ 60% of fp32 peak (cpu)", "train cpu * fp32 achieved GFLOP/s", "ratio", ">=", 0.6),
-    Target("fp32 training ≥ 60% of fp32 peak (paper)", "train paper * fp32 achieved GFLOP/s", "ratio", ">=", 0.6),
-    Target(
-        "fp32 training ≥ 60% of the measured fp32 GEMM rate (practical peak)",
-        "train * fp32 GFLOP/s vs GEMM",
-        "ratio",
-        ">=",
-        0.6,
-    ),
-    Target("bf16 ≥ 1.8× fp32", "train * bf16 vs fp32", "ratio", ">=", 1.8),
-    Target("full K=6 twin of one 256² slice (cpu preset) ≤ 5 s", "twin full synthesize_twin*", "value", "<=", 5.0),
-    Target("assessment ≤ 50 ms per slice", "assess_series per slice (1 slice*", "value", "<=", 50.0),
-    Target("pipeline ≥ 10× consumption", "* pipeline, augmented, from *", "ratio", ">=", 10.0),
-    Target("keras-hdl --help < 1 s", "keras-hdl --help start-up", "value", "<=", 1.0),
-    Target("assess and synthesize of a 20-slice, 50-frame series ≤ 4 GB", "peak RSS * 20x50x*", "value", "<=", 4.0),
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,12 +60,14 @@ def bf16_supported() -> bool:
     return cpu_has_bf16(read_cpuinfo()) or bool(gpu_names())
 
 
-def plan_items(quick: bool, presets: tuple[str, ...], only: tuple[str, ...]) -> tuple[list[ItemRun], list[Row]]:
+def plan_items(
+    quick: bool, presets: tuple[str, ...], only: tuple[str, ...], reference: bool = False
+) -> tuple[list[ItemRun], list[Row]]:
     """The item processes to run, and rows for what is skipped (and why)."""
     unknown = [item for item in only if item not in ITEMS]
     if unknown:
         raise InputError(f"--only {','.join(unknown)}: unknown item(s); choose from {', '.join(ITEMS)}")
-    selected = [item for item in ITEMS if not only or item in only]
+    selected = [item for item in ITEMS if item in only or (not only and (item in DEFAULT_ITEMS or reference))]
     quick_flag = ("--quick",) if quick else ()
     runs, skipped = [], []
     for item in selected:
@@ -149,6 +96,19 @@ def plan_items(quick: bool, presets: tuple[str, ...], only: tuple[str, ...]) -> 
                 runs.append(ItemRun(f"pipeline {small[0]}", "pipeline", ("--preset", small[0], *quick_flag)))
             else:
                 skipped.append(Row("pipeline", None, "", note="skipped: needs a preset other than paper"))
+        elif item == "reference":
+            for precision in ("fp32", "bf16"):
+                if precision == "bf16" and not cpu_has_bf16(read_cpuinfo()):
+                    skipped.append(
+                        Row(f"reference {precision}", None, "", note="skipped: no avx512_bf16 / amx_bf16 CPU")
+                    )
+                    continue
+                forward_only = ("--forward-only",) if quick else ()
+                runs.append(
+                    ItemRun(
+                        f"reference {precision}", "reference", ("--precision", precision, *forward_only, *quick_flag)
+                    )
+                )
         elif item != "startup":
             runs.append(ItemRun(item, item, quick_flag))
     return runs, skipped
@@ -196,19 +156,65 @@ def startup_rows(repeats: int) -> list[Row]:
 
 
 def memory_row(item: ItemRun, peak_gb: float) -> Row:
-    """Peak RSS of one item; the paper preset's training against the reference's peak training memory."""
-    forward_only = "--forward-only" in item.arguments
-    quoted = None
-    if item.label.startswith("training paper") and not forward_only:
-        quoted = REFERENCE_PAPER["interpolator"]["peak_gb"].get(item.label.rsplit(" ", 1)[-1])
+    """Peak RSS of one item process."""
     return Row(
         f"peak RSS {item.label}",
         peak_gb,
         "GB",
-        quoted,
-        f"{REFERENCE}: interpolator training peak" if quoted else "",
-        note="forward passes only" if forward_only else "",
+        note="forward passes only" if "--forward-only" in item.arguments else "",
     )
+
+
+def reference_rows(rows: list[Row]) -> list[Row]:
+    """The ``paper`` interpolator against the reference network, both measured in this run (value / reference).
+
+    Throughput and achieved GFLOP/s side by side: the two networks differ in size (the
+    parameter and FLOP rows say by how much), so the speed verdicts use GFLOP/s.
+    """
+    by_name = {row.name: row for row in rows if row.value is not None}
+    same_run = "reference PyTorch network (same run)"
+    derived = []
+
+    def compare(ours: str, theirs: str, name: str, invert: bool = False, note: str = "") -> None:
+        if ours in by_name and theirs in by_name:
+            mine, reference = by_name[ours].value, by_name[theirs].value
+            if invert:  # s/sample: compare speeds
+                mine, reference = 1 / mine, 1 / reference
+            unit = "samples/s" if invert else by_name[ours].unit
+            derived.append(Row(name, mine, unit, reference, same_run, note))
+
+    compare(
+        "paper interpolator parameters", f"{REFERENCE_LABEL} parameters", "paper interpolator parameters vs reference"
+    )
+    compare(
+        "paper interpolator forward FLOPs/sample @256px",
+        f"{REFERENCE_LABEL} forward FLOPs/sample @256px",
+        "paper interpolator forward GFLOP vs reference",
+    )
+    for precision in ("fp32", "bf16"):
+        compare(
+            f"forward paper interpolator {precision} (batch 1 @256px)",
+            f"forward {REFERENCE_LABEL} {precision} (batch 1 @256px)",
+            f"paper interpolator {precision} forward speed vs reference",
+            invert=True,
+        )
+        compare(
+            f"train paper interpolator {precision} (batch 4 @256px)",
+            f"train {REFERENCE_LABEL} {precision} (batch 4 @256px)",
+            f"paper interpolator {precision} samples/s vs reference",
+        )
+        compare(
+            f"train paper interpolator {precision} achieved GFLOP/s",
+            f"train {REFERENCE_LABEL} {precision} achieved GFLOP/s",
+            f"paper interpolator {precision} GFLOP/s vs reference",
+        )
+        compare(
+            f"peak RSS training paper {precision}",
+            f"peak RSS reference {precision}",
+            f"peak RSS training paper {precision} vs reference",
+            note="ours: one process timing both modules' steps; the reference: the interpolator's",
+        )
+    return derived
 
 
 def speedup_rows(rows: list[Row]) -> list[Row]:
@@ -262,10 +268,12 @@ def gemm_efficiency_rows(rows: list[Row]) -> list[Row]:
     return derived
 
 
-def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tuple[str, ...] = ()) -> dict:
-    """Run the selected items; returns the report (machine, rows, targets, seconds)."""
+def run_suite(
+    quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tuple[str, ...] = (), reference: bool = False
+) -> dict:
+    """Run the selected items (``reference``: the reference network too); returns the report."""
     started = time.perf_counter()
-    runs, skipped = plan_items(quick, presets, only)
+    runs, skipped = plan_items(quick, presets, only, reference)
     machine = machine_info()
     progress(f"fp32 peak: {machine['fp32_peak_derivation']}")
     rows: list[Row] = []
@@ -277,7 +285,8 @@ def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tup
         rows += item_rows
         if peak_gb is not None:
             memory.append(memory_row(item, peak_gb))
-    rows += speedup_rows(rows) + gemm_efficiency_rows(rows) + memory + skipped
+    rows += speedup_rows(rows) + gemm_efficiency_rows(rows) + memory
+    rows += reference_rows(rows) + skipped
     targets = [result for target in TARGETS for result in target.check(rows)]
     measured = {result["target"] for result in targets}
     targets += [
@@ -287,7 +296,8 @@ def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tup
     ]
     return {
         "command": " ".join(
-            ["keras-hdl benchmark", *(["--quick"] if quick else []), *(f"--preset {p}" for p in presets)]
+            ["keras-hdl benchmark", *(["--quick"] if quick else []), *(["--reference"] if reference else [])]
+            + [f"--preset {p}" for p in presets]
             + ([f"--only {','.join(only)}"] if only else [])
         ),
         "quick": quick,
@@ -297,62 +307,6 @@ def run_suite(quick: bool, presets: tuple[str, ...] = DEFAULT_PRESETS, only: tup
         "targets": targets,
         "seconds": time.perf_counter() - started,
     }
-
-
-def format_report(report: dict) -> str:
-    """The table, the peak's derivation and the targets as plain text."""
-    rows = [Row.from_dict(row) for row in report["rows"]]
-    machine = report["machine"]
-    lines = [
-        format_table(rows),
-        "",
-        f"Machine: {machine['cpu_model']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags'])}; "
-        f"TensorFlow {machine['versions']['tensorflow']}; GPUs: {', '.join(machine['gpus']) or 'none'}",
-        f"fp32 peak: {machine['fp32_peak_derivation']}",
-        f"Training FLOPs = {report['training_flop_factor']} × forward FLOPs (forward + backward ≈ 2 × forward).",
-        "Timings on a shared machine vary by 20-40% between runs: compare the ratios (same run), not absolutes.",
-        "",
-        "Targets (issue 10):",
-    ]
-    for result in report["targets"]:
-        where = (
-            f" [{result['row']}: {result['field']} {result['actual']:.3g} {result['op']} {result['threshold']:.3g}]"
-            if "row" in result
-            else ""
-        )
-        lines.append(f"  {result['verdict']:<26} {result['target']}{where}")
-    lines.append(f"({report['seconds']:.0f} s)")
-    return "\n".join(lines)
-
-
-def write_report(report: dict, out_dir: str | Path) -> Path:
-    """Write ``out_dir/benchmark.json`` atomically; returns its path."""
-    path = Path(out_dir) / REPORT_FILE
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    return path
-
-
-def markdown_report(report: dict) -> str:
-    """The rows and targets of a report as Markdown tables (for docs/benchmarks.md)."""
-
-    def number(value: float | None) -> str:
-        return "" if value is None else f"{value:.4g}"
-
-    rows = []
-    for data in report["rows"]:
-        row = Row.from_dict(data)
-        value = "skipped" if row.value is None else number(row.value)
-        notes = "; ".join(text for text in (row.baseline_name, row.note) if text)
-        rows.append([row.name, value, row.unit, number(row.baseline), number(row.ratio), notes])
-    header = ["benchmark", "value", "unit", "baseline", "ratio", "baseline / note"]
-    lines = markdown_table(header, rows, right_aligned=(1, 3, 4))
-    targets = [
-        [result["target"], result["verdict"], f"{result['row']}: {result['actual']:.3g}" if "row" in result else ""]
-        for result in report["targets"]
-    ]
-    lines += ["", *markdown_table(["target (issue 10)", "verdict", "row: actual"], targets)]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

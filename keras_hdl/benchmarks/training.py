@@ -9,13 +9,11 @@ data of the preset's crop size) and the achieved GFLOP/s of training against the
 peak. Training FLOPs are counted as :data:`TRAINING_FLOP_FACTOR` × the forward FLOPs of
 every network pass in a step (backward ≈ 2 × forward): the interpolator 3 × F, pix2pix
 3 × (F_generator + 2 F_discriminator) (the discriminator sees the real and the fake pair).
-The ``paper`` preset trains at batch 4, the batch of the reference figures, and its rows
-carry the reference PyTorch implementation's figures quoted in issue 10 as baselines.
+The ``paper`` preset trains at batch 4, the batch at which ``keras-hdl benchmark --reference``
+times the authors' network (:mod:`~keras_hdl.benchmarks.reference`) in the same run.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -23,56 +21,17 @@ from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, progres
 from keras_hdl.benchmarks.machine import gpu_names, gpu_peak_tflops, this_cpu_peak
 from keras_hdl.benchmarks.models import (
     interpolation_batch,
-    interpolator_trainer,
     phase_batch,
-    pix2pix_trainer,
     sample_flops,
 )
 from keras_hdl.config import Preset, build_from_config, load_preset
+from keras_hdl.precision import DTYPE_POLICIES, dtype_policy
 
 TRAINING_FLOP_FACTOR = 3
 """Training FLOPs ≈ 3 × forward FLOPs: the forward pass, then gradients of activations and of weights."""
-PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+PRECISIONS = ("fp32", "bf16")
 PAPER_BATCH = 4
-"""The batch of the reference training figures."""
-
-REFERENCE = "reference PyTorch (quoted in #10, not measured in this run)"
-REFERENCE_TUNED_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-# The official PyTorch implementation at the paper's size on a 2-core AVX-512 CPU (issue 10):
-# step seconds at batch 4, forward seconds per sample, parameters (M), forward GFLOP per 256² sample,
-# peak memory (GB) of training.
-REFERENCE_PAPER = {
-    "interpolator": {
-        "params_m": 104.5,
-        "forward_gflop": 868.0,
-        "forward_s": {"fp32": 6.0},
-        "step_s": {"fp32": 73.7, "bf16": 31.9},
-        "step_s_tuned_malloc": {"fp32": 58.8},
-        "peak_gb": {"fp32": 9.8, "bf16": 6.5},
-    },
-    "phase generator": {
-        "params_m": 39.1,
-        "forward_gflop": 305.0,
-        "step_s": {"fp32": 30.9},
-    },
-}
-
-
-def allocator_tuned(environ: dict[str, str] | None = None) -> bool:
-    """Whether glibc malloc runs with the reference's tuned settings in this process: set in the
-    environment (``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=…``) or by :func:`keras_hdl.runtime.tune_allocator`."""
-    from keras_hdl.runtime import tune_allocator
-
-    environ = os.environ if environ is None else environ
-    return all(environ.get(key) == value for key, value in REFERENCE_TUNED_MALLOC.items()) or tune_allocator()
-
-
-def reference_step_seconds(network: str, precision: str, tuned_allocator: bool) -> float | None:
-    """The reference's step seconds at batch 4 under the same allocator settings as this run, if quoted."""
-    figures = REFERENCE_PAPER[network]
-    if tuned_allocator and precision in figures.get("step_s_tuned_malloc", {}):
-        return figures["step_s_tuned_malloc"][precision]
-    return figures["step_s"].get(precision)
+"""The ``paper`` preset's training batch here: the batch the reference network is timed at."""
 
 
 def gpu_available() -> bool:
@@ -123,6 +82,8 @@ def training_rows(
 
     ``batch`` replaces the preset's batch sizes (``None``: the preset's; the paper preset: 4).
     """
+    from keras_hdl.training.tasks import TASKS
+
     rng = np.random.default_rng(0)
     peak, peak_name = peak_gflops(precision)
     interpolation, phase = preset.interpolation.training, preset.phase.training
@@ -132,36 +93,29 @@ def training_rows(
     }
     steps = {
         "interpolator": (
-            interpolator_trainer(preset, networks["interpolator"]),
+            TASKS["interpolator"].trainer(preset, networks["interpolator"]),
             interpolation_batch(batches["interpolator"], interpolation.crop_size, rng),
             flops["interpolator"],
-            "interpolator",
             interpolation.crop_size,
         ),
         "pix2pix": (
-            pix2pix_trainer(preset, networks["phase generator"], networks["phase discriminator"]),
+            TASKS["phase"].trainer(preset, networks["phase generator"]),
             phase_batch(batches["pix2pix"], phase.crop_size, rng, networks["phase generator"]),
             flops["phase generator"] + 2 * flops["phase discriminator"],
-            "phase generator",
             phase.crop_size,
         ),
     }
     rows = []
-    for module, (trainer, (inputs, targets), forward, reference_network, size) in steps.items():
+    for module, (trainer, (inputs, targets), forward, size) in steps.items():
         batch = batches[module]
         progress(f"training {preset.name} {module} {precision}: batch {batch} @{size}px, {repeats} timed step(s)")
         seconds = median_seconds(lambda trainer=trainer, i=inputs, t=targets: trainer.train_on_batch(i, t), repeats)
         rate = batch / seconds
-        reference = (
-            reference_step_seconds(reference_network, precision, allocator_tuned()) if preset.name == "paper" else None
-        )
         rows.append(
             Row(
                 f"train {preset.name} {module} {precision} (batch {batch} @{size}px)",
                 rate,
                 "samples/s",
-                PAPER_BATCH / reference if reference else None,
-                f"{REFERENCE}: {reference} s/step at batch {PAPER_BATCH}" if reference else "",
                 note="pix2pix = generator + discriminator steps" if module == "pix2pix" else "",
             )
         )
@@ -184,13 +138,11 @@ def run(
     """Rows of one preset at one precision (module docstring)."""
     import keras
 
-    from keras_hdl.training.train import dtype_policy
-
     preset = load_preset(preset_name)
     paper = preset.name == "paper"
     repeats = 1 if paper else 2 if quick else 5
     crops = {"interpolator": preset.interpolation.training.crop_size, "phase": preset.phase.training.crop_size}
-    with dtype_policy(PRECISIONS[precision]):
+    with dtype_policy(DTYPE_POLICIES[precision]):
         keras.utils.set_random_seed(0)
         networks = {
             "interpolator": (build_from_config(preset.interpolation.model), crops["interpolator"]),
@@ -200,24 +152,13 @@ def run(
         rows, flops = [], {}
         for label, (model, size) in networks.items():
             flops[label] = sample_flops(model, size)
-            reference = REFERENCE_PAPER.get(label, {}) if paper else {}
             if precision == "fp32":
-                rows.append(
-                    Row(
-                        f"{preset.name} {label} parameters",
-                        model.count_params() / 1e6,
-                        "M",
-                        reference.get("params_m"),
-                        REFERENCE if reference else "",
-                    )
-                )
+                rows.append(Row(f"{preset.name} {label} parameters", model.count_params() / 1e6, "M"))
                 rows.append(
                     Row(
                         f"{preset.name} {label} forward FLOPs/sample @{size}px",
                         flops[label] / 1e9,
                         "GFLOP",
-                        reference.get("forward_gflop"),
-                        REFERENCE if reference else "",
                         note="counted from the traced graph: 2 × multiply-adds of every Conv2D",
                     )
                 )
@@ -225,16 +166,7 @@ def run(
                 continue
             progress(f"forward {preset.name} {label} {precision}, batch 1 @{size}px")
             seconds = forward_seconds(model, size, 1 if paper and quick else repeats + 1)
-            quoted = reference.get("forward_s", {}).get(precision)
-            rows.append(
-                Row(
-                    f"forward {preset.name} {label} {precision} (batch 1 @{size}px)",
-                    seconds,
-                    "s/sample",
-                    quoted,
-                    REFERENCE if quoted else "",
-                )
-            )
+            rows.append(Row(f"forward {preset.name} {label} {precision} (batch 1 @{size}px)", seconds, "s/sample"))
         if not forward_only:
             rows += training_rows(preset, precision, {k: m for k, (m, _) in networks.items()}, flops, batch, repeats)
     return rows
@@ -244,7 +176,7 @@ def main() -> None:
     started = start_item()
     parser = item_parser(__doc__, "fewer timed repeats")
     parser.add_argument("--preset", default="cpu", help="preset name or YAML path (default: cpu)")
-    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--forward-only", action="store_true", help="skip the training steps")
     parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: preset's; paper: 4)")
     args = parser.parse_args()

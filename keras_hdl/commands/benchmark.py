@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from keras_hdl.benchmarks.suite import DEFAULT_PRESETS, ITEMS, format_report, run_suite, write_report
-
-PRESETS = ("tiny", "cpu", "paper")
+from keras_hdl.benchmarks.report import format_report, write_report
+from keras_hdl.benchmarks.suite import DEFAULT_PRESETS, ITEMS, run_suite
+from keras_hdl.config import preset_names
 
 
 def parse_only(value: str | None) -> tuple[str, ...]:
@@ -27,10 +27,18 @@ def parse_only(value: str | None) -> tuple[str, ...]:
     "--preset",
     "presets",
     multiple=True,
-    type=click.Choice(PRESETS),
+    type=click.Choice(preset_names()),
     help=f"Preset(s) to train and time (repeatable; default: {' '.join(DEFAULT_PRESETS)}).",
 )
-@click.option("--only", default=None, help=f"Comma-separated items to run (default all): {','.join(ITEMS)}.")
+@click.option(
+    "--only", default=None, help=f"Comma-separated items to run (default all but reference): {','.join(ITEMS)}."
+)
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Also time the authors' interpolation network in PyTorch, beside the paper preset's, in this run "
+    "(needs torch: pip install -e '.[reference]').",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -39,16 +47,17 @@ def parse_only(value: str | None) -> tuple[str, ...]:
     show_default=True,
     help="Folder for benchmark.json.",
 )
-def command(quick: bool, presets: tuple[str, ...], only: str | None, out_dir: Path) -> None:
+def command(quick: bool, presets: tuple[str, ...], only: str | None, reference: bool, out_dir: Path) -> None:
     """Time training, the data pipeline, inference (Keras, SavedModel, TFLite), interpolation and assessment.
 
     \b
     Prints a table of figures with their baselines and ratios (value / baseline), the
-    machine's fp32 peak and how it was derived, and issue 10's targets (met / missed by X).
-    Baselines are measured in the same run, except the reference PyTorch figures, which
-    are quoted (and say so). Timings on a shared machine vary: compare the ratios.
+    machine's fp32 peak and how it was derived, and the targets (met / missed by X). Every
+    baseline is measured in the same run; with --reference that includes the authors' network
+    (PyTorch), compared on achieved GFLOP/s as the two differ in size. Timings on a shared
+    machine vary: compare the ratios.
     """
-    report = run_suite(quick, presets or DEFAULT_PRESETS, parse_only(only))
+    report = run_suite(quick, presets or DEFAULT_PRESETS, parse_only(only), reference)
     path = write_report(report, out_dir)
     click.echo(format_report(report))
     click.echo(f"Wrote {path}")

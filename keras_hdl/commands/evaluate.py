@@ -1,44 +1,25 @@
-"""`keras-hdl evaluate`: a thin click parser over :func:`keras_hdl.evaluation.experiment.evaluate`."""
+"""`keras-hdl evaluate`: a thin click parser over :func:`keras_hdl.evaluation.run.run_evaluation`."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import click
 
-
-def command_line(**options) -> str:
-    """The `keras-hdl evaluate` command of these options (recorded in the report)."""
-    parts = ["keras-hdl evaluate"]
-    if options["experiment"] != "paper":
-        parts.append(f"--experiment {options['experiment']}")
-    parts.append(f"--preset {options['preset']}")
-    if options.get("data") is not None:
-        parts.append(f"--data {shlex.quote(str(options['data']))}")
-    parts += [f"--runs {shlex.quote(str(run))}" for run in options.get("runs", ())]
-    if options.get("k"):
-        parts.append(f"--k {options['k']}")
-    if options.get("train_missing"):
-        parts.append("--train-missing")
-    if options.get("epochs") is not None:
-        parts.append(f"--epochs {options['epochs']}")
-    parts += [f"--seed {options['seed']}", f"--out {shlex.quote(str(options['out_dir']))}"]
-    return " ".join(parts)
+from keras_hdl.config import preset_names
+from keras_hdl.evaluation.run import DEFAULT_EXPERIMENT, EXPERIMENTS
 
 
 @click.command(name="evaluate")
 @click.option(
     "--experiment",
-    type=click.Choice(["paper", "circles", "ablation"]),
-    default="paper",
+    type=click.Choice(EXPERIMENTS),
+    default=DEFAULT_EXPERIMENT,
     show_default=True,
     help="paper: Tables I–III and Figs. 5, 8, 9, 10 on the test split; circles: the appendix UNet vs GAN experiment; "
     "ablation: the phase module's options on and off at one budget (--epochs, default 6), K = 0 twins' velocities.",
 )
-@click.option(
-    "--preset", type=click.Choice(["tiny", "cpu", "paper"]), default="cpu", show_default=True, help="Model preset."
-)
+@click.option("--preset", type=click.Choice(preset_names()), default="cpu", show_default=True, help="Model preset.")
 @click.option(
     "--data",
     type=click.Path(file_okay=False, path_type=Path),
@@ -85,41 +66,6 @@ def command(experiment, preset, data, runs, k_text, train_missing, epochs, seed,
     curve correlations of HDL twins at K = 0, 3, 6. Methods without a run are listed as
     not evaluated (pass --runs or --train-missing).
     """
-    if experiment == "circles":
-        from keras_hdl.evaluation.circles import run_circles_experiment
+    from keras_hdl.evaluation.run import run_evaluation
 
-        run_circles_experiment(out_dir, preset, seed)
-        click.echo(f"circles experiment: {out_dir / 'report.md'}")
-        return
-    if experiment == "ablation":
-        from keras_hdl.evaluation.ablation import DEFAULT_EPOCHS, run_ablation
-
-        run_ablation(out_dir, preset, epochs or DEFAULT_EPOCHS, seed, data, train_missing)
-        click.echo(f"ablation: {out_dir / 'ablation.md'}")
-        return
-    from keras_hdl.evaluation.experiment import EvaluationOptions, evaluate, parse_k_values
-
-    options = EvaluationOptions(
-        out_dir=out_dir,
-        preset=preset,
-        data=data,
-        runs=tuple(runs),
-        k_values=parse_k_values(k_text),
-        train_missing=train_missing,
-        epochs=epochs,
-        seed=seed,
-        command=command_line(
-            experiment=experiment,
-            preset=preset,
-            data=data,
-            runs=runs,
-            k=k_text,
-            train_missing=train_missing,
-            epochs=epochs,
-            seed=seed,
-            out_dir=out_dir,
-        ),
-    )
-    results = evaluate(options)
-    for name in ("ours_vs_classical", "phase_ours_vs_vanilla", "pearson"):
-        click.echo(results["answers"][name]["answer"])
+    run_evaluation(experiment, preset, data, tuple(runs), k_text, train_missing, epochs, seed, out_dir, click.echo)

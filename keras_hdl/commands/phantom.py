@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from keras_hdl.phantom.config import BACKGROUND_NOISE_MODELS, PhantomConfig
+from keras_hdl.phantom.config import ACQUISITION_MODELS, ANATOMY_MODELS, BACKGROUND_NOISE_MODELS, PhantomConfig
 from keras_hdl.phantom.dataset import MANIFEST_FILE, PREVIEW_FILE, SCAN_WRITERS, write_dataset
 
 
@@ -31,7 +31,28 @@ from keras_hdl.phantom.dataset import MANIFEST_FILE, PREVIEW_FILE, SCAN_WRITERS,
     show_default=True,
     help="Phase noise in air: the paper's Gaussian (mean 0.034, std 0.034, normalised) or uniform over 0..4096.",
 )
-@click.option("--preview", is_flag=True, help=f"Also write {PREVIEW_FILE}, a montage of one slice.")
+@click.option(
+    "--anatomy",
+    type=click.Choice(ANATOMY_MODELS),
+    default="v1",
+    show_default=True,
+    help="v2: through-plane motion changes the cut, trabeculated elliptical uneven wall, regional amplitudes.",
+)
+@click.option(
+    "--acquisition",
+    type=click.Choice(ACQUISITION_MODELS),
+    default="fixed",
+    show_default=True,
+    help="varied: every scan draws its matrix, spacing, orientation, LV position, venc, heart rate, frames, SNR "
+    "and coil shading (--size and --frames then do not apply; see the manifest).",
+)
+@click.option("--aliasing", is_flag=True, help="Wrap the phase where |v| > venc (default: clip).")
+@click.option("--eddy-currents", is_flag=True, help="Add a static, smooth background-phase offset per scan.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help=f"Also write {PREVIEW_FILE}, a montage of one slice (with --acquisition varied: of up to 8 scans).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace OUT_DIR if it exists and is not empty.")
 def command(
     out_dir: str,
@@ -43,6 +64,10 @@ def command(
     seed: int,
     scan_format: str,
     background_noise: str,
+    anatomy: str,
+    acquisition: str,
+    aliasing: bool,
+    eddy_currents: bool,
     preview: bool,
     overwrite: bool,
 ) -> None:
@@ -59,13 +84,18 @@ def command(
         size=size,
         seed=seed,
         background_noise=background_noise,
+        anatomy=anatomy,
+        acquisition=acquisition,
+        aliasing=aliasing,
+        eddy_currents=eddy_currents,
     )
     manifest = write_dataset(out_dir, config, scan_format=scan_format, preview=preview, overwrite=overwrite)
     splits = ", ".join(f"{name} {len(ids)}" for name, ids in manifest["splits"].items())
-    click.echo(
-        f"wrote {len(manifest['scans'])} scans of {subjects} subjects ({splits}) to {out_dir}/: "
-        f"{slices} slices x {frames} frames x {size}x{size} px, {config.pixel_spacing_mm:.2f} mm pixels"
-    )
+    if acquisition == "varied":
+        shape = f"{slices} slices, each scan its own acquisition (listed in the manifest)"
+    else:
+        shape = f"{slices} slices x {frames} frames x {size}x{size} px, {config.pixel_spacing_mm:.2f} mm pixels"
+    click.echo(f"wrote {len(manifest['scans'])} scans of {subjects} subjects ({splits}) to {out_dir}/: {shape}")
     click.echo(f"manifest: {out_dir}/{MANIFEST_FILE}")
     if preview:
         click.echo(f"preview: {out_dir}/{PREVIEW_FILE}")

@@ -21,32 +21,6 @@ def parse_slices(value: str | None) -> tuple[int, ...] | None:
         ) from err
 
 
-def segment_path(
-    input_path: str | Path,
-    out_path: str | Path,
-    preview_path: str | Path | None = None,
-    slices: tuple[int, ...] | None = None,
-    progress: bool = True,
-):
-    """Segment the series at ``input_path``; write the masks to ``out_path`` (and the overlay); return the segmentation.
-
-    Everything is computed before anything is written, so a series without a recognisable
-    LV leaves no file behind.
-    """
-    from keras_hdl.readers import read_series
-    from keras_hdl.segmentation import segment_series
-    from keras_hdl.segmentation.output import check_masks_target, write_masks
-    from keras_hdl.segmentation.overlay import write_overlay
-
-    check_masks_target(input_path, out_path)
-    series = read_series(input_path)
-    segmentation = segment_series(series, slices, progress=progress)
-    write_masks(segmentation.masks, input_path, out_path)
-    if preview_path is not None:
-        write_overlay(series, segmentation, preview_path)
-    return segmentation
-
-
 @click.command("segment")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -77,12 +51,6 @@ def command(input_path: Path, out_path: Path, preview_path: Path | None, slices:
     shortest paths around it; papillary muscles are left in the cavity. Frames whose
     confidence is low are named so they can be checked.
     """
-    from keras_hdl.segmentation import METHOD, METHOD_VERSION
+    from keras_hdl.segmentation.output import segment_path
 
-    segmentation = segment_path(input_path, out_path, preview_path, parse_slices(slices), not no_progress)
-    frames = segmentation.masks.shape[0]
-    click.echo(
-        f"Segmented {len(segmentation.slices)} slice(s) x {frames} frames ({METHOD}, version {METHOD_VERSION}); "
-        f"mean confidence {segmentation.summary()['mean_confidence']:.2f}; {segmentation.describe_low_confidence()}"
-    )
-    click.echo(f"Wrote {out_path}" + (f" and {preview_path}" if preview_path else ""))
+    segment_path(input_path, out_path, preview_path, parse_slices(slices), not no_progress, report=click.echo)

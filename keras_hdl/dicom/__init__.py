@@ -1,4 +1,4 @@
-"""DICOM in and out for 3Dir MVM series (DESIGN §3.3).
+"""DICOM in and out for 3Dir MVM series (docs/design.md §3.3).
 
 Per scan, two layouts:
 
@@ -16,9 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from keras_hdl.dicom.classic import read_classic_frames, read_classic_mr, write_classic_mr
-from keras_hdl.dicom.common import SEG_SOP_CLASS, SourceFrames, is_dicom_file, read_dataset, require_mr
+from keras_hdl.dicom.common import SourceFrames
 from keras_hdl.dicom.deidentify import Identity, SyntheticInfo
-from keras_hdl.dicom.enhanced import read_enhanced_frames, read_enhanced_mr, write_enhanced_mr
+from keras_hdl.dicom.elements import SEG_SOP_CLASS, is_dicom_file, read_dataset, require_mr
+from keras_hdl.dicom.enhanced import read_enhanced_frames, read_enhanced_mr
+from keras_hdl.dicom.enhanced_writer import write_enhanced_mr
 from keras_hdl.dicom.masks import read_masks
 from keras_hdl.dicom.seg import read_seg_masks, referenced_series_uids, write_cine_seg
 from keras_hdl.errors import InputError

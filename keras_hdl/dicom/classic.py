@@ -39,26 +39,17 @@ from keras_hdl.dicom.common import (
     NOMINAL_PROTOCOL,
     PHASE_RESCALE_INTERCEPT,
     PHASE_RESCALE_SLOPE,
-    SEG_SOP_CLASS,
     SourceFrames,
     check_channels,
     decimal_string,
-    integer,
-    is_dicom_file,
     magnitude_slope,
     magnitude_to_stored,
     new_instance,
-    number,
-    numbers,
     phase_from_stored,
     phase_to_stored,
-    read_dataset,
-    require_mr,
     rescaled,
     set_monochrome_pixels,
     slice_keys,
-    stored_pixels,
-    text,
 )
 from keras_hdl.dicom.deidentify import (
     ACQUISITION_ALLOWLIST,
@@ -67,6 +58,17 @@ from keras_hdl.dicom.deidentify import (
     SyntheticInfo,
     acquisition_provenance,
     allowed_acquisition,
+)
+from keras_hdl.dicom.elements import (
+    SEG_SOP_CLASS,
+    integer,
+    is_dicom_file,
+    number,
+    numbers,
+    read_dataset,
+    require_mr,
+    stored_pixels,
+    text,
 )
 from keras_hdl.errors import InputError, about
 from keras_hdl.io_utils import atomic_path
@@ -286,7 +288,7 @@ def write_classic_mr(
     """Write ``series`` as a Siemens-style folder of single-frame MR images (files ``IM_00001.dcm``...).
 
     Magnitude is series 1, phase x / y / z series 2–4; ``synthetic`` and ``identity`` as
-    for :func:`keras_hdl.dicom.enhanced.write_enhanced_mr`. Returns ``folder``.
+    for :func:`keras_hdl.dicom.enhanced_writer.write_enhanced_mr`. Returns ``folder``.
     """
     if series.phase is None:
         raise InputError(

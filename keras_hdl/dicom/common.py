@@ -1,4 +1,4 @@
-"""Conventions and helpers shared by the DICOM readers and writers (DESIGN §3.3).
+"""Conventions and helpers shared by the DICOM readers and writers (docs/design.md §3.3).
 
 Pixel conventions (both the Enhanced MR file and the classic folder)
 -------------------------------------------------------------------
@@ -24,18 +24,9 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    EnhancedMRImageStorage,
-    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    MRImageStorage,
-    SegmentationStorage,
     generate_uid,
 )
 from pydicom.valuerep import DSfloat
@@ -43,10 +34,6 @@ from pydicom.valuerep import DSfloat
 from keras_hdl.errors import InputError
 from keras_hdl.series import (
     COMPONENTS,
-    MAX_PIXEL_SPACING_MM,
-    MAX_POSITION_MM,
-    MAX_RR_MS,
-    MAX_VENC_CM_S,
     PHASE_LEVELS,
 )
 
@@ -59,9 +46,6 @@ CLASSIC_PHASE_STORED_MAX = 2**CLASSIC_PHASE_BITS_STORED - 1
 
 POSITION_DECIMALS = 2
 """Slice positions along the normal are grouped after rounding to 0.01 mm."""
-
-MR_SOP_CLASSES = {MRImageStorage: "classic", EnhancedMRImageStorage: "enhanced"}
-SEG_SOP_CLASS = SegmentationStorage
 
 
 NOMINAL_PROTOCOL = {
@@ -80,214 +64,6 @@ def decimal_string(value) -> DSfloat | list[DSfloat]:
     if np.ndim(value):
         return [DSfloat(float(v), auto_format=True) for v in np.ravel(value)]
     return DSfloat(float(value), auto_format=True)
-
-
-PLAUSIBLE = {
-    "PixelSpacing": (1e-3, MAX_PIXEL_SPACING_MM),
-    "ImagePositionPatient": (-MAX_POSITION_MM, MAX_POSITION_MM),
-    "ImageOrientationPatient": (-1.0001, 1.0001),  # direction cosines
-    "VelocityEncodingDirection": (-1e3, 1e3),  # a direction, normalised by the reader
-    "VelocityEncodingMinimumValue": (-MAX_VENC_CM_S, MAX_VENC_CM_S),
-    "VelocityEncodingMaximumValue": (-MAX_VENC_CM_S, MAX_VENC_CM_S),
-    "RescaleSlope": (-1e6, 1e6),
-    "RescaleIntercept": (-1e9, 1e9),
-    "TriggerTime": (-1e6, 1e6),  # ms
-    "NominalInterval": (0.0, MAX_RR_MS),
-    "HeartRate": (0.0, 1000.0),  # beats per minute
-    "RRIntervalTimeNominal": (0.0, MAX_RR_MS),
-    "CardiacRRIntervalSpecified": (0.0, MAX_RR_MS),
-}
-"""Range (low, high) of every number the readers use: a value outside is damage, not data (e.g. 10⁹ mm pixels)."""
-MAX_MATRIX = 8192
-"""Rows and columns of an image at most (MR matrices are at most 1024)."""
-MAX_FRAMES = 1_000_000
-PIXEL_DATA_TAG = 0x7FE00010
-UNCOMPRESSED = {ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian}
-LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
-UNDECODABLE = (
-    BytesLengthException,
-    NotImplementedError,
-    ValueError,
-    TypeError,
-    KeyError,
-    OverflowError,
-    struct.error,
-    OSError,
-    EOFError,
-)
-"""What pydicom raises when an element's bytes cannot be decoded (unknown VR, bad DS/IS text, short values)."""
-
-
-def _decode_elements(ds: Dataset, path: Path, where: str = "") -> None:
-    """Decode every element of ``ds`` (sequences included) now, so damage is named here and not met later."""
-    for tag in list(ds.keys()):
-        try:
-            element = ds[tag]
-            value = element.value
-        except UNDECODABLE as err:
-            raise InputError(f"{path}: element {where}{tag} cannot be decoded ({err}); the file is damaged") from err
-        if element.VR == "SQ":
-            for index, item in enumerate(value):
-                _decode_elements(item, path, f"{where}{tag}[{index + 1}].")
-
-
-def read_dataset(path: Path, stop_before_pixels: bool = False) -> Dataset:
-    """Read one DICOM file, every element decoded; anything not readable becomes an :class:`InputError` naming it."""
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
-        raise InputError(f"{path}: cannot be read ({err})") from err
-    except (InvalidDicomError, *UNDECODABLE) as err:
-        raise InputError(f"{path}: not a DICOM file or a damaged one ({err}); point at a DICOM file or folder") from err
-    _decode_elements(ds, path)
-    return ds
-
-
-def numbers(item: Dataset, keyword: str, count: int, where: str) -> np.ndarray:
-    """The ``count`` values of ``keyword`` in ``item`` as float64, checked against :data:`PLAUSIBLE`.
-
-    An :class:`InputError` starting with ``where`` (the file, and frame) when the element is
-    missing, holds another number of values, or a value that is not a finite number in range.
-    """
-    value = item.get(keyword)
-    if value is None or value == "":
-        raise InputError(f"{where}: {keyword} is missing; the file is incomplete or damaged")
-    raw = list(value) if isinstance(value, list | tuple | pydicom.multival.MultiValue) else [value]
-    if len(raw) != count:
-        raise InputError(f"{where}: {keyword} holds {len(raw)} value(s) {raw}, expected {count}; the file is damaged")
-    try:
-        array = np.array([float(v) for v in raw], np.float64)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"{where}: {keyword} {raw} is not numeric") from err
-    low, high = PLAUSIBLE.get(keyword, (-np.inf, np.inf))
-    if not np.isfinite(array).all() or (array < low).any() or (array > high).any():
-        raise InputError(
-            f"{where}: {keyword} {array.tolist()} is implausible (not finite in [{low:g}, {high:g}]); the file is "
-            "damaged or its header was written wrongly"
-        )
-    return array
-
-
-def number(item: Dataset, keyword: str, where: str, default: float | None = None) -> float | None:
-    """One value of ``keyword`` (see :func:`numbers`), or ``default`` when the element is absent or empty."""
-    if item.get(keyword) in (None, ""):
-        return default
-    return float(numbers(item, keyword, 1, where)[0])
-
-
-def integer(item: Dataset, keyword: str, where: str, low: int = 0, high: int = 2**31) -> int:
-    """One whole number of ``keyword`` in [``low``, ``high``]; an :class:`InputError` otherwise."""
-    value = numbers(item, keyword, 1, where)[0]
-    if value != round(value) or not low <= value <= high:
-        raise InputError(f"{where}: {keyword} {value:g} is not a whole number in [{low}, {high}]")
-    return int(value)
-
-
-def text(item: Dataset, keyword: str, where: str) -> str:
-    """The non-empty text value of ``keyword`` (a UID, a code string); an :class:`InputError` when absent."""
-    value = item.get(keyword)
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{where}: {keyword} is missing or not one text value ({value!r})")
-    return value.strip()
-
-
-def sequence(item: Dataset, keyword: str, where: str) -> DicomSequence:
-    """The items of sequence ``keyword`` (empty when absent); an :class:`InputError` when it is not a sequence."""
-    value = item.get(keyword)
-    if value is None or value == b"":
-        return DicomSequence([])
-    if not isinstance(value, DicomSequence):
-        raise InputError(f"{where}: {keyword} is not a sequence of items (the file is damaged)")
-    return value
-
-
-def group_item(frame: Dataset, shared: Dataset, keyword: str, where: str) -> Dataset | None:
-    """The first item of functional group ``keyword`` of one frame: per-frame first, then shared; None if neither."""
-    for groups in (frame, shared):
-        items = sequence(groups, keyword, where)
-        if items:
-            return items[0]
-    return None
-
-
-def required_group_item(frame: Dataset, shared: Dataset, keyword: str, where: str) -> Dataset:
-    """:func:`group_item`, an :class:`InputError` naming ``where`` (file and frame) when the frame has none."""
-    item = group_item(frame, shared, keyword, where)
-    if item is None:
-        raise InputError(f"{where} has no {keyword} (per-frame or shared functional group)")
-    return item
-
-
-def without_pixels(ds: Dataset) -> Dataset:
-    """A dataset with the elements of ``ds`` but its pixel data (which it does not keep alive)."""
-    header = Dataset({element.tag: element for element in ds if element.tag != PIXEL_DATA_TAG})
-    if hasattr(ds, "file_meta"):
-        header.file_meta = ds.file_meta
-    return header
-
-
-def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
-    """(frames, Rows, Columns) stored values of ``ds`` after checking the Image Pixel module against the data.
-
-    Rows, Columns, Bits Allocated and Samples per Pixel must be present and sensible, and,
-    for uncompressed transfer syntaxes, Rows × Columns × frames × bits must match the length
-    of the pixel data before anything is decoded.
-    """
-    rows = integer(ds, "Rows", str(path), 1, MAX_MATRIX)
-    columns = integer(ds, "Columns", str(path), 1, MAX_MATRIX)
-    bits = integer(ds, "BitsAllocated", str(path), 1, 64)
-    if bits not in (1, 8, 16, 32):
-        raise InputError(f"{path}: Bits Allocated {bits}; keras-hdl reads 1-, 8-, 16- or 32-bit images")
-    bits_stored = integer(ds, "BitsStored", str(path), 1, bits)
-    if integer(ds, "SamplesPerPixel", str(path), 1, 4) != 1:
-        raise InputError(f"{path}: Samples per Pixel is not 1; keras-hdl reads grayscale images")
-    signed = integer(ds, "PixelRepresentation", str(path), 0, 1)
-    if str(ds.get("PhotometricInterpretation", "")).strip() not in ("MONOCHROME1", "MONOCHROME2"):
-        raise InputError(f"{path}: Photometric Interpretation {ds.get('PhotometricInterpretation')!r}, not MONOCHROME")
-    if not isinstance(ds.get("PixelData"), bytes) or not ds.PixelData:
-        raise InputError(f"{path}: no Pixel Data (7FE0,0010), or it is empty")
-    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    if syntax in UNCOMPRESSED or syntax is None:
-        expected = -(-rows * columns * frames * bits // 8)
-        length = len(ds.PixelData)
-        if length not in (expected, expected + expected % 2):
-            raise InputError(
-                f"{path}: Pixel Data holds {length} bytes but Rows x Columns x frames x bits = {rows} x {columns} x "
-                f"{frames} x {bits} needs {expected}; the file is truncated or its image attributes are damaged"
-            )
-    if syntax in LITTLE_ENDIAN and bits in (8, 16) and not signed and bits_stored == bits:
-        # Native data as it lies in the file: a view, not a decoded copy of the whole series (memory).
-        return np.frombuffer(ds.PixelData, f"<u{bits // 8}", rows * columns * frames).reshape(frames, rows, columns)
-    try:
-        pixels = ds.pixel_array
-    except Exception as err:  # compressed data: each decoder raises its own types
-        raise InputError(f"{path}: pixel data cannot be decoded ({err})") from err
-    if pixels.size != rows * columns * frames:
-        raise InputError(f"{path}: pixel data decodes to {pixels.size} values, not {frames} frames of {rows}x{columns}")
-    return pixels.reshape(frames, rows, columns)
-
-
-def is_dicom_file(path: Path) -> bool:
-    """True when ``path`` starts with a DICOM preamble + ``DICM`` marker (no full parse)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(128)
-            return handle.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
-def require_mr(ds: Dataset, path: Path) -> str:
-    """'classic' or 'enhanced' for an MR image; an :class:`InputError` for anything else."""
-    sop_class = str(ds.get("SOPClassUID", ""))
-    if sop_class in MR_SOP_CLASSES:
-        return MR_SOP_CLASSES[sop_class]
-    modality = ds.get("Modality", "unknown")
-    name = pydicom.uid.UID(sop_class).name if sop_class else "missing"
-    raise InputError(
-        f"{path}: not an MR image: Modality {modality}, SOP Class UID {name}; keras-hdl reads MR Image Storage "
-        "folders and Enhanced MR Image Storage files"
-    )
 
 
 def rescaled(stored: np.ndarray, slope: float | None, intercept: float | None) -> np.ndarray:
@@ -415,6 +191,19 @@ def save_with_pixel_data(ds: Dataset, pixels: np.ndarray, path: Path) -> None:
         ds.save_as(handle, enforce_file_format=True)
         handle.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, data.nbytes))
         handle.write(memoryview(data).cast("B"))
+
+
+def dataset_item(**attributes) -> Dataset:
+    """A sequence item (or any dataset) holding ``attributes`` by DICOM keyword."""
+    item = Dataset()
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def code_item(value: str, scheme: str, meaning: str) -> Dataset:
+    """A code sequence item: Code Value, Coding Scheme Designator, Code Meaning."""
+    return dataset_item(CodeValue=value, CodingSchemeDesignator=scheme, CodeMeaning=meaning)
 
 
 def new_instance(sop_class_uid: str) -> Dataset:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_hdl.dicom.common import image_axes, is_dicom_file
+from keras_hdl.dicom.common import image_axes
+from keras_hdl.dicom.elements import is_dicom_file
 from keras_hdl.dicom.seg import read_seg_masks
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import read_npz

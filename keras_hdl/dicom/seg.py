@@ -27,24 +27,28 @@ from pydicom.uid import generate_uid
 
 from keras_hdl import __version__
 from keras_hdl.dicom.common import (
+    SourceFrames,
+    code_item,
+    dataset_item,
+    decimal_string,
+    image_axes,
+    new_instance,
+    set_monochrome_pixels,
+    slice_keys,
+)
+from keras_hdl.dicom.deidentify import SERIES_UID_KEY
+from keras_hdl.dicom.elements import (
     MAX_FRAMES,
     SEG_SOP_CLASS,
-    SourceFrames,
-    decimal_string,
     group_item,
-    image_axes,
     integer,
-    new_instance,
     number,
     numbers,
     read_dataset,
     required_group_item,
     sequence,
-    set_monochrome_pixels,
-    slice_keys,
     stored_pixels,
 )
-from keras_hdl.dicom.deidentify import SERIES_UID_KEY
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.series import Series
@@ -71,15 +75,8 @@ COPIED_FROM_SOURCE = (
 """Patient, study and frame-of-reference attributes a SEG shares with the series it segments."""
 
 
-def _item(**attributes) -> Dataset:
-    item = Dataset()
-    for keyword, value in attributes.items():
-        setattr(item, keyword, value)
-    return item
-
-
 def _code_item(code: Code) -> Dataset:
-    return _item(CodeValue=code.value, CodingSchemeDesignator=code.scheme_designator, CodeMeaning=code.meaning)
+    return code_item(code.value, code.scheme_designator, code.meaning)
 
 
 def write_cine_seg(
@@ -115,7 +112,7 @@ def write_cine_seg(
     for t in range(frames):
         for s in range(slices):
             sop_uid, frame_number = source.references[t][s]
-            reference = _item(
+            reference = dataset_item(
                 ReferencedSOPClassUID=source.sop_class_uid,
                 ReferencedSOPInstanceUID=sop_uid,
                 PurposeOfReferenceCodeSequence=[_code_item(SOURCE_IMAGE_PURPOSE)],
@@ -123,16 +120,20 @@ def write_cine_seg(
             if frame_number is not None:
                 reference.ReferencedFrameNumber = frame_number
             per_frame.append(
-                _item(
+                dataset_item(
                     DerivationImageSequence=[
-                        _item(
+                        dataset_item(
                             SourceImageSequence=[reference],
                             DerivationCodeSequence=[_code_item(SEGMENTATION_DERIVATION)],
                         )
                     ],
-                    FrameContentSequence=[_item(DimensionIndexValues=[1, t + 1, s + 1], TemporalPositionIndex=t + 1)],
-                    PlanePositionSequence=[_item(ImagePositionPatient=decimal_string(series.image_positions[s]))],
-                    SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=1)],
+                    FrameContentSequence=[
+                        dataset_item(DimensionIndexValues=[1, t + 1, s + 1], TemporalPositionIndex=t + 1)
+                    ],
+                    PlanePositionSequence=[
+                        dataset_item(ImagePositionPatient=decimal_string(series.image_positions[s]))
+                    ],
+                    SegmentIdentificationSequence=[dataset_item(ReferencedSegmentNumber=1)],
                 )
             )
 
@@ -164,30 +165,30 @@ def write_cine_seg(
     ds.NumberOfFrames = len(per_frame)
     instances = {uid for row in source.references for uid, _ in row}
     ds.ReferencedSeriesSequence = [
-        _item(
+        dataset_item(
             SeriesInstanceUID=source.series_uid,
             ReferencedInstanceSequence=[
-                _item(ReferencedSOPClassUID=source.sop_class_uid, ReferencedSOPInstanceUID=uid)
+                dataset_item(ReferencedSOPClassUID=source.sop_class_uid, ReferencedSOPInstanceUID=uid)
                 for uid in sorted(instances)
             ],
         )
     ]
     ds.SharedFunctionalGroupsSequence = [
-        _item(
+        dataset_item(
             PixelMeasuresSequence=[
-                _item(
+                dataset_item(
                     PixelSpacing=decimal_string(series.pixel_spacing),
                     SliceThickness=decimal_string(series.provenance.get("dicom.SliceThickness", 8.0)),
                 )
             ],
-            PlaneOrientationSequence=[_item(ImageOrientationPatient=decimal_string(series.image_orientation))],
+            PlaneOrientationSequence=[dataset_item(ImageOrientationPatient=decimal_string(series.image_orientation))],
         )
     ]
     ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
     organization_uid = generate_uid()
-    ds.DimensionOrganizationSequence = [_item(DimensionOrganizationUID=organization_uid)]
+    ds.DimensionOrganizationSequence = [dataset_item(DimensionOrganizationUID=organization_uid)]
     ds.DimensionIndexSequence = [
-        _item(
+        dataset_item(
             DimensionOrganizationUID=organization_uid,
             DimensionIndexPointer=pointer,
             FunctionalGroupPointer=group,

@@ -20,7 +20,6 @@ twin's global curves are compared with the real phase's
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
@@ -30,7 +29,7 @@ from keras_hdl.config import load_preset
 from keras_hdl.errors import InputError
 from keras_hdl.evaluation.data import load_test_set
 from keras_hdl.evaluation.velocity import assess_twins, twin_label
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.markdown import markdown_table
 
 DEFAULT_EPOCHS = 6
@@ -67,7 +66,7 @@ def arm_folder(out_dir: Path, preset: str, arm: str, epochs: int, seed: int, dat
     """Where an arm trains (module docstring)."""
     slug = arm.replace(" ", "-")
     if data is None:
-        from keras_hdl.training.sources import cache_dir
+        from keras_hdl.runtime import cache_dir
 
         return cache_dir() / "runs" / f"ablation-{preset}-{slug}-e{epochs}-seed{seed}"
     return out_dir / "runs" / f"ablation-{slug}"
@@ -119,7 +118,7 @@ def run_ablation(
     out_dir: Path, preset: str, epochs: int, seed: int = 0, data: Path | None = None, train_missing: bool = False
 ) -> dict:
     """Train (with ``train_missing``) and compare every arm; writes ``ablation.json`` and ``ablation.md``."""
-    from keras_hdl.training.sources import default_phantom_dir
+    from keras_hdl.phantom.dataset import default_phantom_dir
 
     if epochs < 1:
         raise InputError(f"--epochs: the ablation needs a training budget of at least 1 epoch, got {epochs}")
@@ -144,8 +143,7 @@ def run_ablation(
         if curves.truth is not None:
             results["arms"][arm]["vs_truth"] = twin_velocity_figures(twin, curves.truth)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "ablation.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out_dir / "ablation.json", results)
     with atomic_path(out_dir / "ablation.md") as tmp:
         tmp.write_text("\n".join(ablation_lines(results)) + "\n")
     return results

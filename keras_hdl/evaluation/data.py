@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.interpolation.plan import kept_frames
+from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.phantom.dataset import MANIFEST_FILE, load_manifest
 from keras_hdl.phantom.truth import GroundTruth, load_truth
 from keras_hdl.readers import read_series
@@ -25,7 +26,6 @@ from keras_hdl.series import Series, magnitude_scale, normalize_phase
 from keras_hdl.synthesis.field_of_view import LVWindow
 
 TEST_SPLIT = "test"
-MASK_THRESHOLD = 0.5
 
 
 @dataclasses.dataclass(frozen=True)

@@ -145,7 +145,7 @@ def _phase_synthesizers(runs: dict[str, ResolvedRun], missing: dict[str, str]) -
 # ------------------------------------------------------------------ display
 def display_path(path: Path, out_dir: Path) -> str:
     """A path as results.json shows it: relative to OUT, under $KERAS_HDL_CACHE, the shipped weights, or absolute."""
-    from keras_hdl.training.sources import cache_dir
+    from keras_hdl.runtime import cache_dir
 
     path = Path(path).resolve()
     if path == SHIPPED_MODELS.resolve():
@@ -262,7 +262,7 @@ def _data_folder(data: Path | None) -> Path:
         if not Path(data).is_dir():
             raise InputError(f"--data {data}: no such folder (pass a phantom dataset folder)")
         return Path(data)
-    from keras_hdl.training.sources import default_phantom_dir
+    from keras_hdl.phantom.dataset import default_phantom_dir
 
     return default_phantom_dir()
 

@@ -1,4 +1,4 @@
-"""The evaluation's figures (matplotlib, Agg), each written atomically as a PNG.
+"""The evaluation's figures (:mod:`keras_hdl.plotting`), each written atomically as a PNG.
 
 - :func:`plot_metrics_vs_k`: paper Fig. 10, each interpolation metric against K per method;
 - :func:`plot_marker_boxes`: paper Fig. 8, box plots of the markers over test slices (truth, real, twins);
@@ -15,31 +15,21 @@ import numpy as np
 from keras_hdl.assessment import COMPONENT_NAMES
 from keras_hdl.assessment.markers import NORMALISED_FRAMES
 from keras_hdl.io_utils import save_png
+from keras_hdl.plotting import new_figure
 
 FIGURE_METRICS = ("MSE", "MSE_W1", "MSE_W2", "PSNR_dB", "SSIM", "DICE")
 BOX_MARKERS = ("psv", "pdv", "pav", "mean")
 DPI = 100
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(figure, path: Path) -> Path:
     save_png(figure, path, DPI)
-    _pyplot().close(figure)
     return path
 
 
 def plot_metrics_vs_k(table: dict, labels: dict[str, str], path: Path) -> Path:
     """Fig. 10: one panel per metric, mean over the dropped frames against K, one line per method."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
+    figure, axes = new_figure(2, 3, (12, 6.5), layout="constrained")
     ks = table["k"]
     for metric, axis in zip(FIGURE_METRICS, axes.ravel(), strict=True):
         for method, by_k in table["values"].items():
@@ -57,9 +47,8 @@ def plot_metrics_vs_k(table: dict, labels: dict[str, str], path: Path) -> Path:
 
 def plot_marker_boxes(velocity: dict, path: Path) -> Path:
     """Fig. 8: per component and marker, the per-slice values of every column (truth, real, K=…)."""
-    plt = _pyplot()
     columns = velocity["columns"]
-    figure, axes = plt.subplots(3, len(BOX_MARKERS), figsize=(13, 9), constrained_layout=True)
+    figure, axes = new_figure(3, len(BOX_MARKERS), (13, 9), layout="constrained")
     for c, component in enumerate(COMPONENT_NAMES):
         for m, marker in enumerate(BOX_MARKERS):
             values = [
@@ -78,12 +67,9 @@ def plot_error_maps(
     truth: dict[int, np.ndarray], errors: dict[str, dict[int, np.ndarray]], frames: dict[int, int], path: Path
 ) -> Path:
     """Fig. 5: the real frame (top row) and each method's absolute error (rows) per K (columns); images (C, C)."""
-    plt = _pyplot()
     ks = sorted(truth)
     rows = 1 + len(errors)
-    figure, axes = plt.subplots(
-        rows, len(ks), figsize=(2.2 * len(ks), 2.2 * rows), squeeze=False, constrained_layout=True
-    )
+    figure, axes = new_figure(rows, len(ks), (2.2 * len(ks), 2.2 * rows), layout="constrained")
     # a robust common scale: the 99th percentile of every error map (a poor method would hide the others)
     peak = float(np.percentile([image for by_k in errors.values() for image in by_k.values()], 99)) or 1.0
     for j, k in enumerate(ks):
@@ -109,8 +95,8 @@ def plot_error_maps(
 
 def plot_example_curves(curves: dict[str, np.ndarray], title: str, path: Path) -> Path:
     """Fig. 9: (3, T) global curves (mm/s) of one slice per label (truth, real, K=…), one panel per component."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True, constrained_layout=True)
+    figure, axes = new_figure(3, 1, (8, 9), layout="constrained", sharex=True)
+    axes = axes[:, 0]
     for c, (component, axis) in enumerate(zip(COMPONENT_NAMES, axes, strict=True)):
         for label, values in curves.items():
             frames = values.shape[-1]

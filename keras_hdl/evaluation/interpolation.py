@@ -3,8 +3,8 @@
 For a K, each method fills every dropped frame of every test slice from the two kept
 frames around it (one batched call per method, the gaps of every slice together), on
 the crops of :func:`keras_hdl.evaluation.data.crops_at`. Each filled frame is scored
-against the real one with the metrics of DESIGN §4 (the training validation's
-:func:`keras_hdl.training.train.image_figures`): ω1 = the real frame's myocardium
+against the real one with the metrics of docs/design.md §4 (the training validation's
+:func:`keras_hdl.metrics.image_figures`): ω1 = the real frame's myocardium
 dilated by :data:`keras_hdl.metrics.LV_PADDING_PX` pixels, ω2 = the real frame's
 foreground (normalised magnitude > −0.95); DICE of the mask thresholded at 0.5.
 """
@@ -40,14 +40,12 @@ def interpolate_crops(crops: Crops, interpolator: Interpolator) -> Interpolated:
 
 
 def interpolation_figures(crops: Crops, interpolated: Interpolated) -> dict[str, np.ndarray]:
-    """The DESIGN §4 metrics of every filled frame, (S·M,) each, against the real frames."""
-    from keras_hdl.training.train import image_figures
-
+    """The docs/design.md §4 metrics of every filled frame, (S·M,) each, against the real frames."""
     size = crops.magnitude.shape[-1]
     truth = crops.magnitude[:, interpolated.targets].reshape(-1, size, size)
     truth_mask = crops.mask[:, interpolated.targets].reshape(-1, size, size)
     predicted = interpolated.magnitude.reshape(-1, size, size)
-    figures = image_figures(
+    figures = image_metrics.image_figures(
         predicted, truth, image_metrics.lv_region(truth_mask), image_metrics.foreground_region(truth)
     )
     figures["DICE"] = image_metrics.dice(interpolated.mask.reshape(-1, size, size), truth_mask)

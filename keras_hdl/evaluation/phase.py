@@ -29,18 +29,16 @@ def twin_magnitude(crops: Crops, interpolator: Interpolator) -> np.ndarray:
 
 
 def phase_figures(crops: Crops, phase: np.ndarray) -> dict[str, np.ndarray]:
-    """DESIGN §4 metrics of every (slice, frame, direction) image, (S·T·3,) each, against the real phase."""
-    from keras_hdl.training.train import image_figures, per_direction
-
+    """docs/design.md §4 metrics of every (slice, frame, direction) image, (S·T·3,) each, against the real phase."""
     size = crops.magnitude.shape[-1]
 
     def images(array: np.ndarray) -> np.ndarray:  # (S, T, C, C, 3) → (S·T·3, C, C)
-        return per_direction(array.reshape(-1, size, size, 3))
+        return image_metrics.per_direction(array.reshape(-1, size, size, 3))
 
     def regions(region: np.ndarray) -> np.ndarray:  # (S, T, C, C) bool → the same per direction
         return images(np.repeat(region[..., None], 3, axis=-1))
 
-    return image_figures(
+    return image_metrics.image_figures(
         images(phase),
         images(crops.phase),
         regions(crops.mask > 0.5),

@@ -7,14 +7,13 @@ correlation of twin curves), so the report never states a finding the numbers do
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from keras_hdl.assessment import COMPONENT_NAMES
 from keras_hdl.assessment.agreement import AGREEMENT_NAMES
 from keras_hdl.evaluation.interpolation import LOWER_IS_BETTER
 from keras_hdl.evaluation.velocity import MARKERS, REAL, TRUTH, twin_label
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.markdown import markdown_table
 
 REPORT_FILE, RESULTS_FILE = "report.md", "results.json"
@@ -339,8 +338,7 @@ FURTHER_RESULTS = {
 def write_outputs(results: dict, out_dir: Path) -> dict[str, Path]:
     """Write results.json and report.md into ``out_dir`` atomically; returns their paths."""
     paths = {"results": out_dir / RESULTS_FILE, "report": out_dir / REPORT_FILE}
-    with atomic_path(paths["results"]) as tmp:
-        tmp.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
+    write_json(paths["results"], results, indent=1, allow_nan=False)
     further = [f"- [{name}]({name}): {what}" for name, what in FURTHER_RESULTS.items() if (out_dir / name).is_file()]
     with atomic_path(paths["report"]) as tmp:
         tmp.write_text(

@@ -26,10 +26,16 @@ import json
 from pathlib import Path
 
 from keras_hdl.errors import InputError
-from keras_hdl.model_store import INFO_FILE, NETWORK_FILES, SHIPPED_MODELS, ModelInfo, read_model_info
+from keras_hdl.model_store import (
+    INFO_FILE,
+    NETWORK_FILES,
+    SHIPPED_MODELS,
+    VARIANT_NETWORKS,
+    VARIANTS,
+    ModelInfo,
+    read_model_info,
+)
 
-VARIANTS = ("hdl", "vanilla", "gan")
-VARIANT_NETWORKS = {"hdl": ("interpolator", "phase"), "vanilla": ("interpolator", "phase"), "gan": ("interpolator",)}
 SHIPPED_PRESET = "cpu"
 NO_RUN = "no run (pass --runs or --train-missing)"
 ORIGIN_RUNS, ORIGIN_SHIPPED, ORIGIN_TRAINED = "--runs", "shipped weights", "--train-missing"
@@ -100,7 +106,7 @@ def given_runs(request: RunRequest) -> dict[str, ResolvedRun]:
 def training_folder(request: RunRequest, variant: str) -> Path:
     """Where ``--train-missing`` trains (or finds) ``variant`` (module docstring)."""
     if request.data is None:
-        from keras_hdl.training.sources import cache_dir
+        from keras_hdl.runtime import cache_dir
 
         epochs = "" if request.epochs is None else f"-e{request.epochs}"
         return cache_dir() / "runs" / f"{request.preset}-{variant}-seed{request.seed}{epochs}"

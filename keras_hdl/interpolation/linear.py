@@ -1,4 +1,4 @@
-"""Linear interpolation baseline (DESIGN §2.1).
+"""Linear interpolation baseline (docs/design.md §2.1).
 
 M̃_τ+k = (1 − k/(K+1)) · M_τ + (k/(K+1)) · M_τ+K+1 — the paper's Eq. 2 prints the
 weights swapped; this is the correct form (k = 0 gives M_τ, k = K+1 gives M_τ+K+1).

@@ -2,7 +2,7 @@
 
 Wraps any predictor of an interpolation network (a local :class:`TemporalInterpolator` or
 :class:`VanillaR2UNetInterpolator`, or the ``interpolator`` model of a TF Serving
-deployment), whose named inputs and outputs are (DESIGN §2.1)::
+deployment), whose named inputs and outputs are (docs/design.md §2.1)::
 
     magnitudes (N, H, W, 2) [M_start, M_end] in [−1, 1]    masks (N, H, W, 2) [S_start, S_end] in {0, 1}
     condition  (N, 3) [start, target, end] / T (unwrapped) →  magnitude (N, H, W, 1), mask (N, H, W, 1) in [0, 1]

@@ -1,4 +1,4 @@
-"""Horn–Schunck optical-flow interpolation baseline (DESIGN §2.1), numpy/scipy, vectorised over frames.
+"""Horn–Schunck optical-flow interpolation baseline (docs/design.md §2.1), numpy/scipy, vectorised over frames.
 
 The flow between the two kept magnitudes is computed both ways (coarse to fine), each
 kept frame's image and mask is warped to the target's position along its scaled flow,

@@ -3,7 +3,7 @@
 A series of T frames acquired with K frames dropped between kept ones keeps frames
 0, K+1, 2(K+1), … < T. Each gap runs from a kept frame to the next kept one; the last
 gap runs past the end of the cycle to frame 0 of the next cycle (frame T ≡ 0), so the
-last gap may be shorter than K (DESIGN §2.1). Positions stay *unwrapped* (the last
+last gap may be shorter than K (docs/design.md §2.1). Positions stay *unwrapped* (the last
 gap's end is T) so that the fraction of a target inside its gap is always
 (target − start) / (end − start).
 """
@@ -80,9 +80,16 @@ class Interpolator(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-FRACTION_DECIMALS = 6
+FRACTION_DECIMALS = 5
 """Gap fractions are rounded to this many decimals: positions arrive as float32 frame / T, whose rounding
-would otherwise turn k/(K+1) = 1/2 into 0.4999999 or 0.5000001 and break mask ties (0.5) at random."""
+would otherwise turn k/(K+1) = 1/2 into 0.4999999 or 0.500001 and break mask ties (0.5) at random.
+Near the end of the cycle float32 positions leave a relative error of ~1.5e-6 after the subtractions,
+which 6 decimals did not absorb (0.500001 at T = 50); every fraction is k/m with m <= 7, at least 0.1
+units of the 5th decimal away from a rounding boundary, so 5 decimals give it exactly.
+The interpolator's graph computes the same fraction (:func:`keras_hdl.models.interpolator.gap_fraction`)
+without rounding: there it only weighs a blend and feeds a condition map, where no threshold meets it,
+and a rounding constant (10⁵) would overflow float16 in the TFLite export. Both are tested to agree
+within float32 precision."""
 
 
 def gap_fractions(positions: np.ndarray) -> np.ndarray:

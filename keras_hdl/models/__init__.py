@@ -1,4 +1,4 @@
-"""The networks of DESIGN §2.1 and §2.2 (channels last, named inputs and outputs).
+"""The networks of docs/design.md §2.1 and §2.2 (channels last, named inputs and outputs).
 
 - :class:`TemporalInterpolator`: the multi-head multi-tail R2UNet; :class:`VanillaR2UNetInterpolator`.
 - :class:`PhaseGenerator` (R2UNet 3 → 3, optional foreground-background composite),

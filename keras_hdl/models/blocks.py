@@ -21,7 +21,7 @@ from keras import layers, ops
 
 from keras_hdl.errors import InputError
 
-PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (DESIGN §2.1)
+PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (docs/design.md §2.1)
 NORMS = ("batch", "instance", "group")
 GROUP_NORM_GROUPS = 8  # "group" norm: channels per group = width / 8 (every preset width is a multiple)
 BLOCK_LAYOUT = 2
@@ -207,6 +207,10 @@ class RecurrentUnit(keras.layers.Layer):
     ``norm`` argument also takes ``group`` and ``instance``.
     """
 
+    recompute = False
+    """Recompute the steps in the backward pass instead of keeping their activations (training only; memory
+    for compute): set by :func:`set_recompute`, not saved with the network."""
+
     def __init__(self, filters: int, recurrence: int = 2, norm: str | None = "batch", **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
@@ -222,16 +226,42 @@ class RecurrentUnit(keras.layers.Layer):
                 norm_layer.build(self.conv.compute_output_shape(input_shape))
         super().build(input_shape)
 
-    def _step(self, x, step: int, training):
+    def _step(self, x, step: int, training, batch_moments: list | None = None):
         x = self.conv(x)
-        if self.norms[step] is not None:
-            x = self.norms[step](x, training=training)
+        norm = self.norms[step]
+        if norm is not None and batch_moments is not None:
+            x, mean, variance = _batch_norm_with_batch_moments(norm, x)
+            batch_moments.append((mean, variance))
+        elif norm is not None:
+            x = norm(x, training=training)
         return ops.relu(x)
 
-    def call(self, inputs, training=None):
-        state = self._step(inputs, 0, training)
+    def _steps(self, inputs, training, batch_moments: list | None = None):
+        state = self._step(inputs, 0, training, batch_moments)
         for step in range(1, self.recurrence + 1):
-            state = self._step(inputs + state, step, training)
+            state = self._step(inputs + state, step, training, batch_moments)
+        return state
+
+    def call(self, inputs, training=None):
+        if not (training and self.recompute):
+            return self._steps(inputs, training)
+        if self.norm != "batch":  # stateless norms: the steps can be recomputed as they are
+            return keras.remat(lambda x: self._steps(x, training))(inputs)
+
+        # Batch norm updates its moving statistics as it runs, and an update made inside the
+        # recomputed function is lost (measured: the moving mean moved 1 % as far as without
+        # recomputation). So the steps use the batch statistics and hand them out, and the
+        # moving averages are updated here, once, exactly as BatchNormalization does.
+        def unit(x):
+            batch_moments = []
+            return self._steps(x, training, batch_moments), batch_moments
+
+        state, batch_moments = keras.remat(unit)(inputs)
+        for norm, (mean, variance) in zip(self.norms, batch_moments, strict=True):
+            momentum = norm.momentum
+            mean, variance = ops.stop_gradient(mean), ops.stop_gradient(variance)
+            norm.moving_mean.assign(norm.moving_mean * momentum + mean * (1.0 - momentum))
+            norm.moving_variance.assign(norm.moving_variance * momentum + variance * (1.0 - momentum))
         return state
 
     def compute_output_shape(self, input_shape):
@@ -239,6 +269,36 @@ class RecurrentUnit(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "recurrence": self.recurrence, "norm": self.norm}
+
+
+def _batch_norm_with_batch_moments(norm: layers.BatchNormalization, x):
+    """``norm``'s training-mode output for ``x`` (B, H, W, C) and the batch mean and variance (C,), float32,
+    without updating its moving statistics (computed as :class:`keras.layers.BatchNormalization` does)."""
+    compute_dtype = x.dtype
+    x = ops.cast(x, "float32")
+    mean, variance = ops.moments(x, axes=[0, 1, 2])
+    y = ops.batch_normalization(
+        x,
+        mean,
+        variance,
+        axis=-1,
+        offset=ops.cast(norm.beta, "float32"),
+        scale=ops.cast(norm.gamma, "float32"),
+        epsilon=norm.epsilon,
+    )
+    return ops.cast(y, compute_dtype), mean, variance
+
+
+def set_recompute(network: keras.Model, recompute: bool) -> int:
+    """Switch recomputation of every :class:`RecurrentUnit` in ``network`` on or off; returns how many there are.
+
+    On, a training step keeps only each unit's input for the backward pass and recomputes its
+    ``recurrence + 1`` steps there: the R2 blocks' per-step activations dominate training memory.
+    """
+    units = [layer for layer in network._flatten_layers(include_self=False) if isinstance(layer, RecurrentUnit)]
+    for unit in units:
+        unit.recompute = recompute
+    return len(units)
 
 
 def recurrent_unit(x, filters: int, recurrence: int, norm: str, name: str):

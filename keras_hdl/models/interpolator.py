@@ -1,4 +1,4 @@
-"""Temporal interpolation networks (DESIGN §2.1): the multi-head multi-tail R2UNet and the vanilla R2UNet.
+"""Temporal interpolation networks (docs/design.md §2.1): the multi-head multi-tail R2UNet and the vanilla R2UNet.
 
 Both take the same named inputs (channels last, images in [−1, 1], masks in [0, 1])::
 
@@ -39,7 +39,11 @@ CONDITION_SIZE = 3
 
 
 def gap_fraction(condition):
-    """Position of the target inside its gap, k/(K+1) = (c1 − c0) / (c2 − c0): (B, 3) → (B, 1)."""
+    """Position of the target inside its gap, k/(K+1) = (c1 − c0) / (c2 − c0): (B, 3) → (B, 1).
+
+    The same fraction as the baselines' :func:`~keras_hdl.interpolation.plan.gap_fractions`, unrounded
+    (see :data:`~keras_hdl.interpolation.plan.FRACTION_DECIMALS` for why only the baselines round).
+    """
     span = ops.maximum(condition[:, 2:3] - condition[:, 0:1], 1e-6)
     return (condition[:, 1:2] - condition[:, 0:1]) / span
 

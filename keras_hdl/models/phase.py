@@ -1,4 +1,4 @@
-"""Phase synthesis networks (DESIGN §2.2): the R2UNet generator, the foreground-background
+"""Phase synthesis networks (docs/design.md §2.2): the R2UNet generator, the foreground-background
 composite, and the PatchGAN discriminator.
 
 Generator inputs (channels last, normalised magnitude in [−1, 1])::

@@ -12,11 +12,12 @@ Typical use::
     manifest = write_dataset("out", PhantomConfig(subjects=3), preview=True)
 """
 
-from keras_hdl.phantom.config import PhantomConfig, ScanParams, SubjectParams, draw_scan, draw_subject
+from keras_hdl.phantom.config import PhantomConfig, SubjectParams, draw_subject
 from keras_hdl.phantom.dataset import SCAN_WRITERS, load_manifest, write_dataset
 from keras_hdl.phantom.generate import generate_scan, phantom_scan
 from keras_hdl.phantom.motion import SliceMotion, slice_motion
 from keras_hdl.phantom.preview import write_preview
+from keras_hdl.phantom.scan import ScanParams, draw_scan
 from keras_hdl.phantom.truth import TISSUE_NAMES, GroundTruth, load_truth
 
 __all__ = [

@@ -1,11 +1,26 @@
-"""Phantom settings and per-subject / per-scan random draws (DESIGN §3.2).
+"""Phantom settings and per-subject / per-scan random draws (docs/design.md §3.2).
 
-- :class:`PhantomConfig`: what the user asks for (counts, matrix size, venc, noise model),
-  validated on construction.
+- :class:`PhantomConfig`: what the user asks for (counts, matrix size, venc, noise model,
+  the realism switches), validated on construction.
 - :class:`SubjectParams`: one subject's anatomy, motion and image quality, drawn within
-  healthy ranges by :func:`draw_subject`. Rescans of a subject share it.
-- :class:`ScanParams`: what changes between rescans (in-plane position, noise), drawn by
-  :func:`draw_scan`.
+  healthy ranges by :func:`draw_subject`. Rescans of a subject share it. With
+  ``anatomy="v2"`` it also carries a :class:`WallShape` (trabeculae, uneven and elliptical
+  wall, regional amplitudes, the basal cut).
+- :class:`~keras_hdl.phantom.scan.ScanParams` (in :mod:`keras_hdl.phantom.scan`): what changes between
+  rescans (in-plane position, noise), drawn by :func:`~keras_hdl.phantom.scan.draw_scan`; with
+  ``acquisition="varied"`` (or eddy currents) it also carries an ``Acquisition`` drawn per scan.
+
+Realism switches (all off by default, so the default phantom is today's, byte for byte):
+
+- ``anatomy="v2"``: the motion cues — the slice shows the heart's cross-section at the
+  level the through-plane motion brings into it, and the wall has shapes that make
+  rotation and regional motion visible (:mod:`keras_hdl.phantom.render`).
+- ``acquisition="varied"``: every scan draws its own pixel spacing, matrix, in-plane
+  orientation, LV position, venc, heart rate, frame count, SNR and coil shading.
+- ``aliasing``: phase wraps where |v| > venc instead of clipping.
+- ``eddy_currents``: a smooth, static background-phase offset (a quadratic surface).
+
+:data:`REALISM_V2` names the set the retraining on the new phantom turns on.
 
 Randomness: every draw has its own generator seeded by ``(dataset seed, subject index,
 stream)``, so a subject does not change when more subjects or rescans are asked for, and
@@ -22,6 +37,10 @@ from keras_hdl.errors import InputError
 from keras_hdl.series import DEFAULT_VENC_CM_S
 
 SLICE_REGIONS = ("base", "mid", "apex")
+ANATOMY_MODELS = ("v1", "v2")
+ACQUISITION_MODELS = ("fixed", "varied")
+REALISM_V2 = {"anatomy": "v2", "acquisition": "varied"}
+"""The PhantomConfig settings of "phantom v2": every motion cue and a varied acquisition per scan."""
 BACKGROUND_NOISE_MODELS = ("gaussian", "uniform")
 PAPER_BACKGROUND_MEAN = 0.034
 PAPER_BACKGROUND_STD = 0.034
@@ -65,6 +84,11 @@ class PhantomConfig:
         right_ventricle: ``False`` leaves the RV out of the images (as in a view that does not
             reach it); the insertion points in the ground truth are still those of the RV it
             would have.
+        anatomy: ``"v1"`` (annulus at a fixed level) or ``"v2"`` (motion cues, see module docstring).
+        acquisition: ``"fixed"`` (``size``, ``fov_mm``, ``frames``, ``venc_cm_s`` for every scan) or
+            ``"varied"`` (drawn per scan, :func:`keras_hdl.phantom.scan.draw_acquisition`; those four are then ignored).
+        aliasing: wrap the phase where |v| > venc (default: clip).
+        eddy_currents: add a static quadratic background-phase offset per slice and direction.
     """
 
     subjects: int = 3
@@ -80,6 +104,10 @@ class PhantomConfig:
     background_std: float = PAPER_BACKGROUND_STD
     noise: bool = True
     right_ventricle: bool = True
+    anatomy: str = "v1"
+    acquisition: str = "fixed"
+    aliasing: bool = False
+    eddy_currents: bool = False
 
     def __post_init__(self) -> None:
         _check_int("subjects", self.subjects, 1, MAX_SUBJECTS, "--subjects")
@@ -113,6 +141,12 @@ class PhantomConfig:
                 f"phantom background_noise: unknown model {self.background_noise!r}; "
                 f"choose one of {', '.join(BACKGROUND_NOISE_MODELS)}"
             )
+        for name, value, choices in (
+            ("anatomy", self.anatomy, ANATOMY_MODELS),
+            ("acquisition", self.acquisition, ACQUISITION_MODELS),
+        ):
+            if value not in choices:
+                raise InputError(f"phantom {name}: unknown model {value!r}; choose one of {', '.join(choices)}")
         if not (np.isfinite(self.background_std) and self.background_std >= 0 and abs(self.background_mean) <= 1):
             raise InputError(
                 "phantom background noise: the mean must lie in [-1, 1] and the std be >= 0 (normalised phase units), "
@@ -141,8 +175,16 @@ class PhantomConfig:
         return [SLICE_REGIONS[min(int(level * 3), 2)] for level in self.slice_levels]
 
     def as_dict(self) -> dict:
-        """JSON-ready settings, with the derived field of view and pixel spacing (mm)."""
+        """JSON-ready settings, with the derived field of view and pixel spacing (mm); realism switches when on."""
         settings = dataclasses.asdict(self)
+        for name, default in (
+            ("anatomy", "v1"),
+            ("acquisition", "fixed"),
+            ("aliasing", False),
+            ("eddy_currents", False),
+        ):
+            if settings[name] == default:
+                del settings[name]
         settings["venc_cm_s"] = list(self.venc_cm_s)
         settings["fov_mm"] = self.field_of_view_mm
         settings["pixel_spacing_mm"] = self.pixel_spacing_mm
@@ -211,23 +253,87 @@ class SubjectParams:
     liver_signal: float
     chest_wall_signal: float
     """Signals relative to blood."""
+    wall: WallShape | None = None
+    """The v2 wall (``anatomy="v2"``); ``None`` draws today's annulus at a fixed level."""
 
     def as_dict(self) -> dict:
-        return {
-            key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()
-        }
+        settings = json_ready(dataclasses.asdict(self))
+        if self.wall is None:
+            del settings["wall"]
+        return settings
+
+
+def json_ready(value):
+    """Tuples → lists, recursively (dicts and sequences), for JSON."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [json_ready(item) for item in value]
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
-class ScanParams:
-    """What differs between rescans of one subject: its id, in-plane position and noise."""
+class WallShape:
+    """The v2 wall of one subject: what makes rotation, regional motion and the base visible.
 
-    scan_id: str
-    rescan: int
-    """1-based rescan number."""
-    shift_mm: tuple[float, float]
-    """In-plane shift of the whole patient in the field of view, image (x, y), mm."""
-    noise_seed: int
+    Angles are *material* angles ψ (degrees CCW as displayed, about the LV centre, at
+    end-diastole): every feature turns with the tissue. See :mod:`keras_hdl.phantom.render`.
+    """
+
+    ellipticity: float
+    """ε: the cross-section's radii are scaled by 1 + ε cos 2(ψ − ellipse_angle)."""
+    ellipse_angle_deg: float
+    thickness_variation: float
+    """α: the end-diastolic wall thickness is scaled by 1 + α cos(ψ − thickness_angle)."""
+    thickness_angle_deg: float
+    trabeculae: tuple[tuple[float, float, float], ...]
+    """(angle deg, depth mm, half-width deg) of each endocardial trabecula (raised-cosine bumps into the cavity)."""
+    sector_amplitudes: tuple[float, ...]
+    """In-plane (radial) excursion scale at the centres of six 60° sectors from ψ = 0, interpolated periodically."""
+    hypokinesis: tuple[float, float, float]
+    """(centre deg, half-width deg, depth): a Gaussian dip of the excursion scale; depth 0 in most subjects."""
+    base_gap_deg: float
+    """Where the myocardium ends first above the base (the outflow-tract side)."""
+    base_extent_mm: float | None
+    """How far above the basal plane (level 0) the wall reaches opposite the gap (0 at the gap itself);
+    ``None``: the wall goes on above the base (no cut)."""
+
+    @classmethod
+    def plain(cls) -> WallShape:
+        """A circular, even, smooth wall, uniform motion, reaching far above the base (tests isolate cues)."""
+        return cls(0.0, 0.0, 0.0, 0.0, (), (1.0,) * NUM_AMPLITUDE_SECTORS, (0.0, 30.0, 0.0), 0.0, None)
+
+
+NUM_AMPLITUDE_SECTORS = 6
+HYPOKINESIS_PROBABILITY = 0.3
+
+
+def draw_wall_shape(seed: int, index: int) -> WallShape:
+    """The v2 wall of subject ``index`` (its own random stream: today's subject draws do not change)."""
+    rng = subject_stream(seed, index, WALL_STREAM)
+
+    def uniform(low: float, high: float, size: int | None = None):
+        values = np.round(rng.uniform(low, high, size), 6)
+        return float(values) if size is None else tuple(float(v) for v in values)
+
+    count = int(rng.integers(10, 17))
+    angles = np.sort(rng.uniform(0, 360, count))
+    trabeculae = tuple((round(float(angle), 6), uniform(1.5, 3.5), uniform(5, 10)) for angle in angles)
+    hypokinetic = rng.random() < HYPOKINESIS_PROBABILITY
+    return WallShape(
+        ellipticity=uniform(0.03, 0.1),
+        ellipse_angle_deg=uniform(0, 180),
+        thickness_variation=uniform(0.1, 0.25),
+        thickness_angle_deg=uniform(0, 360),
+        trabeculae=trabeculae,
+        sector_amplitudes=uniform(0.8, 1.2, NUM_AMPLITUDE_SECTORS),
+        hypokinesis=(uniform(0, 360), uniform(30, 60), uniform(0.4, 0.7) if hypokinetic else 0.0),
+        base_gap_deg=uniform(0, 360),
+        base_extent_mm=uniform(40, 55),
+    )
+
+
+WALL_STREAM = 1000
 
 
 def subject_id(index: int) -> str:
@@ -235,13 +341,13 @@ def subject_id(index: int) -> str:
     return f"subj{index + 1:03d}"
 
 
-def _stream(seed: int, subject_index: int, stream: int) -> np.random.Generator:
+def subject_stream(seed: int, subject_index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(subject_index), int(stream)])
 
 
-def draw_subject(seed: int, index: int) -> SubjectParams:
-    """The 0-based subject ``index`` of the dataset with ``seed``: healthy-range draws."""
-    rng = _stream(seed, index, 0)
+def draw_subject(seed: int, index: int, anatomy: str = "v1") -> SubjectParams:
+    """The 0-based subject ``index`` of the dataset with ``seed``: healthy-range draws (and its v2 wall)."""
+    rng = subject_stream(seed, index, 0)
 
     def uniform(low: float, high: float) -> float:
         return round(float(rng.uniform(low, high)), 6)
@@ -278,16 +384,5 @@ def draw_subject(seed: int, index: int) -> SubjectParams:
         myocardium_signal=uniform(0.25, 0.35),
         liver_signal=uniform(0.4, 0.55),
         chest_wall_signal=uniform(0.5, 0.7),
-    )
-
-
-def draw_scan(seed: int, subject_index: int, rescan_index: int) -> ScanParams:
-    """The 0-based ``rescan_index`` of subject ``subject_index``: its own position and noise."""
-    rng = _stream(seed, subject_index, 1 + rescan_index)
-    shift = rng.uniform(-8, 8, size=2)
-    return ScanParams(
-        scan_id=f"{subject_id(subject_index)}_scan{rescan_index + 1}",
-        rescan=rescan_index + 1,
-        shift_mm=(round(float(shift[0]), 6), round(float(shift[1]), 6)),
-        noise_seed=int(rng.integers(0, 2**63 - 1)),
+        wall=draw_wall_shape(seed, index) if anatomy == "v2" else None,
     )

@@ -7,6 +7,12 @@ Layout of ``OUT_DIR`` (written atomically: built beside it, renamed at the end):
       <scan_id>/series.npz     the series (format "npz"; other writers add their files)
       <scan_id>/truth.npz      ground truth (see keras_hdl.phantom.truth)
       preview.png              with preview=True: montage of the first scan's middle slice
+                               (varied acquisition: the middle slice of up to 8 scans)
+
+Each scan's manifest entry lists its ``acquisition`` (matrix, pixel spacing, frames, RR
+interval and heart rate, venc, SNR and its band, in-plane rotation, LV offset, coil;
+:meth:`keras_hdl.phantom.scan.Acquisition.as_dict`) and, with eddy currents, their
+coefficients ``eddy_mm_s``: a per-variant report groups scans by these fields.
 
 Scan ids are ``subj003_scan1`` (1-based). Splits are by subject (a subject's rescans
 stay together): a seeded shuffle of the subjects, then about 70 / 15 / 15 % for
@@ -29,11 +35,13 @@ import numpy as np
 from keras_hdl import __version__
 from keras_hdl.dicom import dicom_classic_scan_writer, dicom_scan_writer
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
-from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
+from keras_hdl.io_utils import atomic_path, write_json
+from keras_hdl.phantom.config import PhantomConfig, draw_subject
 from keras_hdl.phantom.generate import generate_scan
-from keras_hdl.phantom.preview import write_preview
+from keras_hdl.phantom.preview import VARIETY_PREVIEW_SCANS, VarietyPanel, write_preview, write_variety_preview
+from keras_hdl.phantom.scan import draw_scan
 from keras_hdl.phantom.truth import TRUTH_FILE
+from keras_hdl.runtime import cache_dir
 from keras_hdl.series import Series
 
 MANIFEST_FILE = "manifest.json"
@@ -101,21 +109,24 @@ def write_dataset(
         raise InputError(f"phantom format: unknown format {scan_format!r}; choose one of {', '.join(SCAN_WRITERS)}")
     check_output_dir(out_dir, overwrite)
     writer = SCAN_WRITERS[scan_format]
-    subjects = [draw_subject(config.seed, index) for index in range(config.subjects)]
+    subjects = [draw_subject(config.seed, index, config.anatomy) for index in range(config.subjects)]
     splits = split_subjects([subject.subject_id for subject in subjects], config.seed)
     split_of = {sid: split for split, sids in splits.items() for sid in sids}
 
     scans = []
+    panels: list[VarietyPanel] = []
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for subject_index, subject in enumerate(subjects):
             for rescan_index in range(config.rescans):
-                scan = draw_scan(config.seed, subject_index, rescan_index)
+                scan = draw_scan(config.seed, subject_index, rescan_index, config)
                 series, truth = generate_scan(subject, scan, config)
                 scan_dir = tmp / scan.scan_id
                 scan_dir.mkdir()
                 files = [f"{scan.scan_id}/{name}" for name in writer(series, scan_dir)]
                 truth.save(scan_dir / TRUTH_FILE)
+                acquisition = scan.acquisition_for(subject, config)
+                extra = {} if scan.eddy_mm_s is None else {"eddy_mm_s": [list(c) for c in scan.eddy_mm_s]}
                 scans.append(
                     {
                         "scan_id": scan.scan_id,
@@ -125,15 +136,21 @@ def write_dataset(
                         "slice_labels": list(truth.slice_labels),
                         "files": files,
                         "truth": f"{scan.scan_id}/{TRUTH_FILE}",
+                        "acquisition": acquisition.as_dict(),
+                        **extra,
                     }
                 )
-                if preview and subject_index == 0 and rescan_index == 0:
+                if preview and config.acquisition == "varied" and len(panels) < VARIETY_PREVIEW_SCANS:
+                    panels.append(VarietyPanel.of(series, truth, scan.scan_id, acquisition))
+                elif preview and subject_index == 0 and rescan_index == 0:
                     write_preview(
                         tmp / PREVIEW_FILE,
                         series,
                         end_systolic_frame=truth.end_systolic_frame,
                         title=f"{scan.scan_id} {truth.slice_labels[series.num_slices // 2]} (phantom)",
                     )
+        if panels:
+            write_variety_preview(tmp / PREVIEW_FILE, panels)
         manifest = {
             "manifest_version": MANIFEST_VERSION,
             "generator": f"keras-hdl {__version__} phantom",
@@ -146,7 +163,7 @@ def write_dataset(
             "scans": scans,
             "preview": PREVIEW_FILE if preview else None,
         }
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / MANIFEST_FILE, manifest)
     return manifest
 
 
@@ -157,3 +174,17 @@ def load_manifest(out_dir: str | Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise InputError(f"{path}: not a readable phantom manifest ({err}); is this a phantom dataset folder?") from err
+
+
+DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0)
+"""The built-in phantom (`keras-hdl train` without --data, evaluation): 12 subjects × 3 slices × 50 frames at 128 px."""
+
+
+def default_phantom_dir() -> Path:
+    """The built-in phantom dataset in the cache folder (:func:`~keras_hdl.runtime.cache_dir`), made on first use."""
+    config = DEFAULT_PHANTOM
+    folder = cache_dir() / f"phantom-{config.subjects}x{config.size}px-seed{config.seed}"
+    if not (folder / MANIFEST_FILE).is_file():
+        print(f"generating the built-in phantom dataset into {folder} (once)")
+        write_dataset(folder, config, overwrite=True)
+    return folder

@@ -1,4 +1,4 @@
-"""Analytic LV motion of the phantom: time courses, material points and velocities (DESIGN §3.2).
+"""Analytic LV motion of the phantom: time courses, material points and velocities (docs/design.md §3.2).
 
 Geometry and signs (the velocity assessment uses exactly these)
 ---------------------------------------------------------------
@@ -44,7 +44,7 @@ For T = 50 the peaks fall at frames ≈ 4–5 (window 1–15), ≈ 19–22 (wind
 
 The excursions ΔR, Φ, D and the early fractions e are calibrated from each subject's
 target global peaks (mean over the wall), so the ground-truth curves land in the healthy
-ranges of DESIGN §3.2.
+ranges of docs/design.md §3.2.
 """
 
 from __future__ import annotations
@@ -271,6 +271,17 @@ class SliceMotion:
         return np.stack([radial, circumferential, self.longitudinal_velocity_mm_s(tau)], axis=1)
 
 
+def end_diastolic_radii(subject: SubjectParams, levels) -> tuple[np.ndarray, np.ndarray]:
+    """End-diastolic endocardial radius and wall thickness (mm) at long-axis ``levels`` (0 base … 1 apex, any shape).
+
+    Both taper linearly from base to apex; levels below 0 (above the basal plane) extrapolate.
+    """
+    levels = np.asarray(levels, np.float64)
+    endo_ed = subject.endo_radius_mm * (1.0 - (1.0 - subject.apex_radius_scale) * levels)
+    wall_ed = subject.wall_thickness_mm * (1.0 - (1.0 - APEX_WALL_SCALE) * levels)
+    return endo_ed, wall_ed
+
+
 def slice_motion(subject: SubjectParams, levels) -> SliceMotion:
     """Calibrate the motion of slices at ``levels`` (S,) (0 base … 1 apex) from the subject's targets."""
     levels = np.asarray(levels, np.float64)
@@ -286,8 +297,7 @@ def slice_motion(subject: SubjectParams, levels) -> SliceMotion:
     systolic_done = fraction_at_peak(SYSTOLIC_PULSE_WEIGHTS)
     filling_done = fraction_at_peak(EARLY_FILLING_PULSE_WEIGHTS)
 
-    endo_ed = subject.endo_radius_mm * (1.0 - (1.0 - subject.apex_radius_scale) * levels)
-    wall_ed = subject.wall_thickness_mm * (1.0 - (1.0 - APEX_WALL_SCALE) * levels)
+    endo_ed, wall_ed = end_diastolic_radii(subject, levels)
     area_constant = (endo_ed + wall_ed) ** 2 - endo_ed**2
     drop_linear, drop_square = RADIAL_LEVEL_DROP
     radial_systolic = subject.radial_systolic_mm_s * (1.0 - drop_linear * levels - drop_square * levels**2)

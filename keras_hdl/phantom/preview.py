@@ -1,18 +1,22 @@
-"""PNG montage of one slice: magnitude, vx, vy, vz and the myocardium mask at end-diastole,
+"""PNG montages: one slice's magnitude, vx, vy, vz and the myocardium mask at end-diastole,
 peak systole and end-systole (velocities are near zero at end-diastole and end-systole, so
-the peak-systolic row is where the motion shows)."""
+the peak-systolic row is where the motion shows) — or, for a varied acquisition, the
+middle slice of several scans side by side, so the variety shows."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import save_png
+from keras_hdl.plotting import new_figure
 from keras_hdl.series import Series
 
 VELOCITY_TITLES = ("vx (cm/s, +right)", "vy (cm/s, +down)", "vz (cm/s, +apex)")
+VARIETY_PREVIEW_SCANS = 8
 COLOUR_RANGE_PERCENTILE = 99.0
 
 
@@ -37,8 +41,6 @@ def write_preview(
             myocardium (smallest cavity).
         title: a line shown above the montage.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from scipy import ndimage
 
     if series.phase is None or series.masks is None:
@@ -75,10 +77,12 @@ def write_preview(
         ],
         (masks.astype(np.float32), "LV myocardium mask", "gray", 0.0, 1.0, "outside (0) / myocardium (1)"),
     ]
-    figure = Figure(figsize=(14, 9.5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(
-        len(frames), len(columns), gridspec_kw={"left": 0.06, "right": 0.99, "top": 0.91, "bottom": 0.04}
+    figure, axes = new_figure(
+        len(frames),
+        len(columns),
+        (14, 9.5),
+        dpi=100,
+        gridspec_kw={"left": 0.06, "right": 0.99, "top": 0.91, "bottom": 0.04},
     )
     for column, (images, name, colormap, low, high, unit) in enumerate(columns):
         for row, frame in enumerate(frames):
@@ -97,4 +101,57 @@ def write_preview(
         f"{'/'.join(f'{v:g}' for v in series.venc)} cm/s".strip(),
         fontsize=11,
     )
+    return save_png(figure, path)
+
+
+@dataclasses.dataclass(frozen=True)
+class VarietyPanel:
+    """One scan of the variety montage: its middle slice at end-diastole and end-systole.
+
+    Attributes:
+        magnitude: (2, H, W) scanner units; masks: (2, H, W) bool; caption: the acquisition in one line.
+    """
+
+    magnitude: np.ndarray
+    masks: np.ndarray
+    caption: str
+
+    @classmethod
+    def of(cls, series: Series, truth, scan_id: str, acquisition) -> VarietyPanel:
+        """The panel of a phantom scan (``truth``: its GroundTruth, ``acquisition``: its Acquisition)."""
+        frames = [0, truth.end_systolic_frame]
+        middle = series.num_slices // 2
+        return cls(
+            magnitude=series.magnitude[frames, middle],
+            masks=series.masks[frames, middle],
+            caption=(
+                f"{scan_id}: {acquisition.rows}x{acquisition.cols} px, {acquisition.spacing_mm:.2f} mm, "
+                f"{acquisition.frames} fr, {acquisition.heart_rate_bpm:.0f} bpm\nvenc "
+                f"{'/'.join(f'{v:.0f}' for v in acquisition.venc_cm_s)} cm/s, SNR {acquisition.snr:.0f} "
+                f"({acquisition.snr_band})"
+            ),
+        )
+
+
+def write_variety_preview(path: str | Path, panels: list[VarietyPanel]) -> Path:
+    """Write the variety montage (PNG, atomic): a column per scan, end-diastole over end-systole, wall outlined."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise InputError("preview: no scans to show")
+    figure = Figure(figsize=(3.2 * len(panels), 7.0), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(2, len(panels), squeeze=False, gridspec_kw={"left": 0.03, "right": 0.99, "top": 0.86})
+    for column, panel in enumerate(panels):
+        for row, label in enumerate(("end-diastole", "end-systole")):
+            image = panel.magnitude[row]
+            axes[row, column].imshow(image, cmap="gray", vmin=0.0, vmax=float(np.percentile(image, 99.5)))
+            axes[row, column].contour(panel.masks[row], levels=[0.5], colors="tab:red", linewidths=0.6)
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+            if column == 0:
+                axes[row, column].set_ylabel(label, fontsize=10)
+        axes[0, column].set_title(panel.caption, fontsize=8)
+    figure.suptitle("phantom acquisitions (middle slice; red: LV myocardium mask)", fontsize=11)
     return save_png(figure, path)

@@ -11,16 +11,34 @@ RV and the papillary muscles turn with the LV rotation φ(t) about the LV centre
 papillary muscles follow the cavity's homologous radial motion, so twist is visible.
 The masks hold the LV myocardium only (pixel centre inside the annulus).
 
+With a :class:`~keras_hdl.phantom.config.WallShape` (``anatomy="v2"``) the heart carries
+the motion cues of a real scan:
+
+- **through-plane motion shows in-plane**: the slice is fixed in the scanner while the
+  heart moves through it by z(t) towards the apex, so at frame t the slice cuts the
+  heart's material from long-axis level a(t) = level − z(t) / L (L = base-to-apex
+  distance): end-diastolic radii, wall thickness and the RV's size are those of level
+  a(t). Above the basal plane (a < 0) the wall ends at material angle ψ where
+  −a L > extent · (1 − cos(ψ − gap)) / 2, so a basal slice loses myocardium on the
+  outflow side near end-systole (blood there).
+- **visible rotation**: the cross-section is elliptical (radii × 1 + ε cos 2(ψ − ψ_e)),
+  the wall thickness uneven (× 1 + α cos(ψ − ψ_w)) and the endocardium carries
+  trabeculae (bumps into the cavity); all are functions of the material angle
+  ψ = θ − φ(t), so they turn with the tissue.
+- **regional amplitudes**: the in-plane excursion at material angle ψ is m(ψ) ΔR (six
+  sector amplitudes interpolated periodically, times an optional hypokinetic dip): each
+  angle is its own incompressible annulus with circular-equivalent endocardial radius
+  r_c(ψ, t) = r_endo,ED(a) − m(ψ) ΔR s(t), and the velocity at a pixel of elliptical
+  radius r / (1 + ε cos 2(ψ − ψ_e)) follows the annulus formulas with r_c and its rate.
+The ground truth is still the mask mean of exactly this per-pixel field.
+
 Velocity (noise-free, mm/s in image axes, see :mod:`keras_hdl.phantom.motion` for signs):
 inside the heart (LV, RV, papillary muscles) the analytic field — inward radial
 v_r(r, t), circumferential r dφ/dt, through-plane dz/dt — turned into (vx, vy) with
 :func:`keras_hdl.geometry.cylindrical_unit_vectors`; static tissue is at rest.
 
-Acquisition: the magnitude is blurred (Gaussian, σ = 0.5 px), then gets Rician noise
-|signal + σ (n₁ + i n₂)| and is rounded to scanner units. The phase of a tissue pixel
-encodes its velocity with venc plus Gaussian noise of std venc / (π · SNR_local) (phase
-noise of a pixel with signal-to-noise ratio SNR_local); pixels darker than 10 % of blood
-(air, lungs) get the configured background noise instead.
+Acquisition (blur, coil shading, noise, phase encoding): :mod:`keras_hdl.phantom.acquire`; the wall's
+shape and motion: :mod:`keras_hdl.phantom.wall`.
 """
 
 from __future__ import annotations
@@ -28,18 +46,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import ndimage
 
 from keras_hdl.geometry import cylindrical_unit_vectors
-from keras_hdl.phantom.config import PhantomConfig, ScanParams, SubjectParams
-from keras_hdl.phantom.motion import SliceMotion, radial_inward_velocity
+from keras_hdl.phantom.config import PhantomConfig, SubjectParams
+from keras_hdl.phantom.motion import SliceMotion, end_diastolic_radii
+from keras_hdl.phantom.scan import Acquisition
 from keras_hdl.phantom.truth import TISSUE_CODES
-from keras_hdl.series import PHASE_LEVELS, denormalize_phase, velocity_to_phase
+from keras_hdl.phantom.wall import annulus_wall, cut_levels, per_frame, v2_wall
 
 MM_S_PER_CM_S = 10.0
-BLUR_SIGMA_PX = 0.5
-BACKGROUND_SIGNAL_FRACTION = 0.1
-"""Pixels whose noise-free signal is below this fraction of blood get background phase noise."""
 
 Ellipse = tuple[tuple[float, float], tuple[float, float], float]
 """Centre (X, up) mm about the LV centre, semi-axes mm, angle of the first axis (degrees CCW as displayed)."""
@@ -77,22 +92,39 @@ class ImageGrid:
     """Offset along image x (columns)."""
     dy: np.ndarray
     """Offset along image y (rows, downwards)."""
+    rotation_rad: float = 0.0
+    """The anatomy's in-plane rotation, CCW as displayed."""
 
     @classmethod
-    def for_scan(cls, subject: SubjectParams, scan: ScanParams, config: PhantomConfig) -> ImageGrid:
-        spacing = config.pixel_spacing_mm
-        middle = (config.size - 1) / 2.0
-        centre_x = middle + (subject.heart_offset_mm[0] + scan.shift_mm[0]) / spacing
-        centre_y = middle + (subject.heart_offset_mm[1] + scan.shift_mm[1]) / spacing
-        index = np.arange(config.size, dtype=np.float64)
-        dx = np.broadcast_to((index[None, :] - centre_x) * spacing, (config.size, config.size))
-        dy = np.broadcast_to((index[:, None] - centre_y) * spacing, (config.size, config.size))
-        return cls(spacing, (centre_x, centre_y), dx, dy)
+    def for_acquisition(cls, acquisition: Acquisition) -> ImageGrid:
+        spacing, shape = acquisition.spacing_mm, (acquisition.rows, acquisition.cols)
+        centre_x = (acquisition.cols - 1) / 2.0 + acquisition.lv_offset_mm[0] / spacing
+        centre_y = (acquisition.rows - 1) / 2.0 + acquisition.lv_offset_mm[1] / spacing
+        dx = np.broadcast_to((np.arange(shape[1], dtype=np.float64)[None, :] - centre_x) * spacing, shape)
+        dy = np.broadcast_to((np.arange(shape[0], dtype=np.float64)[:, None] - centre_y) * spacing, shape)
+        return cls(spacing, (centre_x, centre_y), dx, dy, float(np.deg2rad(acquisition.rotation_deg)))
 
     @property
     def up(self) -> np.ndarray:
         """(H, W) offset upwards as displayed (−dy), mm."""
         return -self.dy
+
+    @property
+    def anatomy_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W) each: pixel centres in the anatomy's own (X, up) frame (the image turned back by the rotation), mm."""
+        if self.rotation_rad == 0.0:
+            return self.dx, self.up
+        cos, sin = np.cos(self.rotation_rad), np.sin(self.rotation_rad)
+        return cos * self.dx + sin * self.up, cos * self.up - sin * self.dx
+
+    @property
+    def centre_offset_mm(self) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W) each: pixel centres from the field-of-view centre along image x and y, mm."""
+        rows, cols = self.dx.shape
+        return (
+            self.dx + ((self.centre_xy_px[0] - (cols - 1) / 2.0) * self.spacing_mm),
+            self.dy + ((self.centre_xy_px[1] - (rows - 1) / 2.0) * self.spacing_mm),
+        )
 
     @property
     def radius(self) -> np.ndarray:
@@ -103,7 +135,10 @@ class ImageGrid:
         return np.clip(0.5 - signed_distance / self.spacing_mm, 0.0, 1.0).astype(np.float32)
 
     def pixel_of(self, x_mm: np.ndarray, up_mm: np.ndarray) -> np.ndarray:
-        """(..., 2) pixel (row, col) of points given about the LV centre in (X, up) mm."""
+        """(..., 2) pixel (row, col) of points given about the LV centre in the anatomy's (X, up) mm."""
+        if self.rotation_rad != 0.0:
+            cos, sin = np.cos(self.rotation_rad), np.sin(self.rotation_rad)
+            x_mm, up_mm = cos * x_mm - sin * up_mm, sin * x_mm + cos * up_mm
         return np.stack(
             [self.centre_xy_px[1] - up_mm / self.spacing_mm, self.centre_xy_px[0] + x_mm / self.spacing_mm], -1
         )
@@ -142,6 +177,7 @@ class Scene:
         labels: (T, S, H, W) uint8 tissue codes (:data:`keras_hdl.phantom.truth.TISSUE_NAMES`).
         radial_mm_s, circumferential_mm_s: (T, S, H, W) float32 analytic components about the LV centre.
         insertion_points_rc_px: (T, S, 2, 2) anterior and inferior RV insertion points, pixel (row, col).
+        endo_radius_mm, epi_radius_mm: (S, T) the LV's circular-equivalent radii in the slice, mm.
     """
 
     signal: np.ndarray
@@ -151,6 +187,8 @@ class Scene:
     radial_mm_s: np.ndarray
     circumferential_mm_s: np.ndarray
     insertion_points_rc_px: np.ndarray
+    endo_radius_mm: np.ndarray
+    epi_radius_mm: np.ndarray
 
 
 def _static_anatomy(subject: SubjectParams, grid: ImageGrid, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +199,7 @@ def _static_anatomy(subject: SubjectParams, grid: ImageGrid, levels: np.ndarray)
     body_centre, body_axes, body_angle = BODY
     inside_chest_wall = (body_centre, tuple(axis - CHEST_WALL_THICKNESS_MM for axis in body_axes), body_angle)
     liver_growth = (1.0 + LIVER_LEVEL_GROWTH * levels)[:, None, None]  # (S, 1, 1)
+    x, up = grid.anatomy_xy
     shapes = [
         (BODY, 1.0, subject.chest_wall_signal, "chest_wall"),
         (inside_chest_wall, 1.0, SIGNAL["body"], "body"),
@@ -169,18 +208,20 @@ def _static_anatomy(subject: SubjectParams, grid: ImageGrid, levels: np.ndarray)
         (AORTA, 1.0, SIGNAL["aorta"], "aorta"),
     ]
     for (centre, (semi_a, semi_b), angle_deg), scale, value, tissue in shapes:
-        distance = ellipse_distance(
-            grid.dx[None], grid.up[None], centre, (semi_a * scale, semi_b * scale), np.deg2rad(angle_deg)
-        )
+        distance = ellipse_distance(x[None], up[None], centre, (semi_a * scale, semi_b * scale), np.deg2rad(angle_deg))
         _paint(signal, labels, grid.coverage(distance), value, tissue)
     return signal, labels
 
 
 def _rv_geometry(
-    subject: SubjectParams, motion: SliceMotion, rotation: np.ndarray
+    subject: SubjectParams, epi_ed: np.ndarray, levels: np.ndarray, rotation: np.ndarray
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """The RV's outer ellipse: centre (X, up) (T, S) mm, semi-axes (S,) mm, direction (T, S) rad."""
-    scale = motion.epi_radius_ed_mm * (1.0 - RV_APEX_SHRINK * motion.levels)  # (S,)
+    """The RV's outer ellipse: centre (X, up) (T, S) mm, semi-axes (S,) or (T, S) mm, direction (T, S) rad.
+
+    ``epi_ed`` and ``levels``: the LV's end-diastolic epicardial radius (mm) and long-axis level
+    of the cut, (S,) or, when the cut moves through the heart, (T, S).
+    """
+    scale = epi_ed * (1.0 - RV_APEX_SHRINK * levels)
     direction = np.deg2rad(subject.rv_angle_deg) + rotation  # (T, S)
     distance = RV_DISTANCE * scale
     centre = (distance * np.cos(direction), distance * np.sin(direction))
@@ -203,7 +244,7 @@ def _insertion_points(grid: ImageGrid, epi: np.ndarray, rv_centre, rv_axes, rv_d
             x,
             up,
             (rv_centre[0][expand], rv_centre[1][expand]),
-            (rv_axes[0][:, None], rv_axes[1][:, None]),
+            (rv_axes[0][..., None], rv_axes[1][..., None]),
             rv_direction[expand],
         )
         <= 0
@@ -215,32 +256,31 @@ def _insertion_points(grid: ImageGrid, epi: np.ndarray, rv_centre, rv_axes, rv_d
 
 
 def render_scene(
-    subject: SubjectParams, scan: ScanParams, config: PhantomConfig, motion: SliceMotion, grid: ImageGrid
+    subject: SubjectParams, config: PhantomConfig, motion: SliceMotion, grid: ImageGrid, frames: int
 ) -> Scene:
     """Noise-free signal, velocity, masks and labels of every frame and slice (see module docstring)."""
-    frames = config.frames
     tau = np.arange(frames) / frames
-
-    def per_frame(curves: np.ndarray) -> np.ndarray:
-        """(S, T) motion curve → (T, S, 1, 1) float32, ready to broadcast over pixels."""
-        return curves.T[..., None, None].astype(np.float32)
-
-    endo = per_frame(motion.endo_radius_mm(tau))
-    epi = per_frame(motion.epi_radius_mm(tau))
-    endo_rate = per_frame(motion.endo_radius_rate_mm_s(tau))
-    rotation = motion.rotation_rad(tau).T
-    rotation_rate = per_frame(motion.rotation_rate_rad_s(tau))
+    rotation = motion.rotation_rad(tau).T  # (T, S)
     through_plane = per_frame(motion.longitudinal_velocity_mm_s(tau))
 
     static_signal, static_labels = _static_anatomy(subject, grid, motion.levels)
     signal = np.repeat(static_signal[None], frames, axis=0)
     labels = np.repeat(static_labels[None], frames, axis=0)
-    x, up, radius = grid.dx.astype(np.float32), grid.up.astype(np.float32), grid.radius.astype(np.float32)
+    x, up = (axis.astype(np.float32) for axis in grid.anatomy_xy)
+    radius = grid.radius.astype(np.float32)
+    if subject.wall is None:
+        wall = annulus_wall(motion, tau, radius)
+        rv_epi, rv_levels = motion.epi_radius_ed_mm, motion.levels
+    else:
+        wall = v2_wall(subject, motion, tau, grid, radius)
+        levels = cut_levels(subject, motion, tau)
+        endo_ed, wall_thickness = end_diastolic_radii(subject, levels.T)
+        rv_epi, rv_levels = endo_ed + wall_thickness, levels.T
 
-    rv_centre, rv_axes, rv_direction = _rv_geometry(subject, motion, rotation)
+    rv_centre, rv_axes, rv_direction = _rv_geometry(subject, rv_epi, rv_levels, rotation)
     expand = (..., None, None)
     rv_centre_per_frame = (rv_centre[0][expand].astype(np.float32), rv_centre[1][expand].astype(np.float32))
-    rv_outer_axes = tuple(axis[:, None, None].astype(np.float32) for axis in rv_axes)
+    rv_outer_axes = tuple(axis[expand].astype(np.float32) for axis in rv_axes)
     rv_inner_axes = tuple(axis - np.float32(RV_WALL_MM) for axis in rv_outer_axes)
     rv_angle = rv_direction[expand].astype(np.float32)
     rv_outer = ellipse_distance(x, up, rv_centre_per_frame, rv_outer_axes, rv_angle)
@@ -248,67 +288,45 @@ def render_scene(
     if config.right_ventricle:
         _paint(signal, labels, grid.coverage(rv_outer), SIGNAL["rv_wall"], "rv_wall")
         _paint(signal, labels, grid.coverage(rv_inner), SIGNAL["rv_blood"], "rv_blood")
-    _paint(signal, labels, grid.coverage(radius - epi), subject.myocardium_signal, "lv_myocardium")
-    _paint(signal, labels, grid.coverage(radius - endo), SIGNAL["lv_blood"], "lv_blood")
+    outline = grid.coverage(radius - wall.epi)
+    if wall.present is None:
+        _paint(signal, labels, outline, subject.myocardium_signal, "lv_myocardium")
+        _paint(signal, labels, grid.coverage(radius - wall.endo), SIGNAL["lv_blood"], "lv_blood")
+    else:  # above the basal plane the outline holds blood where the wall has ended
+        _paint(signal, labels, outline * wall.present, subject.myocardium_signal, "lv_myocardium")
+        _paint(signal, labels, outline * ~wall.present, SIGNAL["lv_blood"], "lv_blood")
+        _paint(signal, labels, grid.coverage(radius - wall.endo), SIGNAL["lv_blood"], "lv_blood")
     papillary_radius = (PAPILLARY_SIZE * motion.endo_radius_ed_mm[:, None, None]).astype(np.float32)
+    endo_circle = per_frame(wall.endo_mean)
     for angle_deg in subject.papillary_angles_deg:
         angle = (np.deg2rad(angle_deg) + rotation)[expand].astype(np.float32)
-        distance_from_centre = PAPILLARY_RADIAL_POSITION * endo
+        distance_from_centre = PAPILLARY_RADIAL_POSITION * endo_circle
         blob = np.hypot(x - distance_from_centre * np.cos(angle), up - distance_from_centre * np.sin(angle))
         _paint(signal, labels, grid.coverage(blob - papillary_radius), subject.myocardium_signal, "papillary")
     signal *= np.float32(subject.signal_scale)
 
-    in_heart = (radius <= epi) | ((rv_outer <= 0) & config.right_ventricle)
-    radial = radial_inward_velocity(radius, endo, endo_rate).astype(np.float32) * in_heart
-    circumferential = (radius * rotation_rate).astype(np.float32) * in_heart
+    in_heart = (radius <= wall.epi) | ((rv_outer <= 0) & config.right_ventricle)
+    radial = wall.inward * in_heart
+    circumferential = wall.circumferential * in_heart
     radial_dir, circumferential_dir = cylindrical_unit_vectors(grid.dx, grid.dy)
     velocity = np.empty((frames, motion.levels.size, 3, *radius.shape), np.float32)
     for axis in range(2):
         velocity[:, :, axis] = radial * radial_dir[..., axis] + circumferential * circumferential_dir[..., axis]
     velocity[:, :, 2] = np.broadcast_to(through_plane, in_heart.shape) * in_heart
+    masks = (radius >= wall.endo) & (radius <= wall.epi)
+    if wall.present is not None:
+        masks &= wall.present
 
     return Scene(
         signal=signal,
         velocity_mm_s=velocity,
-        masks=(radius >= endo) & (radius <= epi),
+        masks=masks,
         labels=labels,
         radial_mm_s=radial,
         circumferential_mm_s=circumferential,
-        insertion_points_rc_px=_insertion_points(grid, epi[..., 0, 0], rv_centre, rv_axes, rv_direction),
+        insertion_points_rc_px=_insertion_points(
+            grid, wall.epi_mean.T.astype(np.float32), rv_centre, rv_axes, rv_direction
+        ),
+        endo_radius_mm=wall.endo_mean,
+        epi_radius_mm=wall.epi_mean,
     )
-
-
-def acquire(
-    scene: Scene, subject: SubjectParams, scan: ScanParams, config: PhantomConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude (T, S, H, W) and raw phase (T, S, 3, H, W), both float32, from a noise-free scene.
-
-    With ``config.noise`` off: no Rician noise, no phase noise, air at zero velocity (raw 2048).
-    """
-    rng = np.random.default_rng(scan.noise_seed)
-    blurred = ndimage.gaussian_filter(scene.signal, sigma=(0, 0, BLUR_SIGMA_PX, BLUR_SIGMA_PX), mode="nearest")
-    noise_level = np.float32(subject.signal_scale / subject.snr)
-    venc_mm_s = np.asarray(config.venc_cm_s, np.float32).reshape(3, 1, 1) * MM_S_PER_CM_S
-    velocity = scene.velocity_mm_s
-    if config.noise:
-        real = blurred + noise_level * rng.standard_normal(blurred.shape, dtype=np.float32)
-        imaginary = noise_level * rng.standard_normal(blurred.shape, dtype=np.float32)
-        magnitude = np.hypot(real, imaginary)
-        local_snr = np.maximum(blurred, BACKGROUND_SIGNAL_FRACTION * subject.signal_scale) / noise_level
-        velocity_noise_std = venc_mm_s / (np.pi * local_snr[:, :, None])  # (T, S, 3, H, W) mm/s
-        velocity = velocity + velocity_noise_std * rng.standard_normal(velocity.shape, dtype=np.float32)
-    else:
-        magnitude = blurred
-    phase = velocity_to_phase(velocity / MM_S_PER_CM_S, config.venc_cm_s)
-    if config.noise:
-        foreground = (blurred >= BACKGROUND_SIGNAL_FRACTION * subject.signal_scale)[:, :, None]
-        phase = np.where(foreground, phase, _background_phase(rng, phase.shape, config))
-    return np.rint(magnitude).astype(np.float32), phase
-
-
-def _background_phase(rng: np.random.Generator, shape: tuple[int, ...], config: PhantomConfig) -> np.ndarray:
-    """Raw phase of air pixels: the configured Gaussian (normalised units) or uniform over 0..4096."""
-    if config.background_noise == "uniform":
-        return rng.integers(0, PHASE_LEVELS + 1, size=shape).astype(np.float32)
-    normalised = config.background_mean + config.background_std * rng.standard_normal(shape, dtype=np.float32)
-    return np.rint(denormalize_phase(normalised))

@@ -10,6 +10,11 @@ centre (not the mask centroid) with :func:`keras_hdl.geometry.cylindrical_unit_v
 - ``circumferential_mm_s``: positive counter-clockwise as displayed;
 - ``longitudinal_mm_s``: v_z, positive towards the apex (the base descends in systole).
 
+With the v2 wall (``anatomy="v2"``: off-centre centroid, unequal regional motion) the
+radial and circumferential curves follow the assessment's own definition instead (DESIGN
+§2.3: per frame the mask-mean in-plane velocity is removed and the origin is the mask
+centroid), applied to the same noise-free analytic field; the longitudinal curve is v_z.
+
 All curves are (S, T) in **mm/s** (the assessment's unit; the phase images use cm/s).
 An assessment of the noise-free phantom with the same masks therefore reproduces them
 to within phase quantisation (the phantom has no bulk in-plane motion, and its

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import write_npz
-from keras_hdl.segmentation.segment import METHOD, METHOD_VERSION, Segmentation
+from keras_hdl.readers import read_masks, read_series
+from keras_hdl.segmentation.segment import METHOD, METHOD_VERSION, Segmentation, segment_series
 from keras_hdl.series import Series
 
 SEG_NAME = "seg.dcm"
@@ -76,3 +78,65 @@ def report_entries(segmentation: Segmentation, masks_file: str, overlay_file: st
         "masks": "automatic",
         "segmentation": {**segmentation.summary(), "file": masks_file, "overlay": overlay_file},
     }
+
+
+def automatic_masks_line(input_path: str | Path, segmentation: Segmentation) -> str:
+    """The one line that says a series' masks were made automatically, and which frames to check."""
+    return (
+        f"{input_path} has no myocardium masks: segmented automatically ({METHOD}, version {METHOD_VERSION}; "
+        f"{segmentation.describe_low_confidence()})"
+    )
+
+
+def segment_path(
+    input_path: str | Path,
+    out_path: str | Path,
+    preview_path: str | Path | None = None,
+    slices: tuple[int, ...] | None = None,
+    progress: bool = True,
+    report: Callable[[str], object] | None = None,
+) -> Segmentation:
+    """Segment the series at ``input_path``; write the masks to ``out_path`` (and the overlay); return the segmentation.
+
+    Everything is computed before anything is written, so a series without a recognisable
+    LV leaves no file behind.
+    """
+    from keras_hdl.segmentation.overlay import write_overlay
+
+    check_masks_target(input_path, out_path)
+    series = read_series(input_path)
+    segmentation = segment_series(series, slices, progress=progress)
+    write_masks(segmentation.masks, input_path, out_path)
+    if preview_path is not None:
+        write_overlay(series, segmentation, preview_path)
+    if report is not None:
+        frames = segmentation.masks.shape[0]
+        report(
+            f"Segmented {len(segmentation.slices)} slice(s) x {frames} frames ({METHOD}, version {METHOD_VERSION}); "
+            f"mean confidence {segmentation.summary()['mean_confidence']:.2f}; {segmentation.describe_low_confidence()}"
+        )
+        report(f"Wrote {out_path}" + (f" and {preview_path}" if preview_path else ""))
+    return segmentation
+
+
+def with_masks(
+    series: Series, masks_path: str | Path | None = None, progress: bool = False, where: str | Path = "INPUT"
+) -> tuple[Series, Segmentation | None]:
+    """``series`` with masks (from ``masks_path``, or its own); without any, segmented automatically.
+
+    Returns the series (with masks) and the automatic segmentation, ``None`` when masks were
+    found. ``where`` names the series in the error raised when automatic segmentation fails.
+    """
+    if masks_path is not None:
+        return series.replace(masks=read_masks(masks_path, series)), None
+    if series.masks is not None:
+        return series, None
+    try:
+        segmentation = segment_series(series, progress=progress)
+    except InputError as err:
+        raise InputError(
+            f"{where}: no myocardium masks found, and automatic segmentation failed: {err}. Pass --masks FILE "
+            "(a DICOM SEG, a NIfTI, or a .npz with a boolean array `masks` of shape (T, S, H, W) = "
+            f"{series.magnitude.shape}), or put a seg.dcm that references the series beside it"
+        ) from err
+    return series.replace(masks=segmentation.masks), segmentation

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_hdl.io_utils import save_png
+from keras_hdl.plotting import new_figure
 from keras_hdl.segmentation.segment import LOW_CONFIDENCE, METHOD, METHOD_VERSION, Segmentation
 from keras_hdl.series import Series
 
@@ -22,13 +23,8 @@ def write_overlay(series: Series, segmentation: Segmentation, path: str | Path) 
     cavity) and the least confident frame, each with its confidence. Endocardium red,
     epicardium yellow; titles in red mark frames below the low-confidence threshold.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     slices = segmentation.slices
-    figure = Figure(figsize=(3 * PANEL_INCHES, len(slices) * PANEL_INCHES + 0.6))
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(len(slices), 3, squeeze=False)
+    figure, axes = new_figure(len(slices), 3, (3 * PANEL_INCHES, len(slices) * PANEL_INCHES + 0.6))
     spacing = series.pixel_spacing
     for row, s in enumerate(slices):
         borders = segmentation.borders[s]

@@ -8,7 +8,7 @@ any input matrix size and spacing, one slice's :class:`LVWindow`:
    spacing; bilinear; skipped when the spacings already agree), where pixel (i, j)
    lies at (i · spacing_row, j · spacing_col) mm from the first pixel's centre;
 2. crops ``crop_size`` × ``crop_size`` pixels centred on the LV (the centroid of the
-   kept frames' myocardium masks) with :func:`keras_hdl.training.data.crop_around`,
+   kept frames' myocardium masks) with :func:`keras_hdl.geometry.crop_around`,
    padding where the crop runs past the image;
 3. pastes the networks' crops back into the model grid and resamples that onto the
    source pixels. Source pixels outside the crop's footprint come back as NaN, so the
@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_hdl.training.data import crop_around, lv_centre
+from keras_hdl.geometry import crop_around, lv_centre
 
 SPACING_TOLERANCE = 1e-3
 """Relative difference below which two pixel spacings count as equal (no resampling)."""

@@ -21,10 +21,9 @@ from keras_hdl.errors import InputError
 from keras_hdl.interpolation.plan import Interpolator
 from keras_hdl.model_store import NETWORK_FILES, SHIPPED_MODELS, ModelInfo, load_models, read_model_info
 from keras_hdl.phase_inputs import cycle_phase_inputs
+from keras_hdl.precision import DEFAULT_PRECISION, DTYPE_POLICIES, dtype_policy
 from keras_hdl.predictors import DEFAULT_BATCH_SIZE, KerasPredictor, Predictor, Progress, predict_in_batches
-from keras_hdl.runtime import DTYPE_POLICIES, resolve_precision
-
-DEFAULT_PRECISION = "fp32"
+from keras_hdl.runtime import resolve_precision
 
 INTERPOLATOR_INPUTS = ("condition", "magnitudes", "masks")
 PHASE_INPUTS = ("magnitudes",)
@@ -167,14 +166,8 @@ def with_dtype_policy(model, policy: str):
     The networks' configs hold their architecture only, so every layer of the copy takes the policy
     (except those pinned to float32: the composite's seeded noise and the interpolator's final sum).
     """
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
+    with dtype_policy(policy):
         copy = type(model).from_config(model.get_config())
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     copy.set_weights(model.get_weights())
     return copy
 

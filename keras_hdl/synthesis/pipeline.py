@@ -1,4 +1,4 @@
-"""Digital-twin synthesis (DESIGN §2): low-frame-rate magnitude + kept masks → full 3Dir MVM series.
+"""Digital-twin synthesis (docs/design.md §2): low-frame-rate magnitude + kept masks → full 3Dir MVM series.
 
 Input convention
 ----------------
@@ -37,11 +37,11 @@ from keras_hdl.dicom.deidentify import PROVENANCE_PREFIX, allowed_acquisition
 from keras_hdl.errors import InputError
 from keras_hdl.interpolation.linear import LinearInterpolator
 from keras_hdl.interpolation.plan import Interpolator, gaps, kept_frames, validate_k
+from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.series import Series, denormalize_phase, magnitude_scale, normalize_magnitude
 from keras_hdl.synthesis.field_of_view import LVWindow
 from keras_hdl.synthesis.networks import PhaseSynthesizer, TwinModels
 
-MASK_THRESHOLD = 0.5
 MAX_SEED = 2**31 - 1
 DEFAULT_METHOD = "HDL"
 

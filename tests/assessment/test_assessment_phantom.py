@@ -1,4 +1,4 @@
-"""The assessment recovers the phantom's analytic ground truth (DESIGN §3.2 "kept as ground truth").
+"""The assessment recovers the phantom's analytic ground truth (docs/design.md §3.2 "kept as ground truth").
 
 The phantom's truth curves are the mean of the noise-free analytic velocity over each
 frame's myocardium mask about the true LV centre (mm/s); the assessment uses the mask
@@ -46,7 +46,7 @@ def test_noise_free_phase_reproduces_the_analytic_curves():
     assert rmse(curves, truth.curves_mm_s) == pytest.approx([0, 0, 0], abs=NOISE_FREE_RMSE_MM_S)
     agreement = curve_agreement(curves, truth.curves_mm_s)  # (S, 4)
     assert agreement.min() >= 0.99
-    # Signs as DESIGN §2.3 and the phantom's motion: contraction (+) then relaxation (−), base descent (+).
+    # Signs as docs/design.md §2.3 and the phantom's motion: contraction (+) then relaxation (−), base descent (+).
     markers = compute_markers(curves, series.rr_interval_ms)
     assert (markers["psv"][:, 0] > 20).all() and (markers["pdv"][:, 0] < -20).all()
     assert markers["psv"][0, 2] > 30 and markers["pdv"][0, 2] < -30

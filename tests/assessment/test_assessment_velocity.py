@@ -1,4 +1,4 @@
-"""Cylindrical decomposition against synthetic rigid motions with known answers (DESIGN §2.3).
+"""Cylindrical decomposition against synthetic rigid motions with known answers (docs/design.md §2.3).
 
 Tolerances: 0.1 mm/s through the raw phase (12-bit quantisation is 0.098 mm/s per step at
 venc 20 cm/s, so a mean over hundreds of pixels is well inside), 1e-9 mm/s on float velocities.

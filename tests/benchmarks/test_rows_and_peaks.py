@@ -6,8 +6,15 @@ import pytest
 
 from keras_hdl.benchmarks import Row, format_table
 from keras_hdl.benchmarks.machine import cpu_has_bf16, cpu_peak, gpu_peak_tflops
-from keras_hdl.benchmarks.suite import ItemRun, Target, gemm_efficiency_rows, memory_row, plan_items, speedup_rows
-from keras_hdl.benchmarks.training import allocator_tuned, reference_step_seconds
+from keras_hdl.benchmarks.report import TARGETS, Target
+from keras_hdl.benchmarks.suite import (
+    ItemRun,
+    gemm_efficiency_rows,
+    memory_row,
+    plan_items,
+    reference_rows,
+    speedup_rows,
+)
 from keras_hdl.errors import InputError
 
 
@@ -167,23 +174,63 @@ def test_unknown_item_is_an_input_error():
         plan_items(True, ("cpu",), ("bogus",))
 
 
-def test_paper_training_memory_against_the_reference_and_forward_only_without():
+def test_memory_row_says_when_an_item_ran_forward_passes_only():
     row = memory_row(ItemRun("training paper bf16", "training", ("--preset", "paper")), 5.2)
-    assert row.baseline == 6.5 and row.ratio == pytest.approx(0.8)
+    assert row.value == 5.2 and row.baseline is None and row.note == ""
     forward = memory_row(ItemRun("training paper fp32", "training", ("--forward-only",)), 3.0)
-    assert forward.baseline is None and forward.note == "forward passes only"
+    assert forward.note == "forward passes only"
 
 
-def test_reference_step_follows_the_allocator_settings():
-    assert reference_step_seconds("interpolator", "fp32", tuned_allocator=False) == 73.7
-    assert reference_step_seconds("interpolator", "fp32", tuned_allocator=True) == 58.8
-    assert reference_step_seconds("interpolator", "bf16", tuned_allocator=True) == 31.9
-    assert reference_step_seconds("phase generator", "bf16", tuned_allocator=False) is None
+def test_reference_item_runs_only_when_asked_for(monkeypatch):
+    monkeypatch.setattr(
+        "keras_hdl.benchmarks.suite.read_cpuinfo",
+        lambda: cpuinfo(2, "AuthenticAMD", 25, "avx2 avx512_bf16", 2600, 2, 2),
+    )
+    runs, _ = plan_items(False, ("cpu",), ())
+    assert "reference" not in {run.module for run in runs}
+    runs, _ = plan_items(False, ("cpu",), (), reference=True)
+    assert [run.arguments for run in runs if run.module == "reference"] == [
+        ("--precision", "fp32"),
+        ("--precision", "bf16"),
+    ]
+    monkeypatch.setattr(
+        "keras_hdl.benchmarks.suite.read_cpuinfo", lambda: cpuinfo(2, "AuthenticAMD", 25, "avx2", 2600, 2, 2)
+    )
+    runs, skipped = plan_items(True, ("cpu",), ("reference",))
+    assert [run.arguments for run in runs] == [("--precision", "fp32", "--forward-only", "--quick")]
+    assert [row.name for row in skipped] == ["reference bf16"]
 
 
-def test_allocator_counts_as_tuned_from_the_environment_or_mallopt(monkeypatch):
-    tuned = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-    monkeypatch.setattr("keras_hdl.runtime.tune_allocator", lambda: False)
-    assert allocator_tuned(tuned) and not allocator_tuned({})
-    monkeypatch.setattr("keras_hdl.runtime.tune_allocator", lambda: True)
-    assert allocator_tuned({})
+def test_paper_interpolator_is_compared_with_the_reference_of_the_same_run():
+    rows = [
+        Row("paper interpolator parameters", 86.4, "M"),
+        Row("reference interpolator parameters", 104.5, "M"),
+        Row("forward paper interpolator fp32 (batch 1 @256px)", 2.0, "s/sample"),
+        Row("forward reference interpolator fp32 (batch 1 @256px)", 5.0, "s/sample"),
+        Row("train paper interpolator fp32 (batch 4 @256px)", 0.0324, "samples/s"),
+        Row("train reference interpolator fp32 (batch 4 @256px)", 0.0493, "samples/s"),
+        Row("train paper interpolator fp32 achieved GFLOP/s", 52.7, "GFLOP/s"),
+        Row("train reference interpolator fp32 achieved GFLOP/s", 128.0, "GFLOP/s"),
+        Row("peak RSS training paper fp32", 14.0, "GB"),
+        Row("peak RSS reference fp32", 11.5, "GB"),
+        Row("train paper interpolator bf16 achieved GFLOP/s", None, "GFLOP/s"),  # skipped: no comparison
+        Row("train reference interpolator bf16 achieved GFLOP/s", 200.0, "GFLOP/s"),
+    ]
+    derived = {row.name: row for row in reference_rows(rows)}
+    assert set(derived) == {
+        "paper interpolator parameters vs reference",
+        "paper interpolator fp32 forward speed vs reference",
+        "paper interpolator fp32 samples/s vs reference",
+        "paper interpolator fp32 GFLOP/s vs reference",
+        "peak RSS training paper fp32 vs reference",
+    }
+    # The same-machine figures: 0.41x the reference's hardware efficiency, 0.66x its throughput.
+    assert derived["paper interpolator fp32 GFLOP/s vs reference"].ratio == pytest.approx(52.7 / 128.0)
+    assert derived["paper interpolator fp32 samples/s vs reference"].ratio == pytest.approx(0.0324 / 0.0493)
+    assert derived["paper interpolator fp32 forward speed vs reference"].ratio == pytest.approx(5.0 / 2.0)
+    assert derived["peak RSS training paper fp32 vs reference"].ratio == pytest.approx(14.0 / 11.5)
+    verdicts = {result["row"]: result["met"] for target in TARGETS for result in target.check(list(derived.values()))}
+    assert verdicts == {
+        "paper interpolator fp32 GFLOP/s vs reference": False,
+        "peak RSS training paper fp32 vs reference": False,
+    }

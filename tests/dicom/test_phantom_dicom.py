@@ -12,8 +12,9 @@ from test_roundtrip import assert_same_series
 from test_validators import dciodvfy
 
 from keras_hdl.cli import main
-from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
+from keras_hdl.phantom.config import PhantomConfig, draw_subject
 from keras_hdl.phantom.generate import generate_scan
+from keras_hdl.phantom.scan import draw_scan
 from keras_hdl.readers import read_series
 
 CONFIG = PhantomConfig(subjects=1, slices=2, frames=20, size=64, seed=4)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_hdl.errors import InputError
-from keras_hdl.interpolation.plan import Gap, gap_fractions, gaps, kept_frames
+from keras_hdl.interpolation.plan import FRACTION_DECIMALS, Gap, gap_fractions, gaps, kept_frames
 
 
 @pytest.mark.parametrize("k", range(1, 7))
@@ -36,3 +36,22 @@ def test_gap_fractions_are_exact_for_float32_positions():
     # float32 frame / T positions: (3/20 − 2/20) / (4/20 − 2/20) is not exactly 1/2 in float32 arithmetic
     positions = (np.array([[2, 3, 4], [12, 13, 14], [0, 1, 2], [16, 18, 20]]) / np.float32(20)).astype(np.float32)
     np.testing.assert_array_equal(gap_fractions(positions), [0.5, 0.5, 0.5, 0.5])
+
+
+def test_the_network_weighs_a_gap_like_the_baselines():
+    """gap_fraction (the interpolator's graph, float32, unrounded) and gap_fractions (numpy, rounded) agree.
+
+    The graph subtracts float32 positions over spans down to 1/50 (measured error up to 1.03e-6); the
+    baselines round to FRACTION_DECIMALS (up to half a unit of the 5th decimal) so that halves are
+    exact there: together at most 5e-6 + 2e-6.
+    """
+    keras = pytest.importorskip("keras")
+    from keras_hdl.models.interpolator import gap_fraction
+
+    rows = [(gap.start, target, gap.end) for k in range(1, 7) for gap in gaps(50, k) for target in gap.targets]
+    positions = (np.asarray(rows) / np.float32(50)).astype(np.float32)
+    network = keras.ops.convert_to_numpy(gap_fraction(keras.ops.convert_to_tensor(positions)))[:, 0]
+    baselines = gap_fractions(positions)
+    np.testing.assert_allclose(network, baselines, rtol=0, atol=0.5 * 10.0**-FRACTION_DECIMALS + 2e-6)
+    halves = np.isclose(baselines, 0.5, rtol=0, atol=1e-3)
+    assert halves.any() and (baselines[halves] == 0.5).all()

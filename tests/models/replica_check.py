@@ -22,9 +22,9 @@ tf.config.set_logical_device_configuration(
 import keras  # noqa: E402
 
 from keras_hdl.config import build_from_config, load_preset  # noqa: E402
-from keras_hdl.training.interpolator_trainer import InterpolatorTrainer  # noqa: E402
-from keras_hdl.training.pix2pix_trainer import Pix2PixTrainer  # noqa: E402
 from keras_hdl.training.steps import distributed_step  # noqa: E402
+from keras_hdl.training.tasks.interpolation import InterpolatorTrainer  # noqa: E402
+from keras_hdl.training.tasks.phase import Pix2PixTrainer  # noqa: E402
 
 BATCH = 4
 STEPS = 2

@@ -147,4 +147,4 @@ def test_paper_preset_parameter_counts(capsys):
         print("\npaper preset parameters: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
     assert counts["vanilla R2UNet"] == r2unet_parameters(6, 2, [64, 128, 256, 512, 1024])
     assert counts["phase generator"] == r2unet_parameters(3, 3, [64, 128, 256, 512, 1024])
-    assert 80e6 < counts["interpolator"] < 110e6  # "about 100M" (DESIGN §2.1)
+    assert 80e6 < counts["interpolator"] < 110e6  # "about 100M" (docs/design.md §2.1)

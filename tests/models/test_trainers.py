@@ -15,8 +15,8 @@ keras = pytest.importorskip("keras")
 from keras_hdl.config import build_from_config  # noqa: E402
 from keras_hdl.errors import InputError  # noqa: E402
 from keras_hdl.models import PatchDiscriminator, TemporalInterpolator  # noqa: E402
-from keras_hdl.training.interpolator_trainer import InterpolationLoss, InterpolatorTrainer  # noqa: E402
-from keras_hdl.training.pix2pix_trainer import Pix2PixLoss, Pix2PixTrainer  # noqa: E402
+from keras_hdl.training.tasks.interpolation import InterpolationLoss, InterpolatorTrainer  # noqa: E402
+from keras_hdl.training.tasks.phase import Pix2PixLoss, Pix2PixTrainer  # noqa: E402
 
 SIZE = 32
 
@@ -184,7 +184,7 @@ def test_discriminator_sees_the_same_background_on_real_and_synthetic_phase(tiny
 
     tensors = {name: tf.constant(value) for name, value in targets.items()}
     inputs = {"magnitudes": tf.constant(magnitudes), "position": tf.constant([[0.2], [0.7]])}
-    trainer._forward_losses(inputs, tensors, step=0, training=False)
+    trainer.forward_losses(inputs, tensors, training=False)
     synthetic, real = seen
     centre = generator.centre
     background = np.broadcast_to(magnitudes[..., centre : centre + 1] <= -0.95, real.shape)

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from keras_hdl import demo
 from keras_hdl.cli import main
-from keras_hdl.commands import demo
 from keras_hdl.phantom.config import PhantomConfig
 from keras_hdl.phantom.truth import load_truth
 from keras_hdl.readers import read_series

@@ -1,6 +1,6 @@
 """The phantom's analytic motion: velocities are derivatives of positions, and the curves are healthy.
 
-Healthy ranges are DESIGN §3.2's (global peaks, mm/s): radial systolic +30..+40, early
+Healthy ranges are docs/design.md §3.2's (global peaks, mm/s): radial systolic +30..+40, early
 diastolic −40..−60; longitudinal at the base systolic +50..+85, early diastolic −80..−150;
 circumferential a few cm/s, positive at the base and negative at the apex in systole
 (as displayed). Marker windows for T = 50: systole frames 1–15, early diastole 15–35,
@@ -78,7 +78,7 @@ def test_rendered_ground_truth_curves_peak_in_healthy_ranges_and_windows():
 
 
 def check_healthy_curves(curves: np.ndarray, who: str) -> None:
-    """(S = base/mid/apex, 3, T = 50) curves in mm/s against DESIGN §3.2 and the marker windows."""
+    """(S = base/mid/apex, 3, T = 50) curves in mm/s against docs/design.md §3.2 and the marker windows."""
     radial, circumferential, longitudinal = curves[:, 0], curves[:, 1], curves[:, 2]
     assert np.abs(curves[..., 0]).max() < 1e-6, who  # end-diastole: at rest
     for name, curve in (("radial", radial), ("longitudinal", longitudinal)):

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
+from keras_hdl.phantom.config import PhantomConfig, draw_subject
 from keras_hdl.phantom.generate import generate_scan, phantom_scan
 from keras_hdl.phantom.motion import slice_motion
+from keras_hdl.phantom.scan import draw_scan
 from keras_hdl.phantom.truth import TISSUE_CODES
 from keras_hdl.series import PHASE_LEVELS, velocity_to_phase
 

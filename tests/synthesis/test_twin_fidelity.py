@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from keras_hdl.assessment import assess_series, compute_markers, curve_agreement
-from keras_hdl.phantom.config import PhantomConfig, draw_scan, draw_subject
+from keras_hdl.phantom.config import PhantomConfig, draw_subject
 from keras_hdl.phantom.generate import generate_scan
+from keras_hdl.phantom.scan import draw_scan
 from keras_hdl.synthesis import downsample, load_local_models, synthesize_twin
 from keras_hdl.synthesis.networks import resolve_models_folder
 

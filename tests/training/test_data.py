@@ -5,13 +5,13 @@ import pytest
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
+from keras_hdl.geometry import crop_around
 from keras_hdl.series import Series, velocity_to_phase
 from keras_hdl.training.data import (
     PipelineOptions,
     SliceCines,
     augment_images,
     augmentation_matrix,
-    crop_around,
     draw_interpolation_params,
     interpolation_dataset,
     interpolation_window,

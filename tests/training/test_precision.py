@@ -9,8 +9,10 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 from keras_hdl.config import build_from_config, load_preset  # noqa: E402
+from keras_hdl.precision import dtype_policy  # noqa: E402
+from keras_hdl.training.loop import float32_network  # noqa: E402
 from keras_hdl.training.steps import distributed_step  # noqa: E402
-from keras_hdl.training.train import dtype_policy, float32_network, phase_run  # noqa: E402
+from keras_hdl.training.tasks import TASKS  # noqa: E402
 
 
 def test_bf16_pix2pix_step_has_float32_losses_and_saves_a_float32_generator(tiny_phantom):
@@ -20,7 +22,7 @@ def test_bf16_pix2pix_step_has_float32_losses_and_saves_a_float32_generator(tiny
     mean, std = background_noise(data)
     with dtype_policy("mixed_bfloat16"):
         keras.utils.set_random_seed(0)
-        run = phase_run(load_preset("tiny"), data, seed=0, epochs=1, background={"mean": mean, "std": std})
+        run = TASKS["phase"].module_run(load_preset("tiny"), data, 0, 1, background={"mean": mean, "std": std})
         inputs, targets = next(iter(run.make_dataset(0)))
         generator_inputs = {**inputs, "seed": tf.zeros((4, 2), tf.int32)}  # magnitudes and position
         # the R2UNet computes in bf16; the composite (and so the output) is float32, so the seeded
@@ -59,14 +61,14 @@ def small_trainer(kind: str):
     with a smaller initial scale than the default 2**15, at which its λ = 100 loss overflows fp16
     gradients and the first steps are (rightly) skipped while the dynamic scale comes down.
     """
-    from keras_hdl.training.interpolator_trainer import InterpolatorTrainer
-    from keras_hdl.training.pix2pix_trainer import Pix2PixTrainer
+    from keras_hdl.training.tasks.interpolation import InterpolatorTrainer
+    from keras_hdl.training.tasks.phase import Pix2PixTrainer
 
     network = {"widths": [4, 8], "recurrence": 1, "norm": "instance"}
     if kind == "interpolator":
         trainer = InterpolatorTrainer(build_from_config({"class": "TemporalInterpolator", **network}))
         trainer.compile(keras.optimizers.SGD(0.1))
-        return trainer, [trainer.optimizer]
+        return trainer, [trainer.generator_optimizer]
     generator = build_from_config({"class": "PhaseGenerator", **network})
     discriminator = build_from_config(
         {"class": "PatchDiscriminator", "image_channels": 3, "context_channels": 3, "base_width": 4}

@@ -114,11 +114,12 @@ def test_no_arguments_mean_cpu_preset_built_in_phantom_both_modules(tmp_path):
     from click.testing import CliRunner
 
     from keras_hdl.commands.train import command
-    from keras_hdl.training.train import TrainOptions, resolve_settings
+    from keras_hdl.training.options import TrainOptions
+    from keras_hdl.training.run_folder import resolve_settings
 
     settings = resolve_settings(TrainOptions(tmp_path / "run"))
     assert (settings.preset.name, settings.modules, settings.data) == ("cpu", ("interpolator", "phase"), None)
-    assert (settings.seed, settings.mixed_precision, settings.epochs) == (0, "off", None)
+    assert (settings.seed, settings.precision, settings.epochs) == (0, "fp32", None)
     assert settings.preset.as_dict() == load_preset("cpu").as_dict()
     assert "runs/latest" in CliRunner().invoke(command, ["--help"]).output  # the default run folder
 
@@ -213,8 +214,12 @@ def test_resume_refuses_another_config_or_seed_and_leaves_the_run_as_it_was(tmp_
     assert result.exit_code == 2 and "another configuration" in result.output, result.output
     result = cli("train", "--resume", "--seed", "3", "--out", run_dir)
     assert result.exit_code == 2 and "--seed 0, not 3" in result.output, result.output
+    result = cli("train", "--resume", "--precision", "bf16", "--out", run_dir)
+    assert result.exit_code == 2 and "--precision fp32, not bf16" in result.output, result.output
+    # the older spelling still works (run.json keeps "off" for fp32)
     result = cli("train", "--resume", "--mixed-precision", "bf16", "--out", run_dir)
-    assert result.exit_code == 2 and "--mixed-precision off, not bf16" in result.output, result.output
+    assert result.exit_code == 2 and "--precision fp32, not bf16" in result.output, result.output
+    assert "deprecated" in result.output
     assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
 
 

@@ -1,4 +1,6 @@
-"""Train-step model of the temporal interpolator (DESIGN §2.1), optionally with a PatchGAN.
+"""The interpolation task: the temporal interpolator's losses, train step, validation and run.
+
+Train-step model (docs/design.md §2.1), optionally with a PatchGAN.
 
 Loss per sample: L = w_mae·MAE + w_w1·MAE_ω1 + w_w2·MAE_ω2 + w_dice·SoftDice (+ w_adv·LSGAN),
 with ω = 1 on the highlighted region and 0.1 elsewhere (paper Eq. 1): ω1 highlights the
@@ -18,6 +20,8 @@ from collections.abc import Mapping
 import keras
 import tensorflow as tf
 
+from keras_hdl import metrics as image_metrics
+from keras_hdl.config import Preset, build_from_config
 from keras_hdl.errors import InputError
 from keras_hdl.losses import (
     LeastSquaresGANLoss,
@@ -28,15 +32,12 @@ from keras_hdl.losses import (
     mean_absolute_error,
 )
 from keras_hdl.metrics import FOREGROUND_THRESHOLD, LV_PADDING_PX
-from keras_hdl.training.steps import (
-    combine_terms,
-    float32_outputs,
-    global_average,
-    make_trackers,
-    tracker_names,
-    update_trackers,
-    with_loss_scaling,
-)
+from keras_hdl.models.blocks import set_recompute
+from keras_hdl.training.adversarial import AdversarialTrainer
+from keras_hdl.training.data import interpolation_dataset
+from keras_hdl.training.sources import TrainingData
+from keras_hdl.training.steps import combine_terms, float32_outputs, tracker_names
+from keras_hdl.training.tasks.base import DEFAULT_VARIANT, Task, adam, float32, mean_figures
 
 INTERPOLATION_TERMS = ("mae", "mae_w1", "mae_w2", "dice")
 ADVERSARIAL = "adversarial"
@@ -87,7 +88,7 @@ class InterpolationLoss:
         }
 
 
-class InterpolatorTrainer(keras.Model):
+class InterpolatorTrainer(AdversarialTrainer):
     """Wraps an interpolator (and optionally a PatchGAN) with the custom train and test steps.
 
     Args:
@@ -98,8 +99,8 @@ class InterpolatorTrainer(keras.Model):
             ``image_channels=1`` and ``context_channels=2`` (GAN temporal baseline).
         adversarial_weight: weight of the generator's LSGAN term (needs a discriminator).
 
-    ``compile(optimizer, discriminator_optimizer=None)``; ``metrics`` lists the trackers.
-    Save the interpolator, not the trainer.
+    ``compile(optimizer, discriminator_optimizer=None)`` (Adam lr 1e-3 in the paper); ``metrics``
+    lists the trackers. Save the interpolator, not the trainer.
     """
 
     def __init__(
@@ -110,7 +111,6 @@ class InterpolatorTrainer(keras.Model):
         adversarial_weight: float = 0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
         if adversarial_weight < 0:
             raise InputError(f"adversarial_weight: must be >= 0, got {adversarial_weight}")
         if adversarial_weight > 0 and discriminator is None:
@@ -121,51 +121,35 @@ class InterpolatorTrainer(keras.Model):
                 f"(2 channels); got image_channels={discriminator.image_channels}, "
                 f"context_channels={discriminator.context_channels}"
             )
-        self.interpolator = interpolator
-        self.loss_terms = loss or InterpolationLoss()
-        self.discriminator = discriminator
-        self.adversarial_weight = float(adversarial_weight)
-        self.gan_loss = LeastSquaresGANLoss()
-        self.term_weights = dict(self.loss_terms.weights)
+        loss_terms = loss or InterpolationLoss()
+        term_weights = dict(loss_terms.weights)
         names = INTERPOLATION_TERMS
         if discriminator is not None:
-            self.term_weights[ADVERSARIAL] = self.adversarial_weight
+            term_weights[ADVERSARIAL] = float(adversarial_weight)
             names = (*names, ADVERSARIAL)
         logged = tracker_names(names)
         if discriminator is not None:
             logged.append(DISCRIMINATOR_LOSS)
-        self.trackers = make_trackers(logged)
-        self.discriminator_optimizer = None
-
-    def compile(self, optimizer, discriminator_optimizer=None, **kwargs):
-        """Adam lr 1e-3 in the paper. The discriminator's optimizer is required with a discriminator.
-
-        Under the ``mixed_float16`` policy both optimizers are wrapped in a ``LossScaleOptimizer``.
-        """
-        super().compile(optimizer=with_loss_scaling(optimizer), **kwargs)
-        if (self.discriminator is None) != (discriminator_optimizer is None):
-            raise InputError("give a discriminator_optimizer exactly when the trainer has a discriminator")
-        # Build optimizer state now, in the caller's strategy scope, not lazily inside a replica.
-        self.optimizer.build(self.interpolator.trainable_variables)
-        if discriminator_optimizer is not None:
-            discriminator_optimizer = with_loss_scaling(discriminator_optimizer)
-            discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.discriminator_optimizer = discriminator_optimizer
+        super().__init__(interpolator, discriminator, logged, **kwargs)
+        self.loss_terms = loss_terms
+        self.adversarial_weight = float(adversarial_weight)
+        self.gan_loss = LeastSquaresGANLoss()
+        self.term_weights = term_weights
 
     @property
-    def metrics(self):
-        return list(self.trackers.values())
+    def interpolator(self) -> keras.Model:
+        return self.generator
 
     def call(self, inputs, training=False):
-        return self.interpolator(inputs, training=training)
+        return self.generator(inputs, training=training)
 
     def _scores(self, magnitude, inputs, training):
         scores = self.discriminator({"image": magnitude, "context": inputs["magnitudes"]}, training=training)
         return float32_outputs(scores)["patches"]
 
-    def _forward_losses(self, inputs, targets, training):
-        """Forward pass and every loss: (generator total (B,), logged figures, discriminator loss (B,) or None)."""
-        outputs = float32_outputs(self.interpolator(inputs, training=training))
+    def forward_losses(self, inputs, targets, training):
+        """Forward pass and every loss: (generator total (B,), discriminator loss (B,) or None, logged figures)."""
+        outputs = float32_outputs(self.generator(inputs, training=training))
         terms = self.loss_terms.terms(targets, outputs)
         discriminator_loss = None
         if self.discriminator is not None:
@@ -176,26 +160,94 @@ class InterpolatorTrainer(keras.Model):
         total, logged = combine_terms(terms, self.term_weights)
         if discriminator_loss is not None:
             logged[DISCRIMINATOR_LOSS] = discriminator_loss
-        return total, logged, discriminator_loss
+        return total, discriminator_loss, logged
 
-    def train_step(self, data):
-        inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape, tf.GradientTape() as discriminator_tape:
-            total, logged, discriminator_loss = self._forward_losses(inputs, targets, training=True)
-            loss = self.optimizer.scale_loss(global_average(total))
-            if discriminator_loss is not None:
-                discriminator_average = self.discriminator_optimizer.scale_loss(global_average(discriminator_loss))
-        variables = self.interpolator.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        if discriminator_loss is not None:
-            variables = self.discriminator.trainable_variables
-            gradients = discriminator_tape.gradient(discriminator_average, variables)
-            self.discriminator_optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        update_trackers(self.trackers, logged)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def test_step(self, data):
-        inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
-        _, logged, _ = self._forward_losses(inputs, targets, training=False)
-        update_trackers(self.trackers, logged)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+def validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> dict[str, float]:
+    """Validation figures of the interpolator: ω1 = padded LV of the target, ω2 = its foreground; DICE."""
+    per_batch = []
+    for inputs, targets in dataset:
+        outputs = network(inputs, training=False)
+        predicted = float32(outputs["magnitude"])[..., 0]
+        target = targets["magnitude"].numpy()[..., 0]
+        target_mask = targets["mask"].numpy()[..., 0]
+        w1, w2 = image_metrics.lv_region(target_mask), image_metrics.foreground_region(target)
+        figures = image_metrics.image_figures(predicted, target, w1, w2)
+        figures["DICE"] = image_metrics.dice(float32(outputs["mask"])[..., 0], target_mask)
+        per_batch.append(figures)
+    return mean_figures(per_batch)
+
+
+def interpolation_loss(training) -> InterpolationLoss:
+    """The loss of a preset's ``interpolation.training`` section."""
+    return InterpolationLoss(
+        mae_weight=training.mae_weight,
+        mae_w1_weight=training.mae_w1_weight,
+        mae_w2_weight=training.mae_w2_weight,
+        dice_weight=training.dice_weight,
+        low_weight=training.low_weight,
+        lv_padding_px=training.lv_padding_px,
+    )
+
+
+class InterpolationTask(Task):
+    """The temporal interpolator: the HDL network, the vanilla R2UNet or the GAN temporal baseline.
+
+    The best network is the one of lowest validation loss.
+    """
+
+    name = "interpolator"
+    section = "interpolation"
+    make_samples = staticmethod(interpolation_dataset)
+    metrics = ("MSE", "MSE_W1", "MSE_W2", "PSNR_dB", "PSNR_paper_dB", "SSIM", "DICE")
+
+    def check(self, preset: Preset, data: TrainingData | None = None, replicas: int = 1) -> None:
+        super().check(preset, data, replicas)
+        if data is None:
+            return
+        largest = max(self.training(preset).k_values)
+        frames = min(data.train.num_frames, data.val.num_frames)
+        if largest + 1 >= frames:
+            raise InputError(
+                f"interpolation.training.k_values: K = {largest} frames dropped needs more than {largest + 1} "
+                f"frames per cycle, but the data have {frames}; lower k_values in the config"
+            )
+
+    def network_config(self, preset: Preset, variant: str = DEFAULT_VARIANT) -> tuple[dict, str]:
+        """The network's config and where it stands in the preset."""
+        key = "vanilla_model" if variant == "vanilla" else "model"
+        return dict(getattr(preset.interpolation, key)), f"interpolation.{key}"
+
+    def trainer(self, preset: Preset, network: keras.Model, variant: str = DEFAULT_VARIANT, **options):
+        training = self.training(preset)
+        set_recompute(network, training.recompute_recurrent)
+        loss = interpolation_loss(training)
+        if variant == "gan":
+            discriminator = build_from_config(preset.interpolation.discriminator, where="interpolation.discriminator")
+            trainer = InterpolatorTrainer(
+                network, loss=loss, discriminator=discriminator, adversarial_weight=training.adversarial_weight
+            )
+            trainer.compile(adam(training), adam(training))
+        else:
+            trainer = InterpolatorTrainer(network, loss=loss)
+            trainer.compile(adam(training))
+        return trainer
+
+    def run_parts(self, preset: Preset, data: TrainingData, seed: int, variant: str, background: dict | None) -> dict:
+        network_config, where = self.network_config(preset, variant)
+        network = build_from_config(network_config, where=where)
+        trainer = self.trainer(preset, network, variant)
+        checkpointed = {"network": network, "optimizer": trainer.generator_optimizer}
+        if trainer.discriminator is not None:
+            checkpointed |= {
+                "discriminator": trainer.discriminator,
+                "discriminator_optimizer": trainer.discriminator_optimizer,
+            }
+        return {
+            "trainer": trainer,
+            "network": network,
+            "network_config": network_config,
+            "checkpointed": checkpointed,
+            "validation_metrics": validation_metrics,
+            "selection": "loss",
+        }
