@@ -234,3 +234,12 @@ def test_paper_interpolator_is_compared_with_the_reference_of_the_same_run():
         "paper interpolator fp32 GFLOP/s vs reference": False,
         "peak RSS training paper fp32 vs reference": False,
     }
+
+
+def test_targets_judge_keras_hdl_rows_not_the_reference_networks():
+    rows = [
+        Row("train reference interpolator fp32 GFLOP/s vs GEMM", 227.0, "GFLOP/s", 204.0),
+        Row("train paper interpolator fp32 GFLOP/s vs GEMM", 139.0, "GFLOP/s", 204.0),
+    ]
+    judged = [result["row"] for target in TARGETS for result in target.check(rows)]
+    assert judged == ["train paper interpolator fp32 GFLOP/s vs GEMM"]
