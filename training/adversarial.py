@@ -27,6 +27,9 @@ import tensorflow as tf
 from keras_hdl.errors import InputError
 from keras_hdl.training.steps import global_average, make_trackers, update_trackers, with_loss_scaling
 
+DISCRIMINATOR_LOSS = "discriminator_loss"
+"""The metric name under which every adversarial task logs its discriminator's loss."""
+
 
 class AdversarialTrainer(keras.Model):
     """Base of the train-step models (module docstring).

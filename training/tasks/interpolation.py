@@ -33,7 +33,7 @@ from keras_hdl.losses import (
 )
 from keras_hdl.metrics import FOREGROUND_THRESHOLD, LV_PADDING_PX
 from keras_hdl.models.blocks import set_recompute
-from keras_hdl.training.adversarial import AdversarialTrainer
+from keras_hdl.training.adversarial import DISCRIMINATOR_LOSS, AdversarialTrainer
 from keras_hdl.training.data import interpolation_dataset
 from keras_hdl.training.sources import TrainingData
 from keras_hdl.training.steps import combine_terms, float32_outputs, tracker_names
@@ -41,7 +41,6 @@ from keras_hdl.training.tasks.base import DEFAULT_VARIANT, Task, adam, float32, 
 
 INTERPOLATION_TERMS = ("mae", "mae_w1", "mae_w2", "dice")
 ADVERSARIAL = "adversarial"
-DISCRIMINATOR_LOSS = "discriminator_loss"
 
 
 class InterpolationLoss:

@@ -38,7 +38,7 @@ from keras_hdl.errors import InputError
 from keras_hdl.losses import LeastSquaresGANLoss, VelocityCurveL1, WeightedMAE, foreground_region
 from keras_hdl.metrics import FOREGROUND_THRESHOLD
 from keras_hdl.models.blocks import set_recompute
-from keras_hdl.training.adversarial import AdversarialTrainer
+from keras_hdl.training.adversarial import DISCRIMINATOR_LOSS, AdversarialTrainer
 from keras_hdl.training.data import SliceCines, phase_dataset
 from keras_hdl.training.sources import TrainingData
 from keras_hdl.training.steps import combine_terms, float32_outputs, tracker_names
@@ -53,7 +53,6 @@ from keras_hdl.training.tasks.base import (
 
 PIX2PIX_TERMS = ("adversarial", "l1_foreground", "l1_myocardium", "velocity")
 GENERATOR_LOSS = "generator_loss"
-DISCRIMINATOR_LOSS = "discriminator_loss"
 
 
 class Pix2PixLoss:
