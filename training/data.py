@@ -7,7 +7,13 @@ LV and normalised (docs/design.md §3.1), channels last:
 - ``mask`` (T, C, C) float32 in {0, 1};
 - ``phase`` (T, C, C, 3) float32 in [−1, 1] (normalised x, y, z phase);
 - ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently);
-- ``pixel_spacing`` (2,) float32 mm (row, column) of the source series.
+- ``pixel_spacing`` (2,) float32 mm (row, column) of the crop's pixels (the model grid);
+- ``frames`` () int32: the cine's frames per cycle T. Cines of different T are stacked
+  padded to the longest; a cine's samples only ever index its own T frames.
+
+Every cine is cropped on one *model grid* (the training data's median pixel spacing),
+exactly as synthesis crops a scan (:class:`keras_hdl.synthesis.field_of_view.LVWindow`),
+so scans of any pixel spacing train one network.
 
 Samples for the temporal interpolator (docs/design.md §2.1), frame indices wrapping modulo T::
 
@@ -25,6 +31,7 @@ Samples for phase synthesis (docs/design.md §2.2), cyclic::
     targets = {"phase": (C, C, 3) normalised (x, y, z) of frame t, "mask": (C, C, 1) S_t,
                "venc": (3,) cm/s, "pixel_spacing": (2,) mm (row, column), for the velocity loss}
 
+T is each cine's own frame count (scans of 30 to 60 frames train together).
 Randomness is stateless and derived from ``(seed, epoch)``, so an epoch's samples
 are the same whether a run was resumed or not.
 """
@@ -39,9 +46,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_hdl.errors import InputError
-from keras_hdl.geometry import crop_around, lv_centre
+from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.phase_inputs import neighbour_offsets
 from keras_hdl.series import Series
+from keras_hdl.synthesis.field_of_view import LVWindow
 
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
 
@@ -56,17 +64,24 @@ def epoch_order(num_cines: int, samples_per_cine: int, seed: int, epoch: int) ->
 
 @dataclasses.dataclass(frozen=True)
 class SliceCines:
-    """N slice cines stacked (see module docstring for the per-cine shapes)."""
+    """N slice cines stacked, padded to the longest T (see module docstring for the per-cine shapes)."""
 
     magnitude: np.ndarray  # (N, T, C, C)
     mask: np.ndarray  # (N, T, C, C)
     phase: np.ndarray  # (N, T, C, C, 3)
     venc: np.ndarray  # (N, 3)
     pixel_spacing: np.ndarray  # (N, 2)
+    frames: np.ndarray  # (N,) int32, each cine's T
 
     @property
     def num_frames(self) -> int:
+        """The longest cine's frames per cycle (the arrays' T)."""
         return self.magnitude.shape[1]
+
+    @property
+    def fewest_frames(self) -> int:
+        """The shortest cine's frames per cycle (what bounds K)."""
+        return int(self.frames.min())
 
     @property
     def num_cines(self) -> int:
@@ -83,43 +98,60 @@ class SliceCines:
         return tf.data.Dataset.from_tensor_slices((order, seeds)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def slice_cines_from_series(series_list: Sequence[Series], crop_size: int) -> SliceCines:
-    """Normalise every slice of every series and crop it around its LV.
+def median_spacing(series_list: Sequence[Series]) -> tuple[float, float]:
+    """The median (row, column) pixel spacing of the series, mm: the model grid of training."""
+    row, col = np.median([series.pixel_spacing for series in series_list], axis=0)
+    return float(row), float(col)
 
-    Every series needs phase and masks and the same number of frames.
+
+def _padded(cines: list[np.ndarray], frames: int, fill: float) -> np.ndarray:
+    """Stack (T_i, ...) cines into (N, frames, ...), padding each past its T_i with ``fill``."""
+    out = np.full((len(cines), frames, *cines[0].shape[1:]), fill, np.float32)
+    for index, cine in enumerate(cines):
+        out[index, : cine.shape[0]] = cine
+    return out
+
+
+def slice_cines_from_series(
+    series_list: Sequence[Series], crop_size: int, model_spacing: tuple[float, float] | None = None
+) -> SliceCines:
+    """Normalise every slice of every series and crop it around its LV on the model grid.
+
+    Every series needs phase and masks. ``model_spacing`` (row, column) mm defaults to the
+    series' median spacing; a series at another spacing is resampled onto it.
     """
     if not series_list:
         raise InputError("no series to train on: the data source holds no usable series")
-    num_frames = {series.num_frames for series in series_list}
-    if len(num_frames) != 1:
-        raise InputError(f"all training series need the same number of frames, got {sorted(num_frames)}")
-    magnitudes, masks, phases, vencs, spacings = [], [], [], [], []
+    model_spacing = median_spacing(series_list) if model_spacing is None else model_spacing
+    magnitudes, masks, phases, vencs, spacings, frames = [], [], [], [], [], []
     for series in series_list:
         source = series.provenance.get("scan", series.provenance.get("source", "a series"))
         if series.masks is None or series.phase is None:
             raise InputError(f"{source}: training needs magnitude, phase and myocardium masks; this series lacks some")
         magnitude = series.normalized_magnitude()
-        phase = np.moveaxis(series.normalized_phase(), 2, -1)  # (T, S, H, W, 3)
+        phase = series.normalized_phase()  # (T, S, 3, H, W)
         for slice_index in range(series.num_slices):
             slice_masks = series.masks[:, slice_index]
-            centre = lv_centre(slice_masks)
-            magnitudes.append(crop_around(magnitude[:, slice_index], centre, crop_size, fill=-1.0))
-            masks.append(crop_around(slice_masks.astype(np.float32), centre, crop_size, fill=0.0))
-            cropped_phase = crop_around(np.moveaxis(phase[:, slice_index], -1, 1), centre, crop_size, fill=0.0)
-            phases.append(np.moveaxis(cropped_phase, 1, -1))
+            window = LVWindow.around(slice_masks, series.pixel_spacing, model_spacing, crop_size)
+            magnitudes.append(window.crop(magnitude[:, slice_index], fill=-1.0))
+            masks.append(window.crop(slice_masks.astype(np.float32), fill=0.0) >= MASK_THRESHOLD)
+            phases.append(np.moveaxis(window.crop(phase[:, slice_index], fill=0.0), 1, -1))
             vencs.append(np.asarray(series.venc, np.float32))
-            spacings.append(np.asarray(series.pixel_spacing, np.float32))
+            spacings.append(np.asarray(model_spacing, np.float32))
+            frames.append(series.num_frames)
+    longest = max(frames)
     return SliceCines(
-        magnitude=np.stack(magnitudes).astype(np.float32),
-        mask=np.stack(masks).astype(np.float32),
-        phase=np.stack(phases).astype(np.float32),
+        magnitude=_padded(magnitudes, longest, -1.0),
+        mask=_padded(masks, longest, 0.0),
+        phase=_padded(phases, longest, 0.0),
         venc=np.stack(vencs),
         pixel_spacing=np.stack(spacings),
+        frames=np.asarray(frames, np.int32),
     )
 
 
 # ------------------------------------------------------------------ sampling
-def interpolation_window(tau: tf.Tensor, k: tf.Tensor, gap: tf.Tensor, num_frames: int):
+def interpolation_window(tau: tf.Tensor, k: tf.Tensor, gap: tf.Tensor, num_frames: tf.Tensor | int):
     """Frame indices and condition of one interpolation sample.
 
     Args:
@@ -130,12 +162,12 @@ def interpolation_window(tau: tf.Tensor, k: tf.Tensor, gap: tf.Tensor, num_frame
         and the (3,) float32 condition [τ/T, (τ+k)/T, (τ+K+1)/T] (unwrapped).
     """
     positions = tf.stack([tau, tau + k, tau + gap + 1])
-    condition = tf.cast(positions, tf.float32) / float(num_frames)
+    condition = tf.cast(positions, tf.float32) / tf.cast(num_frames, tf.float32)
     wrapped = positions % num_frames
     return wrapped[0], wrapped[1], wrapped[2], condition
 
 
-def draw_interpolation_params(seed: tf.Tensor, num_frames: int, k_values: Sequence[int]):
+def draw_interpolation_params(seed: tf.Tensor, num_frames: tf.Tensor | int, k_values: Sequence[int]):
     """Draw (τ, k, K) with K uniform over ``k_values``, τ uniform in [0, T), k uniform in [1, K]."""
     seeds = tf.random.experimental.stateless_split(seed, 3)
     k_table = tf.constant(k_values, tf.int32)
@@ -145,7 +177,8 @@ def draw_interpolation_params(seed: tf.Tensor, num_frames: int, k_values: Sequen
     return tau, k, gap
 
 
-def _interpolation_sample(cine: dict, seed: tf.Tensor, num_frames: int, k_values: Sequence[int]):
+def _interpolation_sample(cine: dict, seed: tf.Tensor, k_values: Sequence[int]):
+    num_frames = cine["frames"]
     tau, k, gap = draw_interpolation_params(seed, num_frames, k_values)
     start, target, end, condition = interpolation_window(tau, k, gap, num_frames)
     magnitude = cine["magnitude"]
@@ -159,12 +192,13 @@ def _interpolation_sample(cine: dict, seed: tf.Tensor, num_frames: int, k_values
     return inputs, targets
 
 
-def _phase_sample(cine: dict, seed: tf.Tensor, num_frames: int, neighbours: int, cycle_position: bool):
+def _phase_sample(cine: dict, seed: tf.Tensor, neighbours: int, cycle_position: bool):
+    num_frames = cine["frames"]
     frame = tf.random.stateless_uniform([], seed, 0, num_frames, tf.int32)
     frames = (frame + tf.constant(neighbour_offsets(neighbours), tf.int32)) % num_frames
     inputs = {"magnitudes": tf.transpose(tf.gather(cine["magnitude"], frames), [1, 2, 0])}
     if cycle_position:
-        inputs["position"] = tf.reshape(tf.cast(frame, tf.float32) / float(num_frames), (1,))
+        inputs["position"] = tf.reshape(tf.cast(frame, tf.float32) / tf.cast(num_frames, tf.float32), (1,))
     targets = {
         "phase": cine["phase"][frame],
         "mask": cine["mask"][frame][..., None],
@@ -269,6 +303,9 @@ class CineSource(Protocol):
     def num_frames(self) -> int: ...
 
     @property
+    def fewest_frames(self) -> int: ...
+
+    @property
     def num_cines(self) -> int: ...
 
     def stream(self, samples_per_cine: int, seed: int, epoch: int) -> tf.data.Dataset: ...
@@ -286,15 +323,15 @@ def interpolation_dataset(
     source: CineSource, options: PipelineOptions, seed: int = 0, epoch: int = 0
 ) -> tf.data.Dataset:
     """Batches of interpolator samples (module docstring) for one epoch."""
-    num_frames = source.num_frames
+    num_frames = source.fewest_frames
     if max(options.k_values) + 1 >= num_frames:
         raise InputError(
             f"K = {max(options.k_values)} frames dropped needs more than {max(options.k_values) + 1} frames per cycle; "
-            f"the data have {num_frames}. Lower k_values in the config."
+            f"the shortest cine has {num_frames}. Lower k_values in the config."
         )
 
     def sample(cine, sample_seed):
-        inputs, targets = _interpolation_sample(cine, sample_seed, num_frames, options.k_values)
+        inputs, targets = _interpolation_sample(cine, sample_seed, options.k_values)
         if options.augment:
             aug_seed = tf.random.experimental.stateless_fold_in(sample_seed, 1)
             inputs, targets = _augment_interpolation(inputs, targets, aug_seed, options.max_rotation_deg, options.flips)
@@ -305,10 +342,9 @@ def interpolation_dataset(
 
 def phase_dataset(source: CineSource, options: PipelineOptions, seed: int = 0, epoch: int = 0) -> tf.data.Dataset:
     """Batches of phase-synthesis samples (module docstring) for one epoch."""
-    num_frames = source.num_frames
 
     def sample(cine, sample_seed):
-        inputs, targets = _phase_sample(cine, sample_seed, num_frames, options.neighbours, options.cycle_position)
+        inputs, targets = _phase_sample(cine, sample_seed, options.neighbours, options.cycle_position)
         if options.augment:
             aug_seed = tf.random.experimental.stateless_fold_in(sample_seed, 1)
             inputs, targets = _augment_phase(inputs, targets, aug_seed, options.max_rotation_deg, options.flips)

@@ -3,8 +3,9 @@
 One ``tf.train.Example`` per slice cine (see :mod:`keras_hdl.training.data`), with
 serialised tensors ``magnitude`` (T, C, C) float16, ``mask`` (T, C, C) uint8,
 ``phase`` (T, C, C, 3) int16 raw phase (exact: φ = p / 2048 − 1), ``venc`` (3,) float32
-cm/s and ``pixel_spacing`` (2,) float32 mm. float16 magnitudes keep a relative precision
-of 1e-3, far below the images' noise, and halve the disk footprint.
+cm/s and ``pixel_spacing`` (2,) float32 mm; T is the cine's own frame count (streamed cines are
+padded to the longest, as :class:`~keras_hdl.training.data.SliceCines` holds them).
+float16 magnitudes keep a relative precision of 1e-3, far below the images' noise, and halve the disk footprint.
 Files are read with ``tf.data.TFRecordDataset``, so shards may live on any file
 system TensorFlow reads (local disk, ``gs://``, ``s3://`` with the right plug-in).
 """
@@ -59,32 +60,41 @@ def write_shards(cines: SliceCines, out_dir: str | Path, cines_per_shard: int = 
         for shard, name in enumerate(names):
             with tf.io.TFRecordWriter(str(tmp / name)) as writer:
                 for i in range(shard * cines_per_shard, min(count, (shard + 1) * cines_per_shard)):
+                    frames = int(cines.frames[i])
                     example = tf.train.Example(
                         features=tf.train.Features(
                             feature={
-                                "magnitude": _bytes_feature(cines.magnitude[i].astype(np.float16)),
-                                "mask": _bytes_feature(cines.mask[i].astype(np.uint8)),
-                                "phase": _bytes_feature(raw_phase(cines.phase[i])),
+                                "magnitude": _bytes_feature(cines.magnitude[i, :frames].astype(np.float16)),
+                                "mask": _bytes_feature(cines.mask[i, :frames].astype(np.uint8)),
+                                "phase": _bytes_feature(raw_phase(cines.phase[i, :frames])),
                                 "venc": _float_feature(cines.venc[i]),
                                 "pixel_spacing": _float_feature(cines.pixel_spacing[i]),
                             }
                         )
                     )
                     writer.write(example.SerializeToString())
-        index = {"cines": count, "frames": cines.num_frames, "crop_size": cines.magnitude.shape[-1], "files": names}
+        index = {
+            "cines": count,
+            "frames": cines.num_frames,
+            "fewest_frames": cines.fewest_frames,
+            "crop_size": cines.magnitude.shape[-1],
+            "files": names,
+        }
         write_json(tmp / INDEX_FILE, index, newline=False)
     return [out_dir / name for name in names]
 
 
 def parse_cine(record: tf.Tensor) -> dict:
-    """One serialised Example → the cine dict of float32 tensors."""
+    """One serialised Example → the cine dict of float32 tensors (T frames) and its ``frames`` T."""
     parsed = tf.io.parse_single_example(record, _FEATURES)
+    magnitude = tf.cast(tf.io.parse_tensor(parsed["magnitude"], tf.float16), tf.float32)
     return {
-        "magnitude": tf.cast(tf.io.parse_tensor(parsed["magnitude"], tf.float16), tf.float32),
+        "magnitude": magnitude,
         "mask": tf.cast(tf.io.parse_tensor(parsed["mask"], tf.uint8), tf.float32),
         "phase": tf.cast(tf.io.parse_tensor(parsed["phase"], tf.int16), tf.float32) / PHASE_HALF_RANGE - 1.0,
         "venc": parsed["venc"],
         "pixel_spacing": parsed["pixel_spacing"],
+        "frames": tf.shape(magnitude, out_type=tf.int32)[0],
     }
 
 
@@ -96,6 +106,7 @@ class RecordShards:
     num_frames: int
     crop_size: int
     num_cines: int
+    fewest_frames: int
 
     @classmethod
     def open(cls, folder: str | Path) -> RecordShards:
@@ -105,7 +116,9 @@ class RecordShards:
             raise InputError(f"{folder}: no {INDEX_FILE}; write shards with `keras-hdl prepare`")
         index = json.loads(index_path.read_text())
         files = [str(Path(folder) / name) for name in index["files"]]
-        return cls(files, index["frames"], index["crop_size"], index["cines"])
+        return cls(
+            files, index["frames"], index["crop_size"], index["cines"], index.get("fewest_frames", index["frames"])
+        )
 
     def stream(self, samples_per_cine: int, seed: int, epoch: int) -> tf.data.Dataset:
         """(cine dict, sample seed) pairs: files in a seeded order, each cine ``samples_per_cine`` times."""
@@ -126,18 +139,27 @@ class RecordShards:
         return cines.enumerate().flat_map(repeat_with_seeds)
 
     def _shaped(self, cine: dict) -> dict:
-        """The cine with its static shapes (parsed tensors have none; augmentation needs them)."""
+        """The cine padded to the longest T, with static shapes (parsed tensors have none; augmentation needs them)."""
         frames, crop = self.num_frames, self.crop_size
+        padding = frames - cine["frames"]
+        cine = {
+            **cine,
+            "magnitude": tf.pad(cine["magnitude"], [[0, padding], [0, 0], [0, 0]], constant_values=-1.0),
+            "mask": tf.pad(cine["mask"], [[0, padding], [0, 0], [0, 0]]),
+            "phase": tf.pad(cine["phase"], [[0, padding], [0, 0], [0, 0], [0, 0]]),
+        }
         shapes = {
             "magnitude": (frames, crop, crop),
             "mask": (frames, crop, crop),
             "phase": (frames, crop, crop, 3),
             "venc": (3,),
             "pixel_spacing": (2,),
+            "frames": (),
         }
         return {name: tf.ensure_shape(value, shapes[name]) for name, value in cine.items()}
 
     def load(self) -> SliceCines:
         """Read every cine into memory (for small datasets and tests)."""
-        cines = list(tf.data.TFRecordDataset(list(self.files)).map(parse_cine).as_numpy_iterator())
-        return SliceCines(**{name: np.stack([cine[name] for cine in cines]) for name in _FEATURES})
+        records = tf.data.TFRecordDataset(list(self.files))
+        cines = list(records.map(lambda record: self._shaped(parse_cine(record))).as_numpy_iterator())
+        return SliceCines(**{name: np.stack([cine[name] for cine in cines]) for name in (*_FEATURES, "frames")})

@@ -27,7 +27,7 @@ from keras_hdl.models import fit_background_noise
 from keras_hdl.phantom.dataset import MANIFEST_FILE, default_phantom_dir, load_manifest
 from keras_hdl.readers import read_series
 from keras_hdl.series import Series
-from keras_hdl.training.data import CineSource, SliceCines, slice_cines_from_series
+from keras_hdl.training.data import CineSource, SliceCines, median_spacing, slice_cines_from_series
 from keras_hdl.training.records import INDEX_FILE, RecordShards, write_shards
 
 SCAN_FILES = ("series.npz", "series.dcm", "series")
@@ -136,8 +136,10 @@ def load_training_data(path: str | Path | None, crop_size: int) -> TrainingData:
             background = (float(fit["mean"]), float(fit["std"]))
         return TrainingData(train, val, f"prepared shards {path}", _median_spacing(val), background)
     splits, description = load_series_splits(path)
-    val = slice_cines_from_series(splits["val"], crop_size)
-    return TrainingData(slice_cines_from_series(splits["train"], crop_size), val, description, _median_spacing(val))
+    model_spacing = median_spacing(splits["train"])
+    train = slice_cines_from_series(splits["train"], crop_size, model_spacing)
+    val = slice_cines_from_series(splits["val"], crop_size, model_spacing)
+    return TrainingData(train, val, description, model_spacing)
 
 
 def _median_spacing(cines: SliceCines) -> tuple[float, float]:
@@ -148,8 +150,9 @@ def _median_spacing(cines: SliceCines) -> tuple[float, float]:
 def prepare_shards(path: str | Path, out_dir: str | Path, crop_size: int, cines_per_shard: int = 64) -> dict:
     """Write ``out_dir/train/`` and ``out_dir/val/`` shards of a phantom dataset or folder of scans.
 
-    The cines are cropped to ``crop_size`` pixels around the LV and normalised as training
-    wants them; ``background_noise.json`` holds the background fit of the training split.
+    The cines are cropped to ``crop_size`` pixels around the LV on the training split's median
+    pixel spacing and normalised as training wants them; ``background_noise.json`` holds the
+    background fit of the training split.
     ``out_dir`` appears whole or not at all. Returns a summary (source, cines per split, fit).
     """
     out_dir = Path(out_dir)
@@ -160,11 +163,12 @@ def prepare_shards(path: str | Path, out_dir: str | Path, crop_size: int, cines_
     if cines_per_shard < 1:
         raise InputError(f"cines per shard must be >= 1, got {cines_per_shard}")
     splits, description = load_series_splits(path)
-    summary = {"source": description, "crop_size": crop_size, "cines": {}}
+    model_spacing = median_spacing(splits["train"])
+    summary = {"source": description, "crop_size": crop_size, "pixel_spacing_mm": list(model_spacing), "cines": {}}
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for split in ("train", "val"):
-            cines = slice_cines_from_series(splits[split], crop_size)
+            cines = slice_cines_from_series(splits[split], crop_size, model_spacing)
             write_shards(cines, tmp / split, cines_per_shard)
             summary["cines"][split] = cines.num_cines
             if split == "train":

@@ -9,6 +9,8 @@ A constant curve has no defined correlation: NaN (``null`` in JSON).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from keras_hdl.assessment.markers import compute_markers
@@ -54,12 +56,14 @@ def compare(assessment: Assessment, reference: Assessment) -> tuple[np.ndarray, 
     return per_slice, curve_agreement(assessment.mean_curves, reference.mean_curves)
 
 
-def twin_velocity_figures(curves: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+def twin_velocity_figures(
+    curves: np.ndarray | Sequence[np.ndarray], reference: np.ndarray | Sequence[np.ndarray]
+) -> dict[str, float]:
     """How well a twin's global curves follow the reference: the figures a phase model is selected on.
 
     Args:
         curves, reference: (S, 3, T) global radial, circumferential, longitudinal curves (mm/s) of
-            S slices.
+            S slices, or a list of such arrays (S_i, 3, T_i) for slices of different frame counts.
 
     Returns:
         ``pearson_<component|overall>``: the per-slice Pearson correlation, averaged over slices;
@@ -67,18 +71,29 @@ def twin_velocity_figures(curves: np.ndarray, reference: np.ndarray) -> dict[str
         slices; ``velocity_score``: (1 − pearson_overall) + the mean of the radial and longitudinal PSV and
         PDV errors (0 for a perfect twin; lower is better).
     """
-    curves = np.asarray(curves, np.float64)
-    reference = np.asarray(reference, np.float64)
-    if curves.shape != reference.shape or curves.ndim != 3:
-        raise InputError(f"twin and reference curves must both be (S, 3, T); got {curves.shape} and {reference.shape}")
-    agreement = curve_agreement(curves, reference)
+    pairs = [(curves, reference)] if isinstance(curves, np.ndarray) else list(zip(curves, reference, strict=True))
+    agreements, errors = [], {marker: [] for marker in SCORED_MARKERS}
+    for group_curves, group_reference in pairs:
+        group_curves = np.asarray(group_curves, np.float64)
+        group_reference = np.asarray(group_reference, np.float64)
+        if group_curves.shape != group_reference.shape or group_curves.ndim != 3:
+            raise InputError(
+                "twin and reference curves must both be (S, 3, T); "
+                f"got {group_curves.shape} and {group_reference.shape}"
+            )
+        agreements.append(curve_agreement(group_curves, group_reference))
+        markers, reference_markers = compute_markers(group_curves), compute_markers(group_reference)
+        for marker in SCORED_MARKERS:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                errors[marker].append(
+                    np.abs(markers[marker] - reference_markers[marker]) / np.abs(reference_markers[marker])
+                )
+    agreement = np.concatenate(agreements)
     figures = {f"pearson_{name}": float(np.nanmean(agreement[:, i])) for i, name in enumerate(AGREEMENT_NAMES)}
-    markers, reference_markers = compute_markers(curves), compute_markers(reference)
     for marker in SCORED_MARKERS:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            errors = np.abs(markers[marker] - reference_markers[marker]) / np.abs(reference_markers[marker])
+        marker_errors = np.concatenate(errors[marker])
         for c, component in enumerate(COMPONENT_NAMES):
-            figures[f"{marker}_error_{component}"] = float(np.nanmean(errors[:, c]))
+            figures[f"{marker}_error_{component}"] = float(np.nanmean(marker_errors[:, c]))
     scored = [figures[f"{m}_error_{c}"] for m in SCORED_MARKERS for c in SCORED_COMPONENTS]
     figures["velocity_score"] = (1.0 - figures["pearson_overall"]) + float(np.mean(scored))
     return figures

@@ -36,7 +36,7 @@ from keras_hdl import __version__
 from keras_hdl.dicom import dicom_classic_scan_writer, dicom_scan_writer
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path, write_json
-from keras_hdl.phantom.config import PhantomConfig, draw_subject
+from keras_hdl.phantom.config import REALISM_V2, PhantomConfig, draw_subject
 from keras_hdl.phantom.generate import generate_scan
 from keras_hdl.phantom.preview import VARIETY_PREVIEW_SCANS, VarietyPanel, write_preview, write_variety_preview
 from keras_hdl.phantom.scan import draw_scan
@@ -176,14 +176,15 @@ def load_manifest(out_dir: str | Path) -> dict:
         raise InputError(f"{path}: not a readable phantom manifest ({err}); is this a phantom dataset folder?") from err
 
 
-DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0)
-"""The built-in phantom (`keras-hdl train` without --data, evaluation): 12 subjects × 3 slices × 50 frames at 128 px."""
+DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0, **REALISM_V2)
+"""The built-in phantom (`keras-hdl train` without --data, evaluation): 12 subjects × 3 slices, phantom v2
+anatomy, each scan its own acquisition (spacing 1.3–2.6 mm, 30–60 frames, SNR, venc; see the manifest)."""
 
 
 def default_phantom_dir() -> Path:
     """The built-in phantom dataset in the cache folder (:func:`~keras_hdl.runtime.cache_dir`), made on first use."""
     config = DEFAULT_PHANTOM
-    folder = cache_dir() / f"phantom-{config.subjects}x{config.size}px-seed{config.seed}"
+    folder = cache_dir() / f"phantom-{config.anatomy}-{config.acquisition}-{config.subjects}subjects-seed{config.seed}"
     if not (folder / MANIFEST_FILE).is_file():
         print(f"generating the built-in phantom dataset into {folder} (once)")
         write_dataset(folder, config, overwrite=True)

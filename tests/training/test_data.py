@@ -31,7 +31,9 @@ def frame_coded_cines(num_cines: int = 2) -> SliceCines:
     mask = np.broadcast_to((np.arange(T) % 2 == 0)[None, :, None, None], magnitude.shape).astype(np.float32)
     phase = np.repeat(magnitude[..., None], 3, axis=-1) * np.array([1, -1, 0.5], np.float32)
     venc = np.tile(np.float32([20, 20, 30]), (num_cines, 1))
-    return SliceCines(magnitude, mask, phase, venc, np.full((num_cines, 2), 1.5, np.float32))
+    return SliceCines(
+        magnitude, mask, phase, venc, np.full((num_cines, 2), 1.5, np.float32), np.full(num_cines, T, np.int32)
+    )
 
 
 def decode_frame(values: np.ndarray) -> np.ndarray:

@@ -205,7 +205,7 @@ class InterpolationTask(Task):
         if data is None:
             return
         largest = max(self.training(preset).k_values)
-        frames = min(data.train.num_frames, data.val.num_frames)
+        frames = min(data.train.fewest_frames, data.val.fewest_frames)
         if largest + 1 >= frames:
             raise InputError(
                 f"interpolation.training.k_values: K = {largest} frames dropped needs more than {largest + 1} "

@@ -206,7 +206,8 @@ def validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> dict[s
 def velocity_figures(network: keras.Model, cines: SliceCines) -> dict[str, float]:
     """The K = 0 twin's velocity figures on whole validation cines (what a user of the network gets).
 
-    Every frame's phase is synthesised from the real magnitude at inference, as synthesis does
+    Every frame's phase is synthesised from the real magnitude at inference, as synthesis does, one
+    cycle length at a time
     (:meth:`~keras_hdl.synthesis.networks.PhaseSynthesizer.synthesize_cycles`); the global radial,
     circumferential and longitudinal curves of synthetic and real phase (true masks, each cine's
     pixel spacing, mm/s) are compared by :func:`keras_hdl.assessment.twin_velocity_figures`.
@@ -215,18 +216,23 @@ def velocity_figures(network: keras.Model, cines: SliceCines) -> dict[str, float
     from keras_hdl.predictors import KerasPredictor
     from keras_hdl.synthesis.networks import PhaseSynthesizer
 
-    count, frames = cines.magnitude.shape[:2]
     synthesizer = PhaseSynthesizer.for_network(KerasPredictor(network), network)
-    synthetic = synthesizer.synthesize_cycles(cines.magnitude, background_seeds(count * frames, VALIDATION_SEED))
     curves, reference = [], []
-    for cine in range(count):
-        venc = cines.venc[cine][None, :, None, None]
-        masks = cines.mask[cine][:, None] > 0.5  # (T, 1, C, C)
-        spacing = tuple(float(v) for v in cines.pixel_spacing[cine])
-        for phase, out in ((synthetic[cine], curves), (cines.phase[cine], reference)):
-            velocity = np.moveaxis(phase, -1, 1)[:, None] * venc  # (T, 1, 3, C, C) cm/s
-            out.append(assess_velocity(velocity, masks, pixel_spacing=spacing).global_curves)
-    return twin_velocity_figures(np.concatenate(curves), np.concatenate(reference))
+    for group, frames in enumerate(np.unique(cines.frames)):  # cycles of one length at a time (cyclic inputs)
+        members = np.flatnonzero(cines.frames == frames)
+        seeds = background_seeds(members.size * int(frames), VALIDATION_SEED + group)
+        synthetic = synthesizer.synthesize_cycles(cines.magnitude[members, :frames], seeds)
+        group_curves, group_reference = [], []
+        for index, cine in enumerate(members):
+            venc = cines.venc[cine][None, :, None, None]
+            masks = cines.mask[cine, :frames, None] > 0.5  # (T, 1, C, C)
+            spacing = tuple(float(v) for v in cines.pixel_spacing[cine])
+            for phase, out in ((synthetic[index], group_curves), (cines.phase[cine, :frames], group_reference)):
+                velocity = np.moveaxis(phase, -1, 1)[:, None] * venc  # (T, 1, 3, C, C) cm/s
+                out.append(assess_velocity(velocity, masks, pixel_spacing=spacing).global_curves)
+        curves.append(np.concatenate(group_curves))
+        reference.append(np.concatenate(group_reference))
+    return twin_velocity_figures(curves, reference)
 
 
 class PhaseTask(Task):
