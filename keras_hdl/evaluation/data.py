@@ -6,7 +6,8 @@ truth. For a K, :func:`crops_at` crops every test slice exactly as
 :func:`keras_hdl.synthesis.pipeline.synthesize_twin` does for a low-frame-rate series:
 an :class:`~keras_hdl.synthesis.field_of_view.LVWindow` centred on the kept frames'
 myocardium, at the networks' pixel spacing, and magnitudes normalised by the kept frames'
-robust maximum. Every method is scored on these crops.
+robust maximum. Every method is scored on these crops. Scans of different frame counts
+(phantom v2's varied acquisitions) are cropped in groups of one frame count each.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.interpolation.plan import kept_frames
-from keras_hdl.metrics import MASK_THRESHOLD
+from keras_hdl.metrics import FOREGROUND_THRESHOLD, LV_PADDING_PX, MASK_THRESHOLD
 from keras_hdl.phantom.dataset import MANIFEST_FILE, load_manifest
 from keras_hdl.phantom.truth import GroundTruth, load_truth
 from keras_hdl.readers import read_series
@@ -30,12 +31,14 @@ TEST_SPLIT = "test"
 
 @dataclasses.dataclass(frozen=True)
 class TestScan:
-    """One test scan: its id, the series (T, S, H, W) with phase and masks, and its analytic truth (or None)."""
+    """One test scan: its id, the series (T, S, H, W) with phase and masks, its analytic truth (or None), and
+    how it was acquired (the manifest's ``acquisition`` entry, or None for a dataset of one fixed acquisition)."""
 
     scan_id: str
     subject: str
     series: Series
     truth: GroundTruth | None
+    acquisition: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +50,9 @@ class TestSet:
     description: str
 
     @property
-    def num_frames(self) -> int:
-        return self.scans[0].series.num_frames
+    def frame_counts(self) -> list[int]:
+        """The scans' distinct frames per cycle, ascending."""
+        return sorted({scan.series.num_frames for scan in self.scans})
 
     @property
     def num_slices(self) -> int:
@@ -82,14 +86,12 @@ def load_test_set(folder: Path) -> TestSet:
             raise InputError(f"{folder / entry['scan_id']}: evaluation needs magnitude, phase and myocardium masks")
         truth_path = folder / entry["truth"] if entry.get("truth") else None
         truth = load_truth(truth_path) if truth_path is not None and truth_path.is_file() else None
-        scans.append(TestScan(entry["scan_id"], entry["subject"], series, truth))
-    frames = {scan.series.num_frames for scan in scans}
-    if len(frames) != 1:
-        raise InputError(f"--data {folder}: the test scans have different frames per cycle {sorted(frames)}")
+        scans.append(TestScan(entry["scan_id"], entry["subject"], series, truth, entry.get("acquisition")))
+    frames = sorted({scan.series.num_frames for scan in scans})
     subjects = sorted({scan.subject for scan in scans})
     description = (
         f"{folder}: test split, {len(subjects)} subject(s) ({', '.join(subjects)}), {len(scans)} scan(s), "
-        f"{sum(s.series.num_slices for s in scans)} slice(s), {frames.pop()} frames per cycle"
+        f"{sum(s.series.num_slices for s in scans)} slice(s), {'/'.join(map(str, frames))} frames per cycle"
     )
     return TestSet(folder, scans, description)
 
@@ -114,11 +116,22 @@ class Crops:
         return self.magnitude.shape[1]
 
 
-def crops_at(test_set: TestSet, k: int, crop_size: int, model_spacing_mm: tuple[float, float]) -> Crops:
-    """The test slices' crops for a K-dropped acquisition (module docstring)."""
-    kept = kept_frames(test_set.num_frames, k)
+def crops_at(test_set: TestSet, k: int, crop_size: int, model_spacing_mm: tuple[float, float]) -> list[Crops]:
+    """The test slices' crops for a K-dropped acquisition (module docstring), one :class:`Crops` per frame count.
+
+    Groups come in the order of their first scan (the first group starts with the first scan's slices).
+    """
+    counts = list(dict.fromkeys(scan.series.num_frames for scan in test_set.scans))
+    return [
+        _crops_of([scan for scan in test_set.scans if scan.series.num_frames == frames], k, crop_size, model_spacing_mm)
+        for frames in counts
+    ]
+
+
+def _crops_of(scans: list[TestScan], k: int, crop_size: int, model_spacing_mm: tuple[float, float]) -> Crops:
+    kept = kept_frames(scans[0].series.num_frames, k)
     magnitudes, masks, phases = [], [], []
-    for scan in test_set.scans:
+    for scan in scans:
         series = scan.series
         scale = magnitude_scale(series.magnitude[kept])
         normalized = (np.clip(series.magnitude / scale, 0.0, 1.0) * 2.0 - 1.0).astype(np.float32)
@@ -134,4 +147,15 @@ def crops_at(test_set: TestSet, k: int, crop_size: int, model_spacing_mm: tuple[
         phase=np.stack(phases).astype(np.float32),
         kept=kept,
         k=k,
+    )
+
+
+def crop_region_text(crop_size: int, spacing: tuple[float, float]) -> str:
+    """What the report says of the region every method is scored on."""
+    return (
+        f"every method is scored on the {crop_size}×{crop_size}-pixel LV crop the networks see "
+        f"({spacing[0]:.3g}×{spacing[1]:.3g} mm pixels), centred on the centroid of the kept frames' myocardium "
+        "masks of each slice and normalised by the kept frames' robust maximum (as `keras-hdl synthesize` does); "
+        f"ω1 = the real myocardium dilated by {LV_PADDING_PX} px, ω2 = real normalised magnitude > "
+        f"{FOREGROUND_THRESHOLD}; interpolation metrics over the dropped frames only"
     )

@@ -6,7 +6,8 @@ written before), then for the test split:
 1. interpolation table (Table III / Fig. 10) for each K of ``k_values``: linear,
    Horn–Schunck, vanilla R2UNet, GAN and HDL (ours) (:mod:`~keras_hdl.evaluation.interpolation`);
 2. phase table (Table I) for K = 0, 3, 6: vanilla pix2pix vs ours (:mod:`~keras_hdl.evaluation.phase`);
-3. velocity table (Table II) for K = 0, 3, 6 from HDL twins (:mod:`~keras_hdl.evaluation.velocity`);
+3. velocity table (Table II) for K = 0, 3, 6 from HDL twins (:mod:`~keras_hdl.evaluation.velocity`), and
+   the same figures per acquisition variant (:mod:`~keras_hdl.evaluation.variants`);
 4. figures (Figs. 5, 8, 9, 10), ``results.json`` and ``report.md`` (:mod:`~keras_hdl.evaluation.report`).
 
 Methods without networks (no run of their variant) are listed in the report as not
@@ -26,17 +27,17 @@ from tqdm.auto import tqdm
 from keras_hdl import __version__
 from keras_hdl.errors import InputError
 from keras_hdl.evaluation import figures
-from keras_hdl.evaluation.data import Crops, TestSet, crops_at, load_test_set
+from keras_hdl.evaluation.data import Crops, TestSet, crop_region_text, crops_at, load_test_set
 from keras_hdl.evaluation.interpolation import interpolate_crops, interpolation_figures
 from keras_hdl.evaluation.phase import phase_figures, twin_magnitude
 from keras_hdl.evaluation.report import answers, write_outputs
 from keras_hdl.evaluation.runs import NO_RUN, ResolvedRun, RunRequest, resolve_runs
 from keras_hdl.evaluation.statistics import json_number, summarize
+from keras_hdl.evaluation.variants import variant_results
 from keras_hdl.evaluation.velocity import TRUTH, VelocityCurves, assess_twins, velocity_results
 from keras_hdl.interpolation.linear import LinearInterpolator
 from keras_hdl.interpolation.optical_flow import HornSchunckInterpolator
 from keras_hdl.interpolation.plan import MAX_K, Interpolator, validate_k
-from keras_hdl.metrics import FOREGROUND_THRESHOLD, LV_PADDING_PX
 from keras_hdl.model_store import SHIPPED_MODELS
 from keras_hdl.synthesis.pipeline import synthesize_cycle_phase, validate_seed
 
@@ -170,19 +171,14 @@ def _runs_section(runs: dict[str, ResolvedRun], out_dir: Path) -> dict:
     }
 
 
-def _region_text(crop_size: int, spacing: tuple[float, float]) -> str:
-    return (
-        f"every method is scored on the {crop_size}×{crop_size}-pixel LV crop the networks see "
-        f"({spacing[0]:.3g}×{spacing[1]:.3g} mm pixels), centred on the centroid of the kept frames' myocardium "
-        "masks of each slice and normalised by the kept frames' robust maximum (as `keras-hdl synthesize` does); "
-        f"ω1 = the real myocardium dilated by {LV_PADDING_PX} px, ω2 = real normalised magnitude > "
-        f"{FOREGROUND_THRESHOLD}; interpolation metrics over the dropped frames only"
-    )
-
-
 # ------------------------------------------------------------------ tables
 def _summaries(per_image: dict[str, np.ndarray]) -> dict:
     return {metric: summarize(values) for metric, values in per_image.items()}
+
+
+def _pooled(groups: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-image figures of the frame-count groups, concatenated per metric."""
+    return {metric: np.concatenate([group[metric] for group in groups]) for metric in groups[0]}
 
 
 @dataclasses.dataclass
@@ -194,7 +190,7 @@ class _Examples:
     frames: dict[int, int] = dataclasses.field(default_factory=dict)
     errors: dict[str, dict[int, np.ndarray]] = dataclasses.field(default_factory=dict)
 
-    def add(self, crops: Crops, label: str, interpolated) -> None:
+    def add(self, crops: Crops, label: str, interpolated) -> None:  # crops: the first group (the first scan's)
         """|error| of the first gap's middle frame of the example slice."""
         index = (crops.k + 1) // 2 - 1
         frame = int(interpolated.targets[index])
@@ -203,24 +199,24 @@ class _Examples:
         self.errors.setdefault(label, {})[crops.k] = np.abs(interpolated.magnitude[self.slice_index, index] - truth)
 
 
-def interpolation_table(crops_by_k: dict[int, Crops], k_values, methods, examples: _Examples) -> dict:
+def interpolation_table(crops_by_k: dict[int, list[Crops]], k_values, methods, examples: _Examples) -> dict:
     values: dict[str, dict] = {method: {} for method in methods}
     metric_names: list[str] = []
     with tqdm(total=len(k_values) * len(methods), desc="interpolation table", unit="method") as bar:
         for k in k_values:
-            crops = crops_by_k[k]
             for method, interpolator in methods.items():
                 bar.set_postfix_str(f"K={k} {INTERPOLATION_METHODS[method]}")
-                interpolated = interpolate_crops(crops, interpolator)
-                per_image = interpolation_figures(crops, interpolated)
+                groups = [(crops, interpolate_crops(crops, interpolator)) for crops in crops_by_k[k]]
+                per_image = _pooled([interpolation_figures(crops, interpolated) for crops, interpolated in groups])
                 metric_names = list(per_image)
                 values[method][str(k)] = _summaries(per_image)
-                examples.add(crops, INTERPOLATION_METHODS[method], interpolated)
+                first_crops, first_interpolated = groups[0]
+                examples.add(first_crops, INTERPOLATION_METHODS[method], first_interpolated)
                 bar.update()
     return {"k": list(k_values), "metrics": metric_names, "values": values}
 
 
-def phase_table(crops_by_k: dict[int, Crops], synthesizers, hdl_interpolator, seed: int, reasons: dict) -> dict:
+def phase_table(crops_by_k: dict[int, list[Crops]], synthesizers, hdl_interpolator, seed: int, reasons: dict) -> dict:
     values: dict[str, dict] = {method: {} for method in synthesizers}
     metric_names: list[str] = []
     interpolator = hdl_interpolator if hdl_interpolator is not None else LinearInterpolator()  # K = 0 needs none
@@ -230,12 +226,16 @@ def phase_table(crops_by_k: dict[int, Crops], synthesizers, hdl_interpolator, se
                 reasons[f"phase at K={k}"] = "no HDL interpolator to make the twin's magnitude"
                 bar.update(len(synthesizers))
                 continue
-            crops = crops_by_k[k]
             # the twin's magnitude once per K: both phase networks get the same input
-            magnitude = twin_magnitude(crops, interpolator)
+            magnitudes = [twin_magnitude(crops, interpolator) for crops in crops_by_k[k]]
             for method, synthesizer in synthesizers.items():
                 bar.set_postfix_str(f"K={k} {PHASE_METHODS[method]}")
-                per_image = phase_figures(crops, synthesize_cycle_phase(magnitude, seed, synthesizer))
+                per_image = _pooled(
+                    [
+                        phase_figures(crops, synthesize_cycle_phase(magnitude, seed, synthesizer))
+                        for crops, magnitude in zip(crops_by_k[k], magnitudes, strict=True)
+                    ]
+                )
                 metric_names = list(per_image)
                 values[method][str(k)] = _summaries(per_image)
                 bar.update()
@@ -284,7 +284,7 @@ def evaluate(options: EvaluationOptions) -> dict:
     _check_out_dir(out_dir)
     test_set = load_test_set(_data_folder(options.data))
     for k in (*k_values, *TABLE_K_VALUES):
-        validate_k(k, test_set.num_frames)
+        validate_k(k, min(test_set.frame_counts))
     request = RunRequest(
         preset=preset.name,
         runs=tuple(Path(p) for p in options.runs),
@@ -340,12 +340,12 @@ def evaluate(options: EvaluationOptions) -> dict:
             "description": test_set.description.replace(str(test_set.folder), display_path(test_set.folder, out_dir)),
             "test_scans": [scan.scan_id for scan in test_set.scans],
             "slices": test_set.num_slices,
-            "frames": test_set.num_frames,
+            "frames": test_set.frame_counts,
         },
         "crop": {
             "size": grid[0],
             "pixel_spacing_mm": [json_number(s) for s in grid[1]],
-            "region": _region_text(grid[0], grid[1]),
+            "region": crop_region_text(grid[0], grid[1]),
         },
         "horn_schunck": {
             name: getattr(interpolators["horn_schunck"], name) for name in ("smoothness", "iterations", "levels")
@@ -360,6 +360,9 @@ def evaluate(options: EvaluationOptions) -> dict:
     }
     if curves is not None:
         results["velocity"] = velocity_results(curves, TABLE_K_VALUES)
+        variants = variant_results(test_set, curves)
+        if variants is not None:
+            results["velocity"]["variants"] = variants
     results["figures"] = _write_figures(results, examples, curves, first_scan.scan_id, out_dir)
     results["answers"] = answers(results)
     paths = write_outputs(results, out_dir)
@@ -379,8 +382,8 @@ def _write_figures(results: dict, examples: _Examples, curves, scan_id: str, out
     if curves is not None:
         figures.plot_marker_boxes(results["velocity"], out_dir / names[2])
         index = examples.slice_index
-        example = {TRUTH: curves.truth[index]} if curves.truth is not None else {}
-        example |= {"real": curves.real[index], **{label: c[index] for label, c in curves.twins.items()}}
+        example = {TRUTH: curves.truth[0][index]} if curves.truth is not None else {}
+        example |= {"real": curves.real[0][index], **{label: c[0][index] for label, c in curves.twins.items()}}
         title = f"Global velocities of {scan_id}, slice {index} (mm/s): truth, real phase, HDL twins"
         figures.plot_example_curves(example, title, out_dir / names[3])
         written |= {names[2]: FIGURES[names[2]], names[3]: FIGURES[names[3]]}

@@ -12,6 +12,7 @@ from pathlib import Path
 from keras_hdl.assessment import COMPONENT_NAMES
 from keras_hdl.assessment.agreement import AGREEMENT_NAMES
 from keras_hdl.evaluation.interpolation import LOWER_IS_BETTER
+from keras_hdl.evaluation.variants import variant_table
 from keras_hdl.evaluation.velocity import MARKERS, REAL, TRUTH, twin_label
 from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.markdown import markdown_table
@@ -321,6 +322,19 @@ def render_report(results: dict) -> str:
         ]
         for label, reason in velocity["not_evaluated"].items():
             lines.append(f"- {label}: {NOT_EVALUATED}: {reason}")
+        if "variants" in velocity:
+            lines += [
+                "",
+                "### Per acquisition variant",
+                "",
+                "The test scans grouped by pixel spacing, frames per cycle and SNR band (each scan's acquisition in "
+                "the dataset's manifest); each row pools that band's slices against the analytic truth: the real "
+                "phase (how hard the acquisition is) and the HDL twins (what the twin loses on top). Relative PSV "
+                "error = |PSV - true PSV| / |true PSV|, mean over slices.",
+                "",
+                *variant_table(velocity["variants"]),
+                "",
+            ]
     lines += ["## Figures", ""]
     for name, caption in results["figures"].items():
         lines += [f"**{caption}**", "", f"![{caption}]({name})", ""]

@@ -36,14 +36,15 @@ def twin_label(k: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class VelocityCurves:
-    """Global curves (S, 3, T) in mm/s of every test slice: real, analytic truth (None without), and twins by label.
+    """Global curves in mm/s of every test scan, one (S_i, 3, T_i) array per scan (scans may differ in T):
+    real, analytic truth (None without), and twins by label.
 
     ``failed`` holds, per twin label, why that twin could not be assessed (e.g. empty twin masks).
     """
 
-    real: np.ndarray
-    truth: np.ndarray | None
-    twins: dict[str, np.ndarray]
+    real: list[np.ndarray]
+    truth: list[np.ndarray] | None
+    twins: dict[str, list[np.ndarray]]
     failed: dict[str, str]
 
 
@@ -51,9 +52,9 @@ def assess_twins(
     test_set: TestSet, models: TwinModels, k_values: tuple[int, ...], seed: int, progress=None
 ) -> VelocityCurves:
     """Assess the real scans and their HDL twins at each K (module docstring); ``progress()`` after each twin."""
-    real = np.concatenate([assess_series(scan.series).global_curves for scan in test_set.scans])
+    real = [assess_series(scan.series).global_curves for scan in test_set.scans]
     has_truth = all(scan.truth is not None for scan in test_set.scans)
-    truth = np.concatenate([scan.truth.curves_mm_s for scan in test_set.scans]) if has_truth else None
+    truth = [scan.truth.curves_mm_s for scan in test_set.scans] if has_truth else None
     twins, failed = {}, {}
     for k in k_values:
         label, curves = twin_label(k), []
@@ -66,13 +67,24 @@ def assess_twins(
         except InputError as error:
             failed[label] = f"the K = {k} twin could not be assessed ({error})"
             continue
-        twins[label] = np.concatenate(curves)
+        twins[label] = curves
     return VelocityCurves(real, truth, twins, failed)
 
 
-def _marker_summaries(curves: np.ndarray) -> tuple[dict, dict]:
-    """(mean (std) per component and marker, per-slice values per marker as (S, 3) lists) of (S, 3, T) curves."""
-    markers = compute_markers(curves)
+def slice_markers(curves: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Markers of every slice of per-scan curves [(S_i, 3, T_i)] → per marker (S, 3), slices of all scans."""
+    per_scan = [compute_markers(scan_curves) for scan_curves in curves]
+    return {name: np.concatenate([markers[name] for markers in per_scan]) for name in MARKERS}
+
+
+def slice_agreement(curves: list[np.ndarray], reference: list[np.ndarray]) -> np.ndarray:
+    """Pearson of every slice's curves against the reference's, (S, 4) (components, then overall)."""
+    return np.concatenate([curve_agreement(c, r) for c, r in zip(curves, reference, strict=True)])
+
+
+def _marker_summaries(curves: list[np.ndarray]) -> tuple[dict, dict]:
+    """(mean (std) per component and marker, per-slice values per marker as (S, 3) lists) of per-scan curves."""
+    markers = slice_markers(curves)
     summaries = {
         component: {name: summarize(markers[name][:, c]) for name in MARKERS}
         for c, component in enumerate(COMPONENT_NAMES)
@@ -81,8 +93,8 @@ def _marker_summaries(curves: np.ndarray) -> tuple[dict, dict]:
     return summaries, per_slice
 
 
-def _agreement(curves: np.ndarray, reference: np.ndarray) -> dict:
-    per_slice = curve_agreement(curves, reference)  # (S, 4)
+def _agreement(curves: list[np.ndarray], reference: list[np.ndarray]) -> dict:
+    per_slice = slice_agreement(curves, reference)  # (S, 4)
     return {name: summarize(per_slice[:, i]) for i, name in enumerate(AGREEMENT_NAMES)}
 
 
