@@ -10,7 +10,7 @@ Arms (changes to the preset's ``phase`` section; the preset itself is the ``pres
 
 Every arm trains its phase generator alone (``keras-hdl train --module phase``) for the same
 ``epochs`` with the same seed; the built-in phantom's arms are cached in
-``$KERAS_HDL_CACHE/runs/ablation-{preset}-{arm}-e{epochs}-seed{seed}/`` (other data: under
+``$KERAS_HDL_CACHE/runs/ablation-{preset}-{arm}-e{epochs}-seed{seed}-{phantom name}/`` (other data: under
 ``OUT/runs/``), so the documented command reruns without retraining. Each arm's best network
 then makes the K = 0 twin of every test scan through the user's path
 (:func:`keras_hdl.synthesis.pipeline.synthesize_twin`: crop, synthesise, paste back) and the
@@ -66,9 +66,10 @@ def arm_folder(out_dir: Path, preset: str, arm: str, epochs: int, seed: int, dat
     """Where an arm trains (module docstring)."""
     slug = arm.replace(" ", "-")
     if data is None:
+        from keras_hdl.phantom.dataset import default_phantom_name
         from keras_hdl.runtime import cache_dir
 
-        return cache_dir() / "runs" / f"ablation-{preset}-{slug}-e{epochs}-seed{seed}"
+        return cache_dir() / "runs" / f"ablation-{preset}-{slug}-e{epochs}-seed{seed}-{default_phantom_name()}"
     return out_dir / "runs" / f"ablation-{slug}"
 
 

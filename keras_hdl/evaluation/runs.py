@@ -11,8 +11,9 @@ its ``model_info.json``. Without one, ``hdl`` falls back to the shipped weights 
 preset is ``cpu`` (they are ``cpu`` networks). With ``--train-missing`` every variant
 still missing is trained with the preset by :func:`keras_hdl.training.train.train`:
 
-- on the built-in phantom (no ``--data``) into ``$KERAS_HDL_CACHE/runs/{preset}-{variant}-seed{seed}[-e{epochs}]/``,
-  so a documented command reruns without retraining;
+- on the built-in phantom (no ``--data``) into
+  ``$KERAS_HDL_CACHE/runs/{preset}-{variant}-seed{seed}[-e{epochs}]-{phantom name}/``, so a documented command
+  reruns without retraining (and a new built-in phantom trains anew);
 - on other data into ``OUT/runs/{variant}/`` (a cache keyed by data would risk mixing datasets).
 
 A folder there that already holds a finished run of the same data, seed and epochs is reused;
@@ -106,10 +107,11 @@ def given_runs(request: RunRequest) -> dict[str, ResolvedRun]:
 def training_folder(request: RunRequest, variant: str) -> Path:
     """Where ``--train-missing`` trains (or finds) ``variant`` (module docstring)."""
     if request.data is None:
+        from keras_hdl.phantom.dataset import default_phantom_name
         from keras_hdl.runtime import cache_dir
 
         epochs = "" if request.epochs is None else f"-e{request.epochs}"
-        return cache_dir() / "runs" / f"{request.preset}-{variant}-seed{request.seed}{epochs}"
+        return cache_dir() / "runs" / f"{request.preset}-{variant}-seed{request.seed}{epochs}-{default_phantom_name()}"
     return request.out_dir / "runs" / variant
 
 

@@ -181,11 +181,16 @@ DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0, **REALISM_V2)
 anatomy, each scan its own acquisition (spacing 1.3–2.6 mm, 30–60 frames, SNR, venc; see the manifest)."""
 
 
+def default_phantom_name() -> str:
+    """The built-in phantom's name: its cache folder's, and the tag of runs trained on it (a new phantom, new runs)."""
+    config = DEFAULT_PHANTOM
+    return f"phantom-{config.anatomy}-{config.acquisition}-{config.subjects}subjects-seed{config.seed}"
+
+
 def default_phantom_dir() -> Path:
     """The built-in phantom dataset in the cache folder (:func:`~keras_hdl.runtime.cache_dir`), made on first use."""
-    config = DEFAULT_PHANTOM
-    folder = cache_dir() / f"phantom-{config.anatomy}-{config.acquisition}-{config.subjects}subjects-seed{config.seed}"
+    folder = cache_dir() / default_phantom_name()
     if not (folder / MANIFEST_FILE).is_file():
         print(f"generating the built-in phantom dataset into {folder} (once)")
-        write_dataset(folder, config, overwrite=True)
+        write_dataset(folder, DEFAULT_PHANTOM, overwrite=True)
     return folder
