@@ -40,7 +40,18 @@ from keras_hdl.benchmarks.report import TARGETS, markdown_report
 from keras_hdl.benchmarks.training import TRAINING_FLOP_FACTOR
 from keras_hdl.errors import InputError
 
-ITEMS = ("startup", "gemm", "training", "pipeline", "inference", "interpolation", "assessment", "memory", "reference")
+ITEMS = (
+    "startup",
+    "gemm",
+    "training",
+    "pipeline",
+    "inference",
+    "interpolation",
+    "assessment",
+    "phantom",
+    "memory",
+    "reference",
+)
 DEFAULT_ITEMS = ITEMS[:-1]
 """Every item but ``reference``, which runs only when asked for (``--reference`` or ``--only reference``)."""
 DEFAULT_PRESETS = ("cpu", "paper")
