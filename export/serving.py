@@ -64,6 +64,9 @@ def served_info(info: ModelInfo, version: str, phase_model) -> dict:
         "cycle_position": bool(phase_model.cycle_position),
         "background_mean": float(phase_model.background_mean),
         "background_std": float(phase_model.background_std),
+        "velocity_reference_cm_s": None
+        if phase_model.velocity_reference_cm_s is None
+        else list(phase_model.velocity_reference_cm_s),
     }
 
 
@@ -224,6 +227,11 @@ def fetch_info(url: str, model: str) -> dict:
         ) from err
 
 
+def _reference_venc(value) -> tuple[float, float, float] | None:
+    """The served phase network's output venc (x, y, z cm/s), None for a venc-blind network."""
+    return None if value is None else tuple(float(v) for v in value)
+
+
 def connect(
     url: str,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -252,6 +260,7 @@ def connect(
                 progress,
                 neighbours=int(info["neighbours"]),
                 cycle_position=bool(info["cycle_position"]),
+                velocity_reference_cm_s=_reference_venc(info.get("velocity_reference_cm_s")),
             ),
             crop_size=int(info["crop_size"]),
             pixel_spacing_mm=tuple(float(s) for s in info["pixel_spacing_mm"]),

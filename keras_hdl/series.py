@@ -42,6 +42,10 @@ PHASE_LEVELS = 4096
 DEFAULT_VENC_CM_S = (20.0, 20.0, 30.0)
 """Default encoding velocities (x, y in plane; z through plane), cm/s."""
 
+REFERENCE_VENC_CM_S = DEFAULT_VENC_CM_S
+"""The venc a phase network's output is expressed at (x, y, z cm/s): training re-expresses every scan's
+phase at it and synthesis converts back to each scan's own venc, since no magnitude image shows the venc."""
+
 COMPONENTS = ("x", "y", "z")
 MIN_FRAMES = 3
 DEFAULT_SLICE_GAP_MM = 8.0
@@ -356,6 +360,15 @@ def normalize_magnitude(magnitude: np.ndarray, percentile: float = 99.5) -> np.n
 def normalize_phase(phase: np.ndarray) -> np.ndarray:
     """Raw phase in [0, 4096] → [−1, 1]: p / 2048 − 1."""
     return (np.asarray(phase, np.float32) / (PHASE_LEVELS / 2) - 1.0).astype(np.float32)
+
+
+def rescale_phase_venc(phase: np.ndarray, from_venc, to_venc) -> np.ndarray:
+    """Normalised phase (..., 3) at venc ``from_venc`` (..., 3) cm/s → the same velocities at ``to_venc``.
+
+    φ' = φ · from / to, clipped to [−1, 1] (a velocity beyond the new venc would alias; it saturates).
+    """
+    ratio = np.asarray(from_venc, np.float32) / np.asarray(to_venc, np.float32)
+    return np.clip(np.asarray(phase, np.float32) * ratio, -1.0, 1.0).astype(np.float32)
 
 
 def denormalize_phase(normalized: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

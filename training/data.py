@@ -6,7 +6,9 @@ LV and normalised (docs/design.md §3.1), channels last:
 - ``magnitude`` (T, C, C) float32 in [−1, 1];
 - ``mask`` (T, C, C) float32 in {0, 1};
 - ``phase`` (T, C, C, 3) float32 in [−1, 1] (normalised x, y, z phase);
-- ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently);
+- ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently): always
+  :data:`~keras_hdl.series.REFERENCE_VENC_CM_S`, the venc every cine's phase is re-expressed at
+  (the networks cannot see a scan's venc, so they learn velocities, not one protocol's phase);
 - ``pixel_spacing`` (2,) float32 mm (row, column) of the crop's pixels (the model grid);
 - ``frames`` () int32: the cine's frames per cycle T. Cines of different T are stacked
   padded to the longest; a cine's samples only ever index its own T frames.
@@ -48,7 +50,7 @@ import tensorflow as tf
 from keras_hdl.errors import InputError
 from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.phase_inputs import neighbour_offsets
-from keras_hdl.series import Series
+from keras_hdl.series import REFERENCE_VENC_CM_S, Series, rescale_phase_venc
 from keras_hdl.synthesis.field_of_view import LVWindow
 
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
@@ -135,8 +137,9 @@ def slice_cines_from_series(
             window = LVWindow.around(slice_masks, series.pixel_spacing, model_spacing, crop_size)
             magnitudes.append(window.crop(magnitude[:, slice_index], fill=-1.0))
             masks.append(window.crop(slice_masks.astype(np.float32), fill=0.0) >= MASK_THRESHOLD)
-            phases.append(np.moveaxis(window.crop(phase[:, slice_index], fill=0.0), 1, -1))
-            vencs.append(np.asarray(series.venc, np.float32))
+            cropped_phase = np.moveaxis(window.crop(phase[:, slice_index], fill=0.0), 1, -1)  # (T, C, C, 3)
+            phases.append(rescale_phase_venc(cropped_phase, series.venc, REFERENCE_VENC_CM_S))
+            vencs.append(np.asarray(REFERENCE_VENC_CM_S, np.float32))
             spacings.append(np.asarray(model_spacing, np.float32))
             frames.append(series.num_frames)
     longest = max(frames)

@@ -216,6 +216,12 @@ def interpolation_table(crops_by_k: dict[int, list[Crops]], k_values, methods, e
     return {"k": list(k_values), "metrics": metric_names, "values": values}
 
 
+def _scan_phase(crops: Crops, magnitude: np.ndarray, seed: int, synthesizer) -> np.ndarray:
+    """(S, T, C, C, 3) phase synthesised from ``magnitude``, at each slice's own venc (as the real crops')."""
+    phase = synthesize_cycle_phase(magnitude, seed, synthesizer)
+    return synthesizer.at_venc(phase, crops.venc[:, None, None, None, :])
+
+
 def phase_table(crops_by_k: dict[int, list[Crops]], synthesizers, hdl_interpolator, seed: int, reasons: dict) -> dict:
     values: dict[str, dict] = {method: {} for method in synthesizers}
     metric_names: list[str] = []
@@ -232,7 +238,7 @@ def phase_table(crops_by_k: dict[int, list[Crops]], synthesizers, hdl_interpolat
                 bar.set_postfix_str(f"K={k} {PHASE_METHODS[method]}")
                 per_image = _pooled(
                     [
-                        phase_figures(crops, synthesize_cycle_phase(magnitude, seed, synthesizer))
+                        phase_figures(crops, _scan_phase(crops, magnitude, seed, synthesizer))
                         for crops, magnitude in zip(crops_by_k[k], magnitudes, strict=True)
                     ]
                 )

@@ -155,6 +155,9 @@ class PhaseGenerator(keras.Model):
         foreground_threshold: normalised magnitude above which a pixel is foreground.
         neighbours: magnitude frames seen, 3 (the paper: t−1, t, t+1) or 5 (t−2 … t+2; beyond the paper).
         cycle_position: also see t/T as two constant maps, cos and sin of 2π·t/T (beyond the paper).
+        velocity_reference_cm_s: the (x, y, z) venc its phase output is expressed at (training re-expresses
+            every scan's phase at it; synthesis converts to the scan's venc); None: each training scan's own
+            venc (venc-blind: right only for scans of the training venc).
     """
 
     def __init__(
@@ -168,9 +171,18 @@ class PhaseGenerator(keras.Model):
         foreground_threshold: float = FOREGROUND_THRESHOLD,
         neighbours: int = 3,
         cycle_position: bool = False,
+        velocity_reference_cm_s: Sequence[float] | None = None,
         **kwargs,
     ):
         widths = validate_architecture(widths, recurrence, norm)
+        if velocity_reference_cm_s is not None:
+            reference = np.asarray(velocity_reference_cm_s, np.float64)
+            if reference.shape != (3,) or not np.isfinite(reference).all() or (reference <= 0).any():
+                raise InputError(
+                    f"velocity_reference_cm_s: expected 3 positive velocities (x, y, z) in cm/s, got "
+                    f"{velocity_reference_cm_s}"
+                )
+            velocity_reference_cm_s = tuple(float(v) for v in reference)
         centre = int(neighbour_offsets(neighbours).tolist().index(0))
         inputs = {"magnitudes": image_input(neighbours, "magnitudes")}
         magnitudes = SpatialSizeCheck(2 ** (len(widths) - 1), name="size_check")(inputs["magnitudes"])
@@ -202,6 +214,7 @@ class PhaseGenerator(keras.Model):
         self.neighbours = neighbours
         self.centre = centre
         self.cycle_position = cycle_position
+        self.velocity_reference_cm_s = velocity_reference_cm_s
 
     def get_config(self):
         return {
@@ -214,6 +227,9 @@ class PhaseGenerator(keras.Model):
             "foreground_threshold": self.foreground_threshold,
             "neighbours": self.neighbours,
             "cycle_position": self.cycle_position,
+            "velocity_reference_cm_s": None
+            if self.velocity_reference_cm_s is None
+            else list(self.velocity_reference_cm_s),
             "block_layout": BLOCK_LAYOUT,
             "name": self.name,
             "trainable": self.trainable,

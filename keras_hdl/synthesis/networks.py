@@ -24,6 +24,7 @@ from keras_hdl.phase_inputs import cycle_phase_inputs
 from keras_hdl.precision import DEFAULT_PRECISION, DTYPE_POLICIES, dtype_policy
 from keras_hdl.predictors import DEFAULT_BATCH_SIZE, KerasPredictor, Predictor, Progress, predict_in_batches
 from keras_hdl.runtime import resolve_precision
+from keras_hdl.series import rescale_phase_venc
 
 INTERPOLATOR_INPUTS = ("condition", "magnitudes", "masks")
 PHASE_INPUTS = ("magnitudes",)
@@ -37,7 +38,8 @@ class PhaseSynthesizer:
     inputs for every frame of whole cycles (:func:`keras_hdl.phase_inputs.cycle_phase_inputs`).
     With ``composite`` the network takes the ``seed`` input (its background noise); a vanilla
     generator ignores the seeds. ``neighbours`` (3 or 5) and ``cycle_position`` describe what
-    the network sees.
+    the network sees; ``velocity_reference_cm_s`` the venc its output is expressed at
+    (:meth:`at_venc` converts it to a scan's; None: a venc-blind network, output taken as it is).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class PhaseSynthesizer:
         progress: Progress | None = None,
         neighbours: int = 3,
         cycle_position: bool = False,
+        velocity_reference_cm_s: tuple[float, float, float] | None = None,
     ):
         self.predictor = predictor
         self.composite = composite
@@ -55,13 +58,22 @@ class PhaseSynthesizer:
         self.progress = progress
         self.neighbours = neighbours
         self.cycle_position = cycle_position
+        self.velocity_reference_cm_s = velocity_reference_cm_s
 
     @classmethod
     def for_network(
         cls, predictor: Predictor, network, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None
     ) -> PhaseSynthesizer:
         """The synthesizer of a :class:`~keras_hdl.models.PhaseGenerator` run by ``predictor``."""
-        return cls(predictor, network.composite, batch_size, progress, network.neighbours, network.cycle_position)
+        return cls(
+            predictor,
+            network.composite,
+            batch_size,
+            progress,
+            network.neighbours,
+            network.cycle_position,
+            network.velocity_reference_cm_s,
+        )
 
     def synthesize(self, magnitudes: np.ndarray, seeds: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
         inputs = {"magnitudes": np.asarray(magnitudes, np.float32)}
@@ -72,6 +84,12 @@ class PhaseSynthesizer:
         if self.composite:
             inputs["seed"] = np.asarray(seeds, np.int32)
         return predict_in_batches(self.predictor, inputs, self.batch_size, self.progress)["phase"]
+
+    def at_venc(self, phase: np.ndarray, venc) -> np.ndarray:
+        """Synthesised phase (..., 3) → the phase of the same velocities at a scan's ``venc`` (..., 3) cm/s."""
+        if self.velocity_reference_cm_s is None:
+            return phase
+        return rescale_phase_venc(phase, self.velocity_reference_cm_s, venc)
 
     def synthesize_cycles(self, magnitude: np.ndarray, seeds: np.ndarray) -> np.ndarray:
         """Every frame of S cycles: magnitude (S, T, C, C), seeds (S·T, 2) slice-major → (S, T, C, C, 3)."""

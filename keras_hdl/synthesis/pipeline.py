@@ -290,7 +290,8 @@ def synthesize_twin(
         denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * scale
         magnitude[plan.targets, s] = np.where(inside, denormalized, magnitude[plan.targets, s])
         out_masks[plan.targets, s] = np.nan_to_num(window.paste(crops.mask[s, plan.targets])) > MASK_THRESHOLD
-        pasted_phase = window.paste(np.moveaxis(crops.phase[s], -1, 1))  # (T, 3, H, W)
+        scan_phase = models.phase.at_venc(crops.phase[s], low_rate.venc)  # the networks' venc → the scan's
+        pasted_phase = window.paste(np.moveaxis(scan_phase, -1, 1))  # (T, 3, H, W)
         phase[:, s] = np.where(np.isfinite(pasted_phase), pasted_phase, phase[:, s])
 
     provenance = {
