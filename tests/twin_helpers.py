@@ -33,8 +33,13 @@ def shared_folder(tmp_path_factory, name: str, build: Callable[[Path], object]) 
     return target
 
 
-def save_tiny_models(folder: Path, pixel_spacing_mm: tuple[float, float] = TINY_SPACING_MM) -> Path:
-    """An untrained ``tiny`` models folder (32-pixel crops) at ``pixel_spacing_mm``, with seeded weights.
+def save_tiny_models(
+    folder: Path,
+    pixel_spacing_mm: tuple[float, float] = TINY_SPACING_MM,
+    velocity_reference_cm_s: tuple[float, float, float] | None = None,
+) -> Path:
+    """An untrained ``tiny`` models folder (32-pixel crops) at ``pixel_spacing_mm``, with seeded weights
+    (a phase network whose output is at ``velocity_reference_cm_s``; None: venc-blind).
 
     Batch norm, like the ``cpu`` preset that ships: with instance norm, float16 weights alone move
     the untrained phase generator's output by up to ~0.04 (measured in Keras with float16-rounded
@@ -51,7 +56,11 @@ def save_tiny_models(folder: Path, pixel_spacing_mm: tuple[float, float] = TINY_
     keras.utils.set_random_seed(0)
     interpolator = build_from_config(preset.interpolation.model, norm=NORM)
     phase = build_from_config(
-        preset.phase.model, norm=NORM, background_mean=BACKGROUND[0], background_std=BACKGROUND[1]
+        preset.phase.model,
+        norm=NORM,
+        background_mean=BACKGROUND[0],
+        background_std=BACKGROUND[1],
+        velocity_reference_cm_s=velocity_reference_cm_s,
     )
     info = ModelInfo(preset="tiny", crop_size=TINY_CROP, pixel_spacing_mm=pixel_spacing_mm, frames=50)
     return save_models(folder, info, interpolator=interpolator, phase=phase)

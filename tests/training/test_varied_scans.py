@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_hdl.series import PHASE_LEVELS, Series
+from keras_hdl.series import PHASE_LEVELS, REFERENCE_VENC_CM_S, Series
 from keras_hdl.training.data import (
     PipelineOptions,
     SliceCines,
@@ -113,3 +113,14 @@ def test_scans_of_other_spacings_and_frame_counts_are_cropped_on_one_model_grid(
     np.testing.assert_array_equal(loaded.mask, cines.mask)
     # float16 storage of magnitudes in [-1, 1]: relative error <= 2^-11
     np.testing.assert_allclose(loaded.magnitude, cines.magnitude, atol=1e-3)
+
+
+def test_phase_is_re_expressed_at_the_reference_venc():
+    """A scan at half the reference venc: its normalised phase 0.25 is 0.125 of the reference's range."""
+    series = ring_series(20, 2.0)
+    half = tuple(v / 2 for v in REFERENCE_VENC_CM_S)
+    quarter_up = np.full(series.phase.shape, PHASE_LEVELS / 2 * 1.25, np.float32)  # normalised +0.25
+    cines = slice_cines_from_series([series.replace(phase=quarter_up, venc=half)], crop_size=32)
+    np.testing.assert_allclose(cines.venc, [REFERENCE_VENC_CM_S])
+    # inside the field of view (the crop fills with 0 beyond it): exactly 0.25 · 0.5
+    np.testing.assert_allclose(cines.phase[0, 0, 8:24, 8:24], 0.125, rtol=0, atol=1e-6)
