@@ -9,6 +9,8 @@ DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file. ``read_with_masks`` mak
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +52,11 @@ def read_with_masks(
     path: str | Path, masks_path: str | Path | None = None, fallback_masks: np.ndarray | None = None
 ) -> Series:
     """Read a series and make sure it carries myocardium masks (from ``masks_path``, itself, or ``fallback_masks``)."""
-    series = read_series(path)
+    return _masked(path, read_series(path), masks_path, fallback_masks)
+
+
+def _masked(path: str | Path, series: Series, masks_path: str | Path | None, fallback_masks: np.ndarray | None):
+    """``series`` (read from ``path``) with masks from ``masks_path``, its own or ``fallback_masks``; else an error."""
     if masks_path is not None:
         series = series.replace(masks=read_masks(masks_path, series))
     elif series.masks is None and fallback_masks is not None:
@@ -67,3 +73,75 @@ def read_with_masks(
             "the series beside it"
         )
     return series
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesSlices:
+    """A series read one slice at a time.
+
+    ``header``: the series' geometry, venc and masks; when ``streamed``, its magnitude is a zero
+    placeholder and it has no phase, and ``read_slice(s)`` reads slice s's (magnitude (T, H, W), raw
+    phase (T, 3, H, W) or None) from the file; otherwise ``header`` is the whole series in memory.
+    """
+
+    header: Series
+    read_slice: Callable[[int], tuple[np.ndarray, np.ndarray | None]]
+    streamed: bool
+
+    @classmethod
+    def in_memory(cls, series: Series) -> SeriesSlices:
+        """Slices of a series already in memory (views)."""
+        return cls(
+            series, lambda s: (series.magnitude[:, s], None if series.phase is None else series.phase[:, s]), False
+        )
+
+    def slice_series(self, index: int) -> Series:
+        """Slice ``index`` as a one-slice :class:`Series` (T, 1, H, W), with its masks and position."""
+        magnitude, phase = self.read_slice(index)
+        header = self.header
+        return header.replace(
+            magnitude=magnitude[:, None],
+            phase=None if phase is None else phase[:, None],
+            masks=None if header.masks is None else header.masks[:, index : index + 1],
+            image_positions=header.image_positions[index : index + 1],
+        )
+
+    def with_magnitude(self) -> Series:
+        """The header with the whole magnitude (T, S, H, W), read slice by slice when streamed."""
+        if not self.streamed:
+            return self.header
+        magnitude = np.stack([self.read_slice(s)[0] for s in range(self.header.num_slices)], axis=1)
+        return self.header.replace(magnitude=magnitude)
+
+    def with_masks(self, path: str | Path, fallback_masks: np.ndarray | None = None) -> SeriesSlices:
+        """These slices, their header with its own masks or ``fallback_masks`` (see :func:`read_with_masks`)."""
+        return dataclasses.replace(self, header=_masked(path, self.header, None, fallback_masks))
+
+
+def streams_slices(path: str | Path) -> bool:
+    """True when :func:`read_slices` reads the series at ``path`` from the file slice by slice: an Enhanced MR file."""
+    path = Path(path)
+    if path.suffix == ".npz" or not path.is_file():
+        return False
+    from keras_hdl.dicom.elements import MR_SOP_CLASSES, is_dicom_file
+
+    if not is_dicom_file(path):
+        return False
+    import pydicom
+
+    try:
+        sop_class = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"]).get("SOPClassUID")
+    except Exception:  # a damaged header (any of pydicom's errors): the reader names it properly
+        return False
+    return MR_SOP_CLASSES.get(str(sop_class)) == "enhanced"
+
+
+def read_slices(path: str | Path) -> SeriesSlices:
+    """The series at ``path`` (with the masks of a ``seg.dcm`` beside it) to read slice by slice: an Enhanced
+    MR file from the file, the memory of one slice at a time; anything else whole (:func:`read_series`)."""
+    if not streams_slices(path):
+        return SeriesSlices.in_memory(read_series(path))
+    from keras_hdl.dicom import read_enhanced_header
+
+    header, images = read_enhanced_header(path)
+    return SeriesSlices(header, images.read_slice, True)

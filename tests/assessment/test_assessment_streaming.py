@@ -1,0 +1,97 @@
+"""Assessment slice by slice (`assess` of an Enhanced MR file reads one slice at a time): the curves of the whole
+series bit for bit, from memory, from the file, and from a compressed file; the memory check sizes it as streamed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import RLELossless
+
+from keras_hdl.assessment.files import ASSESS_MEMORY_FACTOR, ASSESS_STREAMED_FACTOR, assess_path
+from keras_hdl.assessment.velocity import AssessmentOptions, assess_series, assess_slices
+from keras_hdl.dicom import write_dicom_scan
+from keras_hdl.errors import InputError
+from keras_hdl.memory import MEMORY_ENV, SERIES_BYTES_PER_PIXEL
+from keras_hdl.readers import SeriesSlices, read_series, read_slices
+
+FRAMES, SLICES = 6, 3
+
+
+@pytest.fixture
+def series(ring_scene, rng):
+    """A ring that moves (its centroid and wall change per frame) with random velocities, 3 slices."""
+    scene = ring_scene(frames=FRAMES, slices=SLICES, size=48, centre_shift_px=(1.5, -2.0))
+    velocity = rng.uniform(-15, 15, scene.zero_velocity().shape)
+    return scene.series(velocity, rr_interval_ms=800.0)
+
+
+def assert_same(streamed, whole):
+    for name in ("global_curves", "sector_curves", "layer_curves", "centroids"):
+        np.testing.assert_array_equal(getattr(streamed, name), getattr(whole, name), err_msg=name)
+    assert streamed.rr_interval_ms == whole.rr_interval_ms
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        None,
+        AssessmentOptions(swap_xy=True, flip_z=True, reference_angle_deg=30.0),
+        AssessmentOptions(insertion_points=np.array([[10.0, 10.0], [20.0, 30.0], [40.0, 5.0]])),
+    ],
+    ids=["default", "swap-flip-angle", "insertion-points-per-slice"],
+)
+def test_slice_by_slice_gives_the_whole_series_curves_bit_for_bit(series, options):
+    assert_same(assess_slices(SeriesSlices.in_memory(series), options), assess_series(series, options))
+
+
+def test_per_frame_insertion_points_are_split_by_slice(series, rng):
+    points = rng.uniform(5, 40, (FRAMES, SLICES, 2))
+    options = AssessmentOptions(insertion_points=points)
+    streamed = assess_slices(SeriesSlices.in_memory(series), options)
+    assert_same(streamed, assess_series(series, options))
+    assert streamed.options is options
+    shifted = assess_slices(SeriesSlices.in_memory(series), AssessmentOptions(insertion_points=points[:, ::-1]))
+    assert not np.array_equal(shifted.sector_curves[0], streamed.sector_curves[0])  # slice 0 got its own points
+    with pytest.raises(InputError, match=r"expected shape \(S, 2\) = \(3, 2\)"):
+        assess_slices(SeriesSlices.in_memory(series), AssessmentOptions(insertion_points=points[:, :2]))
+
+
+def test_enhanced_mr_file_is_read_slice_by_slice_with_the_same_images_and_curves(series, tmp_path):
+    path = write_dicom_scan(series, tmp_path / "scan") / "series.dcm"
+    slices, whole = read_slices(path), read_series(path)
+    assert slices.streamed and slices.header.phase is None and slices.header.magnitude.strides == (0, 0, 0, 0)
+    np.testing.assert_array_equal(slices.header.masks, series.masks)  # the seg.dcm beside it
+    for index in range(SLICES):
+        magnitude, phase = slices.read_slice(index)
+        np.testing.assert_array_equal(magnitude, whole.magnitude[:, index])
+        np.testing.assert_array_equal(phase, whole.phase[:, index])
+    np.testing.assert_array_equal(whole.phase, series.phase)  # the raw phase survives DICOM exactly
+    assert_same(assess_slices(slices), assess_series(whole))
+    assert not read_slices(series.save_npz(tmp_path / "series.npz")).streamed
+
+
+def test_compressed_enhanced_mr_file_is_decoded_once_and_read_by_slice(series, tmp_path):
+    path = write_dicom_scan(series, tmp_path / "scan") / "series.dcm"
+    plain = assess_slices(read_slices(path))
+    ds = pydicom.dcmread(path)
+    ds.compress(RLELossless)
+    ds.save_as(path)
+    assert pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID == RLELossless
+    assert_same(assess_slices(read_slices(path)), plain)
+
+
+def test_memory_check_sizes_an_enhanced_file_as_streamed(series, tmp_path, monkeypatch):
+    """A cap the whole series would exceed lets the streamed file through but refuses its .npz, then both."""
+    npz = series.save_npz(tmp_path / "series.npz")
+    dcm = write_dicom_scan(series, tmp_path / "scan") / "series.dcm"
+    series_bytes = series.magnitude.size * SERIES_BYTES_PER_PIXEL
+    monkeypatch.setenv(MEMORY_ENV, str(series_bytes * (ASSESS_STREAMED_FACTOR + ASSESS_MEMORY_FACTOR) / 2 / 1e9))
+    assessment, _, read, _ = assess_path(dcm)
+    assert_same(assessment, assess_series(series))
+    assert read.phase is None  # the images were never held whole
+    with pytest.raises(InputError, match=r"`keras-hdl assess` of this series \(41,472 pixels .*\) needs about"):
+        assess_path(npz)
+    monkeypatch.setenv(MEMORY_ENV, str(series_bytes * ASSESS_STREAMED_FACTOR * 0.9 / 1e9))
+    with pytest.raises(InputError, match=r"series.dcm: `keras-hdl assess` of this series .* needs about"):
+        assess_path(dcm)
