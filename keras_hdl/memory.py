@@ -1,9 +1,10 @@
 """Enough memory before work starts: a clear error instead of an out-of-memory kill.
 
-A command that holds whole series (``assess``, ``synthesize``) first sizes its input from
-the file headers alone (T·S·H·W pixels: no pixel data is read) and compares its expected
-peak, :data:`SERIES_BYTES_PER_PIXEL` per pixel times the command's measured factor, with
-the memory this process may still use: ``MemAvailable``, capped by the cgroup limit of a
+A command that holds series or streams them (``assess``, ``synthesize``) first sizes its input
+from the file headers alone (T·S·H·W pixels: no pixel data is read) and compares its expected
+peak, :data:`SERIES_BYTES_PER_PIXEL` per pixel times the command's measured factor (smaller
+where it reads or writes the images slice by slice or frame by frame), with the memory this
+process may still use: ``MemAvailable``, capped by the cgroup limit of a
 container and by ``KERAS_HDL_MEMORY_GB`` when set.
 """
 

@@ -41,6 +41,15 @@ def read_series(path: str | Path) -> Series:
     )
 
 
+def read_without_phase(path: str | Path) -> Series:
+    """The series at ``path`` without its phase images (what synthesis reads): a ``.npz``'s phase is not read, an
+    Enhanced MR file's is read slice by slice and dropped (:func:`read_slices`); other series are read whole."""
+    path = Path(path)
+    if path.suffix == ".npz" and path.is_file():
+        return Series.load_npz(path, phase=False)
+    return read_slices(path).with_magnitude().replace(phase=None)
+
+
 def read_masks(path: str | Path, series: Series) -> np.ndarray:
     """Myocardium masks (T, S, H, W) bool for ``series`` from a DICOM SEG, a ``.npz`` or a NIfTI file."""
     from keras_hdl.dicom.masks import read_masks as read_mask_file

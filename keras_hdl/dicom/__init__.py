@@ -24,6 +24,7 @@ from keras_hdl.dicom.enhanced_writer import write_enhanced_mr
 from keras_hdl.dicom.masks import read_masks
 from keras_hdl.dicom.seg import read_seg_masks, referenced_series_uids, write_cine_seg
 from keras_hdl.errors import InputError
+from keras_hdl.io_utils import FrameFile
 from keras_hdl.series import Series
 
 SERIES_FILE = "series.dcm"
@@ -103,14 +104,21 @@ def _write_seg_for(series: Series, image_path: Path, seg_path: Path) -> None:
 
 
 def write_dicom_scan(
-    series: Series, scan_dir: str | Path, *, synthetic: SyntheticInfo | None = None, patient_id: str | None = None
+    series: Series,
+    scan_dir: str | Path,
+    *,
+    synthetic: SyntheticInfo | None = None,
+    patient_id: str | None = None,
+    images: tuple[FrameFile, FrameFile] | None = None,
 ) -> Path:
-    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, with masks, ``scan_dir/seg.dcm``; returns ``scan_dir``."""
+    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, with masks, ``scan_dir/seg.dcm``; returns ``scan_dir``.
+
+    ``images``: magnitude and phase on disk for a series too big to hold (:func:`write_enhanced_mr`).
+    """
     scan_dir = Path(scan_dir)
     scan_dir.mkdir(parents=True, exist_ok=True)
-    image_path = write_enhanced_mr(
-        series, scan_dir / SERIES_FILE, identity=Identity.new(synthetic, patient_id=patient_id)
-    )
+    identity = Identity.new(synthetic, patient_id=patient_id)
+    image_path = write_enhanced_mr(series, scan_dir / SERIES_FILE, identity=identity, images=images)
     if series.masks is not None:
         _write_seg_for(series, image_path, scan_dir / SEG_FILE)
     return scan_dir
