@@ -91,15 +91,16 @@ def series_pixels(path: str | Path) -> int | None:
         return None
 
 
-def require_memory(path: str | Path, factor: float, command: str) -> None:
+def require_memory(path: str | Path, factor: float, command: str, base_bytes: float = 0.0) -> None:
     """Refuse, before any work, a series whose ``command`` would need more memory than is available.
 
-    ``factor``: the command's measured peak resident memory over the series' in-memory size.
+    The command's peak resident memory, as measured: ``base_bytes`` (what it needs whatever the series, e.g.
+    TensorFlow and the networks) plus ``factor`` times the series' in-memory size.
     """
     pixels, available = series_pixels(path), available_bytes()
     if pixels is None or available is None:
         return
-    needed = pixels * SERIES_BYTES_PER_PIXEL * factor
+    needed = base_bytes + pixels * SERIES_BYTES_PER_PIXEL * factor
     if needed > available:
         raise InputError(
             f"{path}: `keras-hdl {command}` of this series ({pixels:,} pixels over its frames and slices) needs about "

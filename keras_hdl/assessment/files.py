@@ -28,9 +28,11 @@ OUTPUT_SUFFIX = "_assessment"
 ASSESS_MEMORY_FACTOR = 2.2
 """Peak resident memory of ``assess`` of a series read whole (a .npz, classic DICOM) over its in-memory size, with a
 margin: 1.61 GB measured for a 20-slice, 50-frame 256² .npz (1.11 GB in memory; keras_hdl.benchmarks.memory)."""
-ASSESS_STREAMED_FACTOR = 0.4
-"""The same for an Enhanced MR file, read slice by slice (whole: its masks only), with a margin: 0.35 GB measured for
-the 256² series.dcm (1.11 GB in memory), 0.88 GB for a 512² one (4.46 GB)."""
+ASSESS_STREAMED_FACTOR = 0.2
+ASSESS_STREAMED_BASE_BYTES = 0.25e9
+"""Peak resident memory of ``assess`` of an Enhanced MR file, read slice by slice (whole: its masks only): this
+base plus the factor times the series' in-memory size, with a margin: 0.35 GB measured for a 20-slice, 50-frame
+256² series.dcm (1.11 GB in memory), 0.89 GB for a 512² one (4.46 GB)."""
 
 
 def default_output_dir(input_path: str | Path) -> Path:
@@ -55,8 +57,10 @@ def assess_path(
     """
     for path in (input_path, reference_path):
         if path is not None:
-            factor = ASSESS_STREAMED_FACTOR if streams_slices(path) else ASSESS_MEMORY_FACTOR
-            require_memory(path, factor, "assess")
+            if streams_slices(path):
+                require_memory(path, ASSESS_STREAMED_FACTOR, "assess", ASSESS_STREAMED_BASE_BYTES)
+            else:
+                require_memory(path, ASSESS_MEMORY_FACTOR, "assess")
     slices = read_slices(input_path)
     unmasked = slices.header if masks_path is not None or slices.header.masks is not None else slices.with_magnitude()
     series, segmentation = with_masks(unmasked, masks_path, progress, input_path)

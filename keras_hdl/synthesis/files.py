@@ -23,8 +23,12 @@ from keras_hdl.series import Series
 if TYPE_CHECKING:
     from keras_hdl.segmentation import Segmentation
 
-SYNTHESIZE_MEMORY_FACTOR = 1.0
-"""Peak resident memory of ``synthesize`` over the twin's in-memory size, with a margin: TODO measured."""
+SYNTHESIZE_MEMORY_FACTOR = 0.5
+SYNTHESIZE_BASE_BYTES = 1.6e9
+"""Peak resident memory of ``synthesize``: this base (TensorFlow, the networks) plus the factor times the twin's
+in-memory size (it reads the input's magnitude and masks whole and holds the twin's masks; the images go to disk
+frame by frame), with a margin: 1.96 GB measured for a 20-slice, 50-frame 256² twin (1.11 GB in memory) of its .npz
+with the shipped weights, 3.37 GB for a 512² one (4.46 GB; keras_hdl.benchmarks.memory)."""
 
 
 def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None, progress: bool):
@@ -94,7 +98,7 @@ def synthesize_path(
     validate_seed(seed)
     if downsample_k is not None or k is not None:  # the twin has the full series' frames: K+1 per kept frame
         growth = 1 if downsample_k is not None else k + 1
-        require_memory(input_path, SYNTHESIZE_MEMORY_FACTOR * growth, "synthesize")
+        require_memory(input_path, SYNTHESIZE_MEMORY_FACTOR * growth, "synthesize", SYNTHESIZE_BASE_BYTES)
     low_rate, k, full_frames, source, segmentation = _low_rate_input(
         Path(input_path), masks_path, k, downsample_k, progress
     )

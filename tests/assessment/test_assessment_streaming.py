@@ -8,7 +8,13 @@ import pydicom
 import pytest
 from pydicom.uid import RLELossless
 
-from keras_hdl.assessment.files import ASSESS_MEMORY_FACTOR, ASSESS_STREAMED_FACTOR, assess_path
+from keras_hdl import memory
+from keras_hdl.assessment.files import (
+    ASSESS_MEMORY_FACTOR,
+    ASSESS_STREAMED_BASE_BYTES,
+    ASSESS_STREAMED_FACTOR,
+    assess_path,
+)
 from keras_hdl.assessment.velocity import AssessmentOptions, assess_series, assess_slices
 from keras_hdl.dicom import write_dicom_scan
 from keras_hdl.errors import InputError
@@ -82,16 +88,20 @@ def test_compressed_enhanced_mr_file_is_decoded_once_and_read_by_slice(series, t
 
 
 def test_memory_check_sizes_an_enhanced_file_as_streamed(series, tmp_path, monkeypatch):
-    """A cap the whole series would exceed lets the streamed file through but refuses its .npz, then both."""
+    """Sized as a 20-slice, 50-frame 512² series: its series.dcm fits in 4 GB (read slice by slice), its .npz (read
+    whole) does not; with less memory the series.dcm is refused too, before any work."""
     npz = series.save_npz(tmp_path / "series.npz")
     dcm = write_dicom_scan(series, tmp_path / "scan") / "series.dcm"
-    series_bytes = series.magnitude.size * SERIES_BYTES_PER_PIXEL
-    monkeypatch.setenv(MEMORY_ENV, str(series_bytes * (ASSESS_STREAMED_FACTOR + ASSESS_MEMORY_FACTOR) / 2 / 1e9))
+    pixels = 50 * 20 * 512 * 512
+    monkeypatch.setattr(memory, "series_pixels", lambda path: pixels)
+    streamed_bytes = ASSESS_STREAMED_BASE_BYTES + pixels * SERIES_BYTES_PER_PIXEL * ASSESS_STREAMED_FACTOR
+    assert streamed_bytes < 4e9 < pixels * SERIES_BYTES_PER_PIXEL * ASSESS_MEMORY_FACTOR
+    monkeypatch.setenv(MEMORY_ENV, "4")
     assessment, _, read, _ = assess_path(dcm)
     assert_same(assessment, assess_series(series))
     assert read.phase is None  # the images were never held whole
-    with pytest.raises(InputError, match=r"`keras-hdl assess` of this series \(41,472 pixels .*\) needs about"):
+    with pytest.raises(InputError, match=r"`keras-hdl assess` of this series \(262,144,000 pixels .*\) needs about"):
         assess_path(npz)
-    monkeypatch.setenv(MEMORY_ENV, str(series_bytes * ASSESS_STREAMED_FACTOR * 0.9 / 1e9))
-    with pytest.raises(InputError, match=r"series.dcm: `keras-hdl assess` of this series .* needs about"):
+    monkeypatch.setenv(MEMORY_ENV, str(streamed_bytes * 0.95 / 1e9))
+    with pytest.raises(InputError, match=r"series.dcm: `keras-hdl assess` of this series .* needs about 1.1 GB"):
         assess_path(dcm)
