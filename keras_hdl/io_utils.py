@@ -89,6 +89,10 @@ class FrameFile:
             handle.write(np.ascontiguousarray(frame, self.dtype).reshape(self.frame_shape).tobytes())
         self.frames += 1
 
+    def read(self) -> np.ndarray:
+        """The whole array ``shape``, read from the file."""
+        return np.fromfile(self.path, self.dtype).reshape(self.shape)
+
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (``frame_shape``), read from the file."""
         with open(self.path, "rb") as handle:
@@ -123,6 +127,46 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray | FrameFile]) ->
                 else:
                     np.lib.format.write_array(handle, array, allow_pickle=False)
     return path
+
+
+def npz_array_header(path: str | Path, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) of array ``name`` of an ``.npz``, from its header alone (nothing decompressed
+    beyond it); a missing array or a damaged file is an InputError."""
+    with _npz_member(path, name) as handle:
+        return _npy_header(handle)
+
+
+def iter_npz_frames(path: str | Path, name: str) -> Iterator[np.ndarray]:
+    """The entries along the first axis of array ``name`` (C order) of an ``.npz``, one at a time, decompressed as
+    they are read: the memory of one entry."""
+    with _npz_member(path, name) as handle:
+        shape, fortran, dtype = _npy_header(handle)
+        if fortran or dtype.hasobject or not shape:
+            raise InputError(f"{path}: array {name} is not a C-ordered numeric array of frames ({dtype}, {shape})")
+        count = int(np.prod(shape[1:]))
+        for _ in range(shape[0]):
+            data = handle.read(count * dtype.itemsize)
+            if len(data) != count * dtype.itemsize:
+                raise InputError(f"{path}: array {name} ends early; the file is damaged")
+            yield np.frombuffer(data, dtype, count).reshape(shape[1:])
+
+
+@contextlib.contextmanager
+def _npz_member(path: str | Path, name: str):
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as handle:
+            yield handle
+    except KeyError as err:
+        raise InputError(f"{path}: no array {name}; this is not a keras-hdl series file") from err
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        raise InputError(f"{path}: not a readable .npz file ({err})") from err
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(handle)
+    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = header(handle)
+    return tuple(shape), bool(fortran), np.dtype(dtype)
 
 
 def read_npz(path: str | Path, skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

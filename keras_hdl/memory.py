@@ -11,7 +11,6 @@ container and by ``KERAS_HDL_MEMORY_GB`` when set.
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +61,9 @@ def available_bytes() -> int | None:
 
 
 def _npz_pixels(path: Path) -> int | None:
-    with zipfile.ZipFile(path) as archive, archive.open("magnitude.npy") as handle:
-        version = np.lib.format.read_magic(handle)
-        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape = header(handle)[0]
-    return int(np.prod(shape))
+    from keras_hdl.io_utils import npz_array_header
+
+    return int(np.prod(npz_array_header(path, "magnitude")[0]))
 
 
 def _dicom_pixels(path: Path) -> int | None:

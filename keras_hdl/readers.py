@@ -10,6 +10,7 @@ DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file. ``read_with_masks`` mak
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,10 +129,12 @@ class SeriesSlices:
 
 
 def streams_slices(path: str | Path) -> bool:
-    """True when :func:`read_slices` reads the series at ``path`` from the file slice by slice: an Enhanced MR file."""
+    """True when :func:`read_slices` reads the series at ``path`` slice by slice: a ``.npz`` or an Enhanced MR file."""
     path = Path(path)
-    if path.suffix == ".npz" or not path.is_file():
+    if not path.is_file():
         return False
+    if path.suffix == ".npz":
+        return True
     from keras_hdl.dicom.elements import MR_SOP_CLASSES, is_dicom_file
 
     if not is_dicom_file(path):
@@ -146,11 +149,54 @@ def streams_slices(path: str | Path) -> bool:
 
 
 def read_slices(path: str | Path) -> SeriesSlices:
-    """The series at ``path`` (with the masks of a ``seg.dcm`` beside it) to read slice by slice: an Enhanced
-    MR file from the file, the memory of one slice at a time; anything else whole (:func:`read_series`)."""
+    """The series at ``path`` (with the masks of a ``seg.dcm`` beside a DICOM file) to read slice by slice.
+
+    An Enhanced MR file is read from the file, a ``.npz`` from a copy of its images split by slice into a
+    temporary folder (its arrays are compressed: one pass, frame by frame): the memory of one slice at a time.
+    Anything else is read whole (:func:`read_series`).
+    """
+    path = Path(path)
     if not streams_slices(path):
         return SeriesSlices.in_memory(read_series(path))
+    if path.suffix == ".npz":
+        return _npz_slices(path)
     from keras_hdl.dicom import read_enhanced_header
 
     header, images = read_enhanced_header(path)
     return SeriesSlices(header, images.read_slice, True)
+
+
+def _npz_slices(path: Path) -> SeriesSlices:
+    header = Series.load_npz(path, phase=False, magnitude=False)
+    return SeriesSlices(header, _SplitNpz(path, header).read_slice, True)
+
+
+class _SplitNpz:
+    """The images of a ``.npz`` split by slice into a temporary folder (removed with this object), read in one
+    pass frame by frame."""
+
+    def __init__(self, path: Path, header: Series) -> None:
+        import tempfile
+
+        from keras_hdl.io_utils import FrameFile, iter_npz_frames, npz_array_header
+
+        self.folder = tempfile.TemporaryDirectory(prefix="keras-hdl-slices-")
+        frames, slices, rows, cols = header.magnitude.shape
+        with zipfile.ZipFile(path) as archive:
+            names = ("magnitude", "phase") if "phase.npy" in archive.namelist() else ("magnitude",)
+        self.split: dict[str, list[FrameFile]] = {}
+        for name in names:
+            expected = (frames, slices, 3, rows, cols) if name == "phase" else (frames, slices, rows, cols)
+            shape = npz_array_header(path, name)[0]
+            if shape != expected:
+                raise InputError(f"{path}: {name} has shape {shape}, expected (T, S, ...) = {expected}")
+            files = [FrameFile(Path(self.folder.name) / f"{name}{s}", expected[2:]) for s in range(slices)]
+            for frame in iter_npz_frames(path, name):
+                for s, file in enumerate(files):
+                    file.append(frame[s])
+            self.split[name] = files
+
+    def read_slice(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(magnitude (T, H, W), raw phase (T, 3, H, W) or None) float32 of slice ``index``."""
+        phase = self.split["phase"][index].read() if "phase" in self.split else None
+        return self.split["magnitude"][index].read(), phase

@@ -295,14 +295,20 @@ class Series:
         return arrays
 
     @classmethod
-    def load_npz(cls, path: str | Path, phase: bool = True) -> Series:
-        """Read a series written by :meth:`save_npz` (without its phase images if not ``phase``); a damaged or
-        foreign file is an :class:`InputError` naming it."""
+    def load_npz(cls, path: str | Path, phase: bool = True, magnitude: bool = True) -> Series:
+        """Read a series written by :meth:`save_npz`; a damaged or foreign file is an :class:`InputError` naming it.
+
+        Without ``phase``, no phase images; without ``magnitude``, a zero magnitude of its shape that takes no
+        memory (the header: geometry, venc, masks).
+        """
         from keras_hdl.errors import about
-        from keras_hdl.io_utils import read_npz
+        from keras_hdl.io_utils import npz_array_header, read_npz
 
         path = Path(path)
-        data = read_npz(path, skip=() if phase else ("phase",))
+        skip = {name for name, wanted in (("phase", phase), ("magnitude", magnitude)) if not wanted}
+        data = read_npz(path, skip=tuple(skip))
+        if not magnitude:
+            data["magnitude"] = np.broadcast_to(np.float32(0), npz_array_header(path, "magnitude")[0])
         missing = set(NPZ_ARRAYS) - set(data)
         if missing:
             raise InputError(f"{path}: no {sorted(missing)} arrays; this is not a keras-hdl series file")

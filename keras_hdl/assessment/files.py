@@ -26,11 +26,11 @@ from keras_hdl.series import Series
 
 OUTPUT_SUFFIX = "_assessment"
 ASSESS_MEMORY_FACTOR = 2.2
-"""Peak resident memory of ``assess`` of a series read whole (a .npz, classic DICOM) over its in-memory size, with a
-margin: 1.61 GB measured for a 20-slice, 50-frame 256² .npz (1.11 GB in memory; keras_hdl.benchmarks.memory)."""
+"""Peak resident memory of ``assess`` of a series read whole (classic DICOM) over its in-memory size, with a margin:
+1.61 GB measured for a 20-slice, 50-frame 256² series (1.11 GB in memory) read whole from its .npz."""
 ASSESS_STREAMED_FACTOR = 0.2
 ASSESS_STREAMED_BASE_BYTES = 0.25e9
-"""Peak resident memory of ``assess`` of an Enhanced MR file, read slice by slice (whole: its masks only): this
+"""Peak resident memory of ``assess`` of an Enhanced MR file or a .npz, read slice by slice (whole: the masks): this
 base plus the factor times the series' in-memory size, with a margin: 0.35 GB measured for a 20-slice, 50-frame
 256² series.dcm (1.11 GB in memory), 0.89 GB for a 512² one (4.46 GB)."""
 
@@ -51,8 +51,8 @@ def assess_path(
     """Assess the series at ``input_path`` and, when given, the reference (which falls back to the input's masks).
 
     Returns (assessment, reference assessment or ``None``, the input series with its masks,
-    the automatic segmentation or ``None`` when the input had masks). An Enhanced MR file is read
-    slice by slice (:func:`~keras_hdl.readers.read_slices`): its series then holds the masks and a
+    the automatic segmentation or ``None`` when the input had masks). An Enhanced MR file or a .npz is
+    read slice by slice (:func:`~keras_hdl.readers.read_slices`): its series then holds the masks and a
     zero magnitude, unless it was segmented automatically (which needs its magnitude).
     """
     for path in (input_path, reference_path):

@@ -1,7 +1,10 @@
-"""Assessment slice by slice (`assess` of an Enhanced MR file reads one slice at a time): the curves of the whole
-series bit for bit, from memory, from the file, and from a compressed file; the memory check sizes it as streamed."""
+"""Assessment slice by slice (`assess` of an Enhanced MR file or a .npz reads one slice at a time): the curves of the
+whole series bit for bit, from memory, from the file, a compressed file and a .npz; the memory check sizes it so."""
 
 from __future__ import annotations
+
+import gc
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -16,7 +19,7 @@ from keras_hdl.assessment.files import (
     assess_path,
 )
 from keras_hdl.assessment.velocity import AssessmentOptions, assess_series, assess_slices
-from keras_hdl.dicom import write_dicom_scan
+from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.errors import InputError
 from keras_hdl.memory import MEMORY_ENV, SERIES_BYTES_PER_PIXEL
 from keras_hdl.readers import SeriesSlices, read_series, read_slices
@@ -74,7 +77,30 @@ def test_enhanced_mr_file_is_read_slice_by_slice_with_the_same_images_and_curves
         np.testing.assert_array_equal(phase, whole.phase[:, index])
     np.testing.assert_array_equal(whole.phase, series.phase)  # the raw phase survives DICOM exactly
     assert_same(assess_slices(slices), assess_series(whole))
-    assert not read_slices(series.save_npz(tmp_path / "series.npz")).streamed
+
+
+def test_npz_is_split_by_slice_once_and_read_slice_by_slice(series, tmp_path):
+    path = series.save_npz(tmp_path / "series.npz")
+    slices = read_slices(path)
+    assert slices.streamed and slices.header.phase is None and slices.header.magnitude.strides == (0, 0, 0, 0)
+    for index in range(SLICES):
+        magnitude, phase = slices.read_slice(index)
+        np.testing.assert_array_equal(magnitude, series.magnitude[:, index])
+        np.testing.assert_array_equal(phase, series.phase[:, index])
+    assert_same(assess_slices(slices), assess_series(series))
+    folder = Path(slices.read_slice.__self__.folder.name)
+    assert len(list(folder.iterdir())) == 2 * SLICES
+    del slices
+    gc.collect()
+    assert not folder.exists()  # the split copy goes with its reader
+
+
+def test_npz_with_a_phase_of_another_shape_is_refused_before_splitting(series, tmp_path):
+    arrays = series.npz_arrays()
+    arrays["phase"] = arrays["phase"][:, :2]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(InputError, match=r"bad.npz: phase has shape \(6, 2, 3, 48, 48\), expected"):
+        read_slices(tmp_path / "bad.npz")
 
 
 def test_compressed_enhanced_mr_file_is_decoded_once_and_read_by_slice(series, tmp_path):
@@ -87,21 +113,23 @@ def test_compressed_enhanced_mr_file_is_decoded_once_and_read_by_slice(series, t
     assert_same(assess_slices(read_slices(path)), plain)
 
 
-def test_memory_check_sizes_an_enhanced_file_as_streamed(series, tmp_path, monkeypatch):
-    """Sized as a 20-slice, 50-frame 512² series: its series.dcm fits in 4 GB (read slice by slice), its .npz (read
-    whole) does not; with less memory the series.dcm is refused too, before any work."""
+def test_memory_check_sizes_streamed_files_as_streamed(series, tmp_path, monkeypatch):
+    """Sized as a 20-slice, 50-frame 512² series: its series.dcm and .npz fit in 4 GB (read slice by slice), its
+    classic folder (read whole) does not; with less memory the series.dcm is refused too, before any work."""
     npz = series.save_npz(tmp_path / "series.npz")
     dcm = write_dicom_scan(series, tmp_path / "scan") / "series.dcm"
+    classic = write_dicom_classic_scan(series, tmp_path / "classic") / "series"
     pixels = 50 * 20 * 512 * 512
     monkeypatch.setattr(memory, "series_pixels", lambda path: pixels)
     streamed_bytes = ASSESS_STREAMED_BASE_BYTES + pixels * SERIES_BYTES_PER_PIXEL * ASSESS_STREAMED_FACTOR
     assert streamed_bytes < 4e9 < pixels * SERIES_BYTES_PER_PIXEL * ASSESS_MEMORY_FACTOR
     monkeypatch.setenv(MEMORY_ENV, "4")
-    assessment, _, read, _ = assess_path(dcm)
-    assert_same(assessment, assess_series(series))
-    assert read.phase is None  # the images were never held whole
+    for path in (dcm, npz):
+        assessment, _, read, _ = assess_path(path)
+        assert_same(assessment, assess_series(series))
+        assert read.phase is None  # the images were never held whole
     with pytest.raises(InputError, match=r"`keras-hdl assess` of this series \(262,144,000 pixels .*\) needs about"):
-        assess_path(npz)
+        assess_path(classic)
     monkeypatch.setenv(MEMORY_ENV, str(streamed_bytes * 0.95 / 1e9))
     with pytest.raises(InputError, match=r"series.dcm: `keras-hdl assess` of this series .* needs about 1.1 GB"):
         assess_path(dcm)
