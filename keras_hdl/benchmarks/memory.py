@@ -1,10 +1,10 @@
 """Peak memory of ``keras-hdl assess`` and ``synthesize`` on a 20-slice, 50-frame series: target ≤ 4 GB.
 
 The series (:func:`~keras_hdl.benchmarks.assessment.benchmark_series`, 256², and 512² without
-``--quick``) is written to a temporary folder as an Enhanced MR ``series.dcm`` + ``seg.dcm`` (what
-``assess`` reads) and a ``.npz`` (what ``synthesize --downsample 6`` reads, with the shipped weights).
+``--quick``) is written to a temporary folder as an Enhanced MR ``series.dcm`` + ``seg.dcm`` and a ``.npz``;
+``assess`` reads each, ``synthesize --downsample 6`` the ``.npz`` (with the shipped weights).
 Each command runs as its own process, as a user runs it; its peak resident memory comes from
-``os.wait4``. ``assess`` reads the series.dcm slice by slice and ``synthesize`` writes the twin frame by frame,
+``os.wait4``. ``assess`` reads either file slice by slice and ``synthesize`` writes the twin frame by frame,
 so neither holds the series' images whole (4.5 GB at 512²). A command that refuses the series as too big for
 the machine's memory gives a row without a value, its message as the note. Run:
 ``python -m keras_hdl.benchmarks.memory``.
@@ -80,8 +80,10 @@ def run(quick: bool = False) -> list[Row]:
             write_dicom_scan(series, folder / "scan")
             del series
             progress(f"memory: assess and synthesize of the {shape} series")
-            assess = ["assess", str(folder / "scan" / "series.dcm"), "--out", str(folder / "a")]
-            rows.append(peak_row(f"peak RSS assess {shape} series.dcm", assess))
+            for name, path in (("series.dcm", folder / "scan" / "series.dcm"), (".npz", folder / "series.npz")):
+                rows.append(
+                    peak_row(f"peak RSS assess {shape} {name}", ["assess", str(path), "--out", str(folder / "a")])
+                )
             twin = ["synthesize", str(folder / "series.npz"), "--downsample", "6", "--out", str(folder / "t")]
             rows.append(peak_row(f"peak RSS synthesize K=6 {shape} .npz", [*twin, "--no-progress"]))
         finally:
