@@ -3,8 +3,8 @@
 ``read_series(path)`` picks the reader from what the path holds: a keras-hdl ``.npz``
 file, an Enhanced MR multi-frame DICOM file, or a folder of classic MR DICOM files
 (:mod:`keras_hdl.dicom`). ``read_masks(path, series)`` reads myocardium masks from a
-DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file. ``read_with_masks`` makes sure a series carries masks
-(given, or its own; :func:`keras_hdl.segmentation.output.with_masks` also segments one that has none).
+DICOM SEG, a ``.npz`` (array ``masks``) or a NIfTI file (:func:`keras_hdl.segmentation.output.with_masks` attaches
+them, or segments a series that has none). ``read_slices(path)`` reads a series one slice at a time.
 """
 
 from __future__ import annotations
@@ -58,33 +58,6 @@ def read_masks(path: str | Path, series: Series) -> np.ndarray:
     return read_mask_file(path, series)
 
 
-def read_with_masks(
-    path: str | Path, masks_path: str | Path | None = None, fallback_masks: np.ndarray | None = None
-) -> Series:
-    """Read a series and make sure it carries myocardium masks (from ``masks_path``, itself, or ``fallback_masks``)."""
-    return _masked(path, read_series(path), masks_path, fallback_masks)
-
-
-def _masked(path: str | Path, series: Series, masks_path: str | Path | None, fallback_masks: np.ndarray | None):
-    """``series`` (read from ``path``) with masks from ``masks_path``, its own or ``fallback_masks``; else an error."""
-    if masks_path is not None:
-        series = series.replace(masks=read_masks(masks_path, series))
-    elif series.masks is None and fallback_masks is not None:
-        if fallback_masks.shape != series.magnitude.shape:
-            raise InputError(
-                f"{path}: has no masks of its own and the input's masks {fallback_masks.shape} do not fit its "
-                f"images {series.magnitude.shape}; give it masks"
-            )
-        series = series.replace(masks=fallback_masks)
-    if series.masks is None:
-        raise InputError(
-            f"{path}: no myocardium masks found; pass --masks FILE (a DICOM SEG, a NIfTI, or a .npz with a boolean "
-            f"array `masks` of shape (T, S, H, W) = {series.magnitude.shape}), or put a seg.dcm that references "
-            "the series beside it"
-        )
-    return series
-
-
 @dataclasses.dataclass(frozen=True)
 class SeriesSlices:
     """A series read one slice at a time.
@@ -124,8 +97,22 @@ class SeriesSlices:
         return self.header.replace(magnitude=magnitude)
 
     def with_masks(self, path: str | Path, fallback_masks: np.ndarray | None = None) -> SeriesSlices:
-        """These slices, their header with its own masks or ``fallback_masks`` (see :func:`read_with_masks`)."""
-        return dataclasses.replace(self, header=_masked(path, self.header, None, fallback_masks))
+        """These slices (read from ``path``), their header with its own masks or ``fallback_masks``; else an error."""
+        header = self.header
+        if header.masks is None and fallback_masks is not None:
+            if fallback_masks.shape != header.magnitude.shape:
+                raise InputError(
+                    f"{path}: has no masks of its own and the input's masks {fallback_masks.shape} do not fit its "
+                    f"images {header.magnitude.shape}; give it masks"
+                )
+            header = header.replace(masks=fallback_masks)
+        if header.masks is None:
+            raise InputError(
+                f"{path}: no myocardium masks found; pass --masks FILE (a DICOM SEG, a NIfTI, or a .npz with a boolean "
+                f"array `masks` of shape (T, S, H, W) = {header.magnitude.shape}), or put a seg.dcm that references "
+                "the series beside it"
+            )
+        return dataclasses.replace(self, header=header)
 
 
 def streams_slices(path: str | Path) -> bool:

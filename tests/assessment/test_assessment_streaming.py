@@ -23,6 +23,7 @@ from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.errors import InputError
 from keras_hdl.memory import MEMORY_ENV, SERIES_BYTES_PER_PIXEL
 from keras_hdl.readers import SeriesSlices, read_series, read_slices
+from keras_hdl.series import Series
 
 FRAMES, SLICES = 6, 3
 
@@ -133,3 +134,13 @@ def test_memory_check_sizes_streamed_files_as_streamed(series, tmp_path, monkeyp
     monkeypatch.setenv(MEMORY_ENV, str(streamed_bytes * 0.95 / 1e9))
     with pytest.raises(InputError, match=r"series.dcm: `keras-hdl assess` of this series .* needs about 1.1 GB"):
         assess_path(dcm)
+
+
+def test_reference_without_masks_is_assessed_on_the_inputs_or_refused(series, tmp_path):
+    path = series.save_npz(tmp_path / "input.npz")
+    bare = series.replace(masks=None).save_npz(tmp_path / "reference.npz")
+    assessment, reference, _, _ = assess_path(path, reference_path=bare)
+    assert_same(reference, assessment)
+    fewer = Series(magnitude=series.magnitude[:, :2], phase=series.phase[:, :2]).save_npz(tmp_path / "fewer.npz")
+    with pytest.raises(InputError, match=r"fewer.npz: has no masks of its own and the input's masks \(6, 3, 48, 48\)"):
+        assess_path(path, reference_path=fewer)
