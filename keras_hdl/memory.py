@@ -1,16 +1,16 @@
 """Enough memory before work starts: a clear error instead of an out-of-memory kill.
 
-A command that holds whole series (``assess``, ``synthesize``) first sizes its input from
-the file headers alone (T·S·H·W pixels: no pixel data is read) and compares its expected
-peak, :data:`SERIES_BYTES_PER_PIXEL` per pixel times the command's measured factor, with
-the memory this process may still use: ``MemAvailable``, capped by the cgroup limit of a
+A command that holds series or streams them (``assess``, ``synthesize``) first sizes its input
+from the file headers alone (T·S·H·W pixels: no pixel data is read) and compares its expected
+peak, :data:`SERIES_BYTES_PER_PIXEL` per pixel times the command's measured factor (smaller
+where it reads or writes the images slice by slice or frame by frame), with the memory this
+process may still use: ``MemAvailable``, capped by the cgroup limit of a
 container and by ``KERAS_HDL_MEMORY_GB`` when set.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +61,9 @@ def available_bytes() -> int | None:
 
 
 def _npz_pixels(path: Path) -> int | None:
-    with zipfile.ZipFile(path) as archive, archive.open("magnitude.npy") as handle:
-        version = np.lib.format.read_magic(handle)
-        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape = header(handle)[0]
-    return int(np.prod(shape))
+    from keras_hdl.io_utils import npz_array_header
+
+    return int(np.prod(npz_array_header(path, "magnitude")[0]))
 
 
 def _dicom_pixels(path: Path) -> int | None:
@@ -90,15 +88,16 @@ def series_pixels(path: str | Path) -> int | None:
         return None
 
 
-def require_memory(path: str | Path, factor: float, command: str) -> None:
+def require_memory(path: str | Path, factor: float, command: str, base_bytes: float = 0.0) -> None:
     """Refuse, before any work, a series whose ``command`` would need more memory than is available.
 
-    ``factor``: the command's measured peak resident memory over the series' in-memory size.
+    The command's peak resident memory, as measured: ``base_bytes`` (what it needs whatever the series, e.g.
+    TensorFlow and the networks) plus ``factor`` times the series' in-memory size.
     """
     pixels, available = series_pixels(path), available_bytes()
     if pixels is None or available is None:
         return
-    needed = pixels * SERIES_BYTES_PER_PIXEL * factor
+    needed = base_bytes + pixels * SERIES_BYTES_PER_PIXEL * factor
     if needed > available:
         raise InputError(
             f"{path}: `keras-hdl {command}` of this series ({pixels:,} pixels over its frames and slices) needs about "

@@ -276,8 +276,13 @@ class Series:
         """Write the series to ``path`` (.npz) atomically, with deterministic bytes; returns the path."""
         from keras_hdl.io_utils import write_npz
 
+        return write_npz(path, self.npz_arrays())
+
+    def npz_arrays(self, magnitude=None, phase=None) -> dict:
+        """The arrays :meth:`save_npz` writes, in its order; ``magnitude`` / ``phase`` (arrays, or frame files
+        of a series too big to hold) in place of the series' own."""
         arrays = {
-            "magnitude": self.magnitude,
+            "magnitude": self.magnitude if magnitude is None else magnitude,
             "venc": np.asarray(self.venc),
             "pixel_spacing": np.asarray(self.pixel_spacing),
             "image_orientation": np.asarray(self.image_orientation),
@@ -286,20 +291,28 @@ class Series:
             "provenance_keys": np.asarray(list(self.provenance.keys()), dtype=str),
             "provenance_values": np.asarray([repr(v) for v in self.provenance.values()], dtype=str),
         }
-        if self.phase is not None:
-            arrays["phase"] = self.phase
+        phase = self.phase if phase is None else phase
+        if phase is not None:
+            arrays["phase"] = phase
         if self.masks is not None:
             arrays["masks"] = self.masks
-        return write_npz(path, arrays)
+        return arrays
 
     @classmethod
-    def load_npz(cls, path: str | Path) -> Series:
-        """Read a series written by :meth:`save_npz`; a damaged or foreign file is an :class:`InputError` naming it."""
+    def load_npz(cls, path: str | Path, phase: bool = True, magnitude: bool = True) -> Series:
+        """Read a series written by :meth:`save_npz`; a damaged or foreign file is an :class:`InputError` naming it.
+
+        Without ``phase``, no phase images; without ``magnitude``, a zero magnitude of its shape that takes no
+        memory (the header: geometry, venc, masks).
+        """
         from keras_hdl.errors import about
-        from keras_hdl.io_utils import read_npz
+        from keras_hdl.io_utils import npz_array_header, read_npz
 
         path = Path(path)
-        data = read_npz(path)
+        skip = {name for name, wanted in (("phase", phase), ("magnitude", magnitude)) if not wanted}
+        data = read_npz(path, skip=tuple(skip))
+        if not magnitude:
+            data["magnitude"] = np.broadcast_to(np.float32(0), npz_array_header(path, "magnitude")[0])
         missing = set(NPZ_ARRAYS) - set(data)
         if missing:
             raise InputError(f"{path}: no {sorted(missing)} arrays; this is not a keras-hdl series file")

@@ -45,7 +45,7 @@ BROKEN_ASSESS = (
     "import sys; import keras_hdl.assessment.files as assess; from keras_hdl.cli import main\n"
     "def broken(path):\n"
     "    raise RuntimeError('disk\\nsaid no')\n"
-    "assess.read_series = broken\n"
+    "assess.read_slices = broken\n"
     "main(sys.argv[1:])\n"
 )
 

@@ -10,7 +10,7 @@ from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.errors import InputError
 from keras_hdl.memory import MEMORY_ENV, SERIES_BYTES_PER_PIXEL, available_bytes, require_memory, series_pixels
 from keras_hdl.series import Series
-from keras_hdl.synthesis.files import SYNTHESIZE_MEMORY_FACTOR
+from keras_hdl.synthesis.files import SYNTHESIZE_BASE_BYTES, SYNTHESIZE_MEMORY_FACTOR
 
 
 @pytest.fixture
@@ -61,8 +61,9 @@ def test_assess_cli_refuses_with_one_line_and_writes_nothing(scans, monkeypatch)
 
 def test_synthesize_cli_sizes_the_twin_not_the_input(scans, tmp_path, monkeypatch):
     """With --k 3 the twin has 4× the input's frames: the check counts them before any network loads."""
-    twin_bytes = 4 * 2 * 16 * 16 * SERIES_BYTES_PER_PIXEL * SYNTHESIZE_MEMORY_FACTOR * 4
-    monkeypatch.setenv(MEMORY_ENV, str(twin_bytes / 1e9 * 0.9))  # the input alone would fit, the twin not
+    input_bytes = 4 * 2 * 16 * 16 * SERIES_BYTES_PER_PIXEL * SYNTHESIZE_MEMORY_FACTOR
+    cap = SYNTHESIZE_BASE_BYTES + 2.5 * input_bytes  # the input alone (base + 1×) would fit, the twin (base + 4×) not
+    monkeypatch.setenv(MEMORY_ENV, str(cap / 1e9))
     result = CliRunner().invoke(main, ["synthesize", str(scans["npz"]), "--k", "3", "--out", str(tmp_path / "twin")])
     assert result.exit_code == 2, result.output
     assert "`keras-hdl synthesize` of this series" in result.output and result.output.count("\n") == 1

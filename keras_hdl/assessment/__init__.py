@@ -1,7 +1,7 @@
 """Velocity assessment (docs/design.md §2.3): phase → radial, circumferential and longitudinal curves and markers.
 
 - :mod:`~keras_hdl.assessment.velocity`: conventions, bulk-motion removal, cylindrical
-  decomposition, global / sector / layer curves (mm/s);
+  decomposition, global / sector / layer curves (mm/s), of a series in memory or read slice by slice;
 - :mod:`~keras_hdl.assessment.markers`: PSV/TPSV, PDV/TPDV, PAV/TPAV, Mean, windows and peak signs;
 - :mod:`~keras_hdl.assessment.agreement`: Pearson correlation against a reference;
 - :mod:`~keras_hdl.assessment.report`: tables, CSV, JSON and the curves plot.
@@ -15,6 +15,7 @@ from keras_hdl.assessment.velocity import (
     Assessment,
     AssessmentOptions,
     assess_series,
+    assess_slices,
     assess_velocity,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "Assessment",
     "AssessmentOptions",
     "assess_series",
+    "assess_slices",
     "assess_velocity",
     "compare",
     "compute_markers",

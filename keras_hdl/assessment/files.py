@@ -5,13 +5,14 @@ What `keras-hdl assess` does, as one function (:func:`assess_to_folder`) that te
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 from keras_hdl.assessment.report import format_report, write_report
-from keras_hdl.assessment.velocity import Assessment, AssessmentOptions, assess_series
+from keras_hdl.assessment.velocity import Assessment, AssessmentOptions, assess_slices
 from keras_hdl.memory import require_memory
-from keras_hdl.readers import read_series, read_with_masks
+from keras_hdl.readers import read_slices, streams_slices
 from keras_hdl.segmentation import Segmentation
 from keras_hdl.segmentation.output import (
     OVERLAY_NAME,
@@ -25,8 +26,13 @@ from keras_hdl.series import Series
 
 OUTPUT_SUFFIX = "_assessment"
 ASSESS_MEMORY_FACTOR = 2.2
-"""Peak resident memory of ``assess`` over the series' in-memory size, with a margin: 1.97 GB measured for a
-20-slice, 50-frame 256² series.dcm (1.11 GB in memory), 1.61 GB for its .npz (keras_hdl.benchmarks.memory)."""
+"""Peak resident memory of ``assess`` of a series read whole (classic DICOM) over its in-memory size, with a margin:
+1.61 GB measured for a 20-slice, 50-frame 256² series (1.11 GB in memory) read whole from its .npz."""
+ASSESS_STREAMED_FACTOR = 0.2
+ASSESS_STREAMED_BASE_BYTES = 0.25e9
+"""Peak resident memory of ``assess`` of an Enhanced MR file or a .npz, read slice by slice (whole: the masks): this
+base plus the factor times the series' in-memory size, with a margin: 0.35 GB measured for a 20-slice, 50-frame
+256² series.dcm (1.11 GB in memory), 0.89 GB for a 512² one (4.46 GB)."""
 
 
 def default_output_dir(input_path: str | Path) -> Path:
@@ -45,16 +51,23 @@ def assess_path(
     """Assess the series at ``input_path`` and, when given, the reference (which falls back to the input's masks).
 
     Returns (assessment, reference assessment or ``None``, the input series with its masks,
-    the automatic segmentation or ``None`` when the input had masks).
+    the automatic segmentation or ``None`` when the input had masks). An Enhanced MR file or a .npz is
+    read slice by slice (:func:`~keras_hdl.readers.read_slices`): its series then holds the masks and a
+    zero magnitude, unless it was segmented automatically (which needs its magnitude).
     """
     for path in (input_path, reference_path):
         if path is not None:
-            require_memory(path, ASSESS_MEMORY_FACTOR, "assess")
-    series, segmentation = with_masks(read_series(input_path), masks_path, progress, input_path)
-    assessment = assess_series(series, options)
+            if streams_slices(path):
+                require_memory(path, ASSESS_STREAMED_FACTOR, "assess", ASSESS_STREAMED_BASE_BYTES)
+            else:
+                require_memory(path, ASSESS_MEMORY_FACTOR, "assess")
+    slices = read_slices(input_path)
+    unmasked = slices.header if masks_path is not None or slices.header.masks is not None else slices.with_magnitude()
+    series, segmentation = with_masks(unmasked, masks_path, progress, input_path)
+    assessment = assess_slices(dataclasses.replace(slices, header=series), options)
     reference = None
     if reference_path is not None:
-        reference = assess_series(read_with_masks(reference_path, fallback_masks=series.masks), options)
+        reference = assess_slices(read_slices(reference_path).with_masks(reference_path, series.masks), options)
     return assessment, reference, series, segmentation
 
 

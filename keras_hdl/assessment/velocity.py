@@ -46,6 +46,7 @@ import numpy as np
 
 from keras_hdl.errors import InputError
 from keras_hdl.geometry import cylindrical_unit_vectors
+from keras_hdl.readers import SeriesSlices
 from keras_hdl.series import Series, phase_to_velocity
 
 COMPONENT_NAMES = ("radial", "circumferential", "longitudinal")
@@ -59,6 +60,10 @@ DEFAULT_REFERENCE_ANGLE_DEG = 120.0
 
 WALL_DEPTH_ANGULAR_BINS = 36
 CM_S_TO_MM_S = 10.0
+ZERO_PHASE = (
+    "the phase images are all zero, so they hold no velocity data (zero velocity is raw phase 2048); "
+    "check that the phase series was read, not a blank one"
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -146,6 +151,17 @@ class Assessment:
         return self.global_curves.mean(axis=0)
 
 
+def _require_myocardium(present: np.ndarray, slices: int) -> None:
+    """An InputError naming the first (frame, slice) without myocardium; ``present``: (T·S,) bool, frame-major."""
+    empty = np.flatnonzero(~present)
+    if empty.size:
+        first_frame, first_slice = divmod(int(empty[0]), slices)
+        raise InputError(
+            f"masks: the myocardium mask of slice {first_slice}, frame {first_frame} (0-based) is empty "
+            f"({empty.size} empty frame(s) in all); every frame of every slice needs a myocardium mask"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class _MyocardiumPixels:
     """Indices of every myocardium pixel, grouped by (frame, slice): group = frame · S + slice."""
@@ -163,13 +179,7 @@ class _MyocardiumPixels:
         frame, slice_, row, col = np.unravel_index(np.flatnonzero(masks), masks.shape)  # 5x faster than nonzero
         group = frame * slices + slice_
         counts = np.bincount(group, minlength=frames * slices)
-        empty = np.flatnonzero(counts == 0)
-        if empty.size:
-            first_frame, first_slice = divmod(int(empty[0]), slices)
-            raise InputError(
-                f"masks: the myocardium mask of slice {first_slice}, frame {first_frame} (0-based) is empty "
-                f"({empty.size} empty frame(s) in all); every frame of every slice needs a myocardium mask"
-            )
+        _require_myocardium(counts > 0, slices)
         return cls(frame, slice_, row, col, group, counts)
 
     def group_mean(self, values: np.ndarray) -> np.ndarray:
@@ -184,6 +194,48 @@ def assess_series(series: Series, options: AssessmentOptions | None = None) -> A
     :func:`keras_hdl.series.phase_to_velocity` that :meth:`Series.velocity` uses, so the
     background (most of the image) costs nothing.
     """
+    _require_phase_and_masks(series)
+    if not series.phase.any():
+        raise InputError(ZERO_PHASE)
+    return _assess_checked(series, options)
+
+
+def assess_slices(slices: SeriesSlices, options: AssessmentOptions | None = None) -> Assessment:
+    """:func:`assess_series` of ``slices``' series, one slice at a time: the same curves, in the memory of one slice.
+
+    Every group of pixels the curves average lies within one frame of one slice, so slice by
+    slice gives the curves of the whole series bit for bit.
+    """
+    header = slices.header
+    frames, count = header.num_frames, header.num_slices
+    points = None if options is None else options.insertion_points
+    if points is not None:
+        _check_insertion_points(points, frames, count)
+    if header.masks is not None:
+        _require_myocardium(header.masks.any(axis=(2, 3)).ravel(), count)
+    parts, nonzero = [], False
+    for index in range(count):
+        part = slices.slice_series(index)
+        _require_phase_and_masks(part)
+        nonzero = nonzero or bool(part.phase.any())
+        part_options = options
+        if points is not None:
+            own = points[index : index + 1] if points.ndim == 2 else points[:, index : index + 1]
+            part_options = dataclasses.replace(options, insertion_points=own)
+        parts.append(_assess_checked(part, part_options))
+    if not nonzero:
+        raise InputError(ZERO_PHASE)
+    return Assessment(
+        np.concatenate([p.global_curves for p in parts]),
+        np.concatenate([p.sector_curves for p in parts]),
+        np.concatenate([p.layer_curves for p in parts]),
+        np.concatenate([p.centroids for p in parts], axis=1),
+        header.rr_interval_ms,
+        options or AssessmentOptions(),
+    )
+
+
+def _require_phase_and_masks(series: Series) -> None:
     if series.phase is None:
         raise InputError("the series has no phase images; velocity assessment needs the x, y and z phase images")
     if series.masks is None:
@@ -191,11 +243,10 @@ def assess_series(series: Series, options: AssessmentOptions | None = None) -> A
             "the series has no myocardium masks; supply them (for `keras-hdl assess`: --masks FILE, "
             "or a seg.dcm beside the input that references it)"
         )
-    if not series.phase.any():
-        raise InputError(
-            "the phase images are all zero, so they hold no velocity data (zero velocity is raw phase 2048); "
-            "check that the phase series was read, not a blank one"
-        )
+
+
+def _assess_checked(series: Series, options: AssessmentOptions | None) -> Assessment:
+    """The curves of a series with phase and masks (checked by the caller)."""
     pixels = _MyocardiumPixels.from_masks(series.masks)
     raw_phase = series.phase[pixels.frame, pixels.slice, :, pixels.row, pixels.col]  # (N, 3)
     velocity = phase_to_velocity(raw_phase[:, :, None, None], series.venc)[:, :, 0, 0]
@@ -300,14 +351,18 @@ def _reference_angles(
     if options.insertion_points is None:
         return np.full(centroid_row.shape, np.deg2rad(options.reference_angle_deg))
     points = options.insertion_points
+    _check_insertion_points(points, frames, slices)
+    points = np.broadcast_to(points, (frames, slices, 2)).reshape(-1, 2)
+    row_spacing, col_spacing = pixel_spacing
+    return np.arctan2(-(points[:, 0] - centroid_row) * row_spacing, (points[:, 1] - centroid_col) * col_spacing)
+
+
+def _check_insertion_points(points: np.ndarray, frames: int, slices: int) -> None:
     if points.shape not in ((slices, 2), (frames, slices, 2)):
         raise InputError(
             f"insertion_points: expected shape (S, 2) = ({slices}, 2) or (T, S, 2) = ({frames}, {slices}, 2) "
             f"pixel (row, col), got {points.shape}"
         )
-    points = np.broadcast_to(points, (frames, slices, 2)).reshape(-1, 2)
-    row_spacing, col_spacing = pixel_spacing
-    return np.arctan2(-(points[:, 0] - centroid_row) * row_spacing, (points[:, 1] - centroid_col) * col_spacing)
 
 
 def _wall_depth(pixels: _MyocardiumPixels, angle: np.ndarray, radius_mm: np.ndarray, pixel_mm: float) -> np.ndarray:

@@ -1,10 +1,13 @@
 """Peak memory of ``keras-hdl assess`` and ``synthesize`` on a 20-slice, 50-frame series: target ≤ 4 GB.
 
 The series (:func:`~keras_hdl.benchmarks.assessment.benchmark_series`, 256², and 512² without
-``--quick``) is written to a temporary folder as an Enhanced MR ``series.dcm`` + ``seg.dcm`` (what
-``assess`` reads) and a ``.npz`` (what ``synthesize --downsample 6`` reads, with the shipped weights).
+``--quick``) is written to a temporary folder as an Enhanced MR ``series.dcm`` + ``seg.dcm`` and a ``.npz``;
+``assess`` reads each, ``synthesize --downsample 6`` the ``.npz`` (with the shipped weights).
 Each command runs as its own process, as a user runs it; its peak resident memory comes from
-``os.wait4``. Run: ``python -m keras_hdl.benchmarks.memory``.
+``os.wait4``. ``assess`` reads either file slice by slice and ``synthesize`` writes the twin frame by frame,
+so neither holds the series' images whole (4.5 GB at 512²). A command that refuses the series as too big for
+the machine's memory gives a row without a value, its message as the note. Run:
+``python -m keras_hdl.benchmarks.memory``.
 """
 
 from __future__ import annotations
@@ -35,16 +38,32 @@ exec), so a command started straight from this process would report at least thi
 
 
 def command_peak_gb(arguments: list[str]) -> float:
-    """Run ``keras-hdl ARGUMENTS`` in a fresh process; its peak resident memory in GB (10⁹ bytes)."""
+    """Run ``keras-hdl ARGUMENTS`` in a fresh process; its peak resident memory in GB (10⁹ bytes).
+
+    A command that fails raises :class:`RuntimeError` with its last line of stderr (e.g. why it refused the input).
+    """
     script = Path(sys.executable).parent / "keras-hdl"
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "keras_hdl"]
     result = subprocess.run(
-        [sys.executable, "-c", MEASURE, *command, *arguments], stdout=subprocess.PIPE, text=True, check=True
+        [sys.executable, "-c", MEASURE, *command, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     code, peak_kib = (int(v) for v in result.stdout.split())
     if code != 0:
-        raise RuntimeError(f"keras-hdl {' '.join(arguments)} failed (exit code {code})")
+        said = result.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise RuntimeError(f"keras-hdl {' '.join(arguments)} failed (exit code {code}): {said[0]}")
     return peak_kib * 1024 / 1e9
+
+
+def peak_row(name: str, arguments: list[str]) -> Row:
+    """The row of one command's peak RSS against :data:`TARGET_GB`; a command that failed (e.g. refused an input too
+    big for the machine before any work) gives a row without a value that says why."""
+    try:
+        return Row(name, command_peak_gb(arguments), "GB", TARGET_GB, "target")
+    except RuntimeError as err:
+        return Row(name, None, "GB", TARGET_GB, "target", note=str(err))
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -61,13 +80,14 @@ def run(quick: bool = False) -> list[Row]:
             write_dicom_scan(series, folder / "scan")
             del series
             progress(f"memory: assess and synthesize of the {shape} series")
-            assess = command_peak_gb(["assess", str(folder / "scan" / "series.dcm"), "--out", str(folder / "a")])
+            for name, path in (("series.dcm", folder / "scan" / "series.dcm"), (".npz", folder / "series.npz")):
+                rows.append(
+                    peak_row(f"peak RSS assess {shape} {name}", ["assess", str(path), "--out", str(folder / "a")])
+                )
             twin = ["synthesize", str(folder / "series.npz"), "--downsample", "6", "--out", str(folder / "t")]
-            synthesize = command_peak_gb([*twin, "--no-progress"])
+            rows.append(peak_row(f"peak RSS synthesize K=6 {shape} .npz", [*twin, "--no-progress"]))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        rows.append(Row(f"peak RSS assess {shape} series.dcm", assess, "GB", TARGET_GB, "target"))
-        rows.append(Row(f"peak RSS synthesize K=6 {shape} .npz", synthesize, "GB", TARGET_GB, "target"))
     return rows
 
 

@@ -19,11 +19,12 @@ from keras_hdl.dicom.classic import read_classic_frames, read_classic_mr, write_
 from keras_hdl.dicom.common import SourceFrames
 from keras_hdl.dicom.deidentify import Identity, SyntheticInfo
 from keras_hdl.dicom.elements import SEG_SOP_CLASS, is_dicom_file, read_dataset, require_mr
-from keras_hdl.dicom.enhanced import read_enhanced_frames, read_enhanced_mr
+from keras_hdl.dicom.enhanced import EnhancedImages, read_enhanced_frames, read_enhanced_mr, read_enhanced_slices
 from keras_hdl.dicom.enhanced_writer import write_enhanced_mr
 from keras_hdl.dicom.masks import read_masks
 from keras_hdl.dicom.seg import read_seg_masks, referenced_series_uids, write_cine_seg
 from keras_hdl.errors import InputError
+from keras_hdl.io_utils import FrameFile
 from keras_hdl.series import Series
 
 SERIES_FILE = "series.dcm"
@@ -38,6 +39,7 @@ __all__ = [
     "read_classic_mr",
     "read_dicom_frames",
     "read_dicom_series",
+    "read_enhanced_header",
     "read_enhanced_mr",
     "read_masks",
     "read_seg_masks",
@@ -70,6 +72,20 @@ def read_dicom_series(path: str | Path) -> Series:
     """Read an Enhanced MR file or a classic MR folder, with the masks of its SEG when there is one."""
     path = Path(path)
     series, _, inner_segs = read_dicom_frames(path)
+    return _with_seg(path, series, inner_segs)
+
+
+def read_enhanced_header(path: str | Path) -> tuple[Series, EnhancedImages]:
+    """(header with the masks of a ``seg.dcm`` beside it, images to read slice by slice) of an Enhanced MR file.
+
+    The header is the series without pixels (:func:`~keras_hdl.dicom.enhanced.read_enhanced_slices`).
+    """
+    series, _, images = read_enhanced_slices(path)
+    return _with_seg(Path(path), series, []), images
+
+
+def _with_seg(path: Path, series: Series, inner_segs: list[Path]) -> Series:
+    """``series`` with the masks of its SEG: the one inside a classic folder, or a ``seg.dcm`` beside ``path``."""
     if inner_segs:
         if len(inner_segs) > 1:
             raise InputError(f"{path}: several DICOM SEG files ({[p.name for p in inner_segs]}); keep one")
@@ -88,14 +104,21 @@ def _write_seg_for(series: Series, image_path: Path, seg_path: Path) -> None:
 
 
 def write_dicom_scan(
-    series: Series, scan_dir: str | Path, *, synthetic: SyntheticInfo | None = None, patient_id: str | None = None
+    series: Series,
+    scan_dir: str | Path,
+    *,
+    synthetic: SyntheticInfo | None = None,
+    patient_id: str | None = None,
+    images: tuple[FrameFile, FrameFile] | None = None,
 ) -> Path:
-    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, with masks, ``scan_dir/seg.dcm``; returns ``scan_dir``."""
+    """Write ``scan_dir/series.dcm`` (Enhanced MR) and, with masks, ``scan_dir/seg.dcm``; returns ``scan_dir``.
+
+    ``images``: magnitude and phase on disk for a series too big to hold (:func:`write_enhanced_mr`).
+    """
     scan_dir = Path(scan_dir)
     scan_dir.mkdir(parents=True, exist_ok=True)
-    image_path = write_enhanced_mr(
-        series, scan_dir / SERIES_FILE, identity=Identity.new(synthetic, patient_id=patient_id)
-    )
+    identity = Identity.new(synthetic, patient_id=patient_id)
+    image_path = write_enhanced_mr(series, scan_dir / SERIES_FILE, identity=identity, images=images)
     if series.masks is not None:
         _write_seg_for(series, image_path, scan_dir / SEG_FILE)
     return scan_dir

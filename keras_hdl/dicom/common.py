@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +86,14 @@ def phase_to_stored(phase: np.ndarray, stored_max: int) -> np.ndarray:
     return np.clip(np.round(phase), 0, stored_max).astype(np.uint16)
 
 
-def magnitude_slope(magnitude: np.ndarray) -> float:
-    """RescaleSlope for storing ``magnitude`` as uint16 (1 when it is already integral and fits)."""
-    peak = float(magnitude.max())
-    if peak <= MAGNITUDE_STORED_MAX and np.array_equal(magnitude, np.round(magnitude)):
+def magnitude_slope(magnitude: Iterable[np.ndarray]) -> float:
+    """RescaleSlope for storing ``magnitude`` (an array, or its frames one by one) as uint16 (1 when it is already
+    integral and fits)."""
+    peak, integral = 0.0, True
+    for frame in magnitude:
+        peak = max(peak, float(np.max(frame)))
+        integral = integral and np.array_equal(frame, np.round(frame))
+    if peak <= MAGNITUDE_STORED_MAX and integral:
         return 1.0
     return peak / MAGNITUDE_STORED_MAX if peak > 0 else 1.0
 
@@ -182,15 +187,20 @@ def check_channels(counts: dict[int, dict[float, int]], path: Path) -> None:
         raise InputError(f"{path}: slices have different numbers of frames {sorted(frame_counts)}")
 
 
-def save_with_pixel_data(ds: Dataset, pixels: np.ndarray, path: Path) -> None:
-    """Write ``ds`` (explicit VR little endian, no Pixel Data yet) to ``path``, then ``pixels`` (uint16) as its
-    OW Pixel Data (7FE0,0010), the last element, streamed from the array: no copy of the pixels is made, where
-    ``ds.PixelData = pixels.tobytes()`` and pydicom's writer would make two (memory)."""
-    data = np.ascontiguousarray(pixels, "<u2")
+def save_with_pixel_data(ds: Dataset, blocks: Iterable[np.ndarray], nbytes: int, path: Path) -> None:
+    """Write ``ds`` (explicit VR little endian, no Pixel Data yet) to ``path``, then the uint16 ``blocks`` (``nbytes``
+    in all, in frame order) as its OW Pixel Data (7FE0,0010), the last element, streamed block by block: no copy of
+    the pixels is made, where ``ds.PixelData = pixels.tobytes()`` and pydicom's writer would make two (memory)."""
     with open(path, "wb") as handle:
         ds.save_as(handle, enforce_file_format=True)
-        handle.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, data.nbytes))
-        handle.write(memoryview(data).cast("B"))
+        handle.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, nbytes))
+        written = 0
+        for block in blocks:
+            data = np.ascontiguousarray(block, "<u2")
+            handle.write(memoryview(data).cast("B"))
+            written += data.nbytes
+    if written != nbytes:
+        raise ValueError(f"{path}: {written} bytes of pixel data written, {nbytes} declared")
 
 
 def dataset_item(**attributes) -> Dataset:

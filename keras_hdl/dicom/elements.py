@@ -7,7 +7,9 @@ file and the element: damage, not data. Also: which files are MR images (or a SE
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -187,20 +189,12 @@ def required_group_item(frame: Dataset, shared: Dataset, keyword: str, where: st
     return item
 
 
-def without_pixels(ds: Dataset) -> Dataset:
-    """A dataset with the elements of ``ds`` but its pixel data (which it does not keep alive)."""
-    header = Dataset({element.tag: element for element in ds if element.tag != PIXEL_DATA_TAG})
-    if hasattr(ds, "file_meta"):
-        header.file_meta = ds.file_meta
-    return header
-
-
-def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
-    """(frames, Rows, Columns) stored values of ``ds`` after checking the Image Pixel module against the data.
+def _image_module(ds: Dataset, path: Path, frames: int, length: int) -> tuple[int, int, str | None]:
+    """(Rows, Columns, the numpy dtype of pixel data stored as-is, or None when it must be decoded) of ``ds``.
 
     Rows, Columns, Bits Allocated and Samples per Pixel must be present and sensible, and,
-    for uncompressed transfer syntaxes, Rows × Columns × frames × bits must match the length
-    of the pixel data before anything is decoded.
+    for uncompressed transfer syntaxes, Rows × Columns × frames × bits must match ``length``,
+    the bytes of the pixel data, before anything is decoded.
     """
     rows = integer(ds, "Rows", str(path), 1, MAX_MATRIX)
     columns = integer(ds, "Columns", str(path), 1, MAX_MATRIX)
@@ -213,20 +207,28 @@ def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     signed = integer(ds, "PixelRepresentation", str(path), 0, 1)
     if str(ds.get("PhotometricInterpretation", "")).strip() not in ("MONOCHROME1", "MONOCHROME2"):
         raise InputError(f"{path}: Photometric Interpretation {ds.get('PhotometricInterpretation')!r}, not MONOCHROME")
-    if not isinstance(ds.get("PixelData"), bytes) or not ds.PixelData:
+    if not length:
         raise InputError(f"{path}: no Pixel Data (7FE0,0010), or it is empty")
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     if syntax in UNCOMPRESSED or syntax is None:
         expected = -(-rows * columns * frames * bits // 8)
-        length = len(ds.PixelData)
         if length not in (expected, expected + expected % 2):
             raise InputError(
                 f"{path}: Pixel Data holds {length} bytes but Rows x Columns x frames x bits = {rows} x {columns} x "
                 f"{frames} x {bits} needs {expected}; the file is truncated or its image attributes are damaged"
             )
-    if syntax in LITTLE_ENDIAN and bits in (8, 16) and not signed and bits_stored == bits:
+    native = syntax in LITTLE_ENDIAN and bits in (8, 16) and not signed and bits_stored == bits
+    return rows, columns, f"<u{bits // 8}" if native else None
+
+
+def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
+    """(frames, Rows, Columns) stored values of ``ds`` after checking the Image Pixel module against the data
+    (:func:`_image_module`)."""
+    data = ds.get("PixelData")
+    rows, columns, native = _image_module(ds, path, frames, len(data) if isinstance(data, bytes) else 0)
+    if native is not None:
         # Native data as it lies in the file: a view, not a decoded copy of the whole series (memory).
-        return np.frombuffer(ds.PixelData, f"<u{bits // 8}", rows * columns * frames).reshape(frames, rows, columns)
+        return np.frombuffer(ds.PixelData, native, rows * columns * frames).reshape(frames, rows, columns)
     try:
         pixels = ds.pixel_array
     except Exception as err:  # compressed data: each decoder raises its own types
@@ -234,6 +236,37 @@ def stored_pixels(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     if pixels.size != rows * columns * frames:
         raise InputError(f"{path}: pixel data decodes to {pixels.size} values, not {frames} frames of {rows}x{columns}")
     return pixels.reshape(frames, rows, columns)
+
+
+def frame_reader(ds: Dataset, path: Path, frames: int) -> Callable[[int], np.ndarray]:
+    """Stored values (Rows, Columns) of frame n (0-based) of the file ``path``, whose header ``ds`` was read
+    without pixels: native data is read from the file one frame at a time (the memory of one frame), any
+    other is decoded whole on the first call (:func:`stored_pixels`)."""
+    try:
+        located = pydicom.dcmread(path, defer_size=1024, specific_tags=[PIXEL_DATA_TAG])
+        element = located.get_item(PIXEL_DATA_TAG, keep_deferred=True)
+    except (InvalidDicomError, *UNDECODABLE) as err:
+        raise InputError(f"{path}: the pixel data cannot be located ({err}); the file is damaged") from err
+    deferred = getattr(element, "value_tell", None) is not None and element.value is None
+    length = (element.length if deferred else len(element.value or b"")) if element is not None else 0
+    rows, columns, native = _image_module(ds, path, frames, length)
+    if native is None or not deferred:
+        whole = functools.cache(lambda: stored_pixels(read_dataset(path), path, frames))
+        return lambda n: whole()[n]
+    missing = element.value_tell + length - path.stat().st_size
+    if missing > 0:
+        raise InputError(
+            f"{path}: Pixel Data declares {length} bytes but the file ends {missing} bytes short of them; the file is "
+            "truncated or its image attributes are damaged"
+        )
+    frame_bytes = rows * columns * np.dtype(native).itemsize
+
+    def read(n: int) -> np.ndarray:
+        with open(path, "rb") as handle:
+            handle.seek(element.value_tell + n * frame_bytes)
+            return np.fromfile(handle, native, rows * columns).reshape(rows, columns)
+
+    return read
 
 
 def is_dicom_file(path: Path) -> bool:

@@ -8,11 +8,12 @@ position along the normal and the temporal dimension's Dimension Index Value.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 
 from keras_hdl.dicom.common import (
     SourceFrames,
@@ -29,6 +30,7 @@ from keras_hdl.dicom.deidentify import (
 )
 from keras_hdl.dicom.elements import (
     MAX_FRAMES,
+    frame_reader,
     group_item,
     integer,
     number,
@@ -37,9 +39,7 @@ from keras_hdl.dicom.elements import (
     require_mr,
     required_group_item,
     sequence,
-    stored_pixels,
     text,
-    without_pixels,
 )
 from keras_hdl.errors import InputError, about
 from keras_hdl.series import COMPONENTS, PHASE_LEVELS, Series, velocity_to_phase
@@ -96,40 +96,49 @@ def _frame_channel(frame: Dataset, shared: Dataset, ds: Dataset, orientation: np
     return axis + 1, sign, vmin, vmax
 
 
-def _images(
-    ds: Dataset,
-    path: Path,
-    per_frame: DicomSequence,
-    shared: Dataset,
-    wheres: list[str],
-    mag_frames: np.ndarray,
-    encodings: list[tuple[np.ndarray, float, float, float]],
-) -> tuple[np.ndarray, np.ndarray]:
-    """(magnitude (T, S, H, W), raw phase (T, S, 3, H, W)) float32, filled frame by frame (no float64 copies of
-    the whole series); ``encodings``: per phase component (frame numbers (T, S), vmin, vmax, sign)."""
-    stored = stored_pixels(ds, path, len(per_frame))
-    rows, columns = stored.shape[1:]
-    transforms = [
-        group_item(f, shared, "PixelValueTransformationSequence", w) or ds
-        for f, w in zip(per_frame, wheres, strict=True)
-    ]
-    slopes = [number(t, "RescaleSlope", w) for t, w in zip(transforms, wheres, strict=True)]
-    intercepts = [number(t, "RescaleIntercept", w) for t, w in zip(transforms, wheres, strict=True)]
-    magnitude = np.empty((*mag_frames.shape, rows, columns), np.float32)
-    for (t, s), n in np.ndenumerate(mag_frames):
-        magnitude[t, s] = rescaled(stored[n], slopes[n], intercepts[n])
-    phase = np.empty((*mag_frames.shape, 3, rows, columns), np.float32)
-    for c, (frame_numbers, vmin, vmax, sign) in enumerate(encodings):
-        venc = max(abs(vmin), abs(vmax))
-        for (t, s), n in np.ndenumerate(frame_numbers):
-            raw = phase_from_stored(stored[n], slopes[n], intercepts[n])
-            if abs(vmin + vmax) <= 1e-6 * venc:
-                raw = raw if sign > 0 else PHASE_LEVELS - raw
-            else:  # asymmetric range: go through velocities
-                velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
-                raw = velocity_to_phase(velocity[None], (venc,) * 3, quantize=False)[0]
-            phase[t, s, c] = raw
-    return magnitude, phase
+@dataclasses.dataclass(frozen=True)
+class EnhancedImages:
+    """The images of an Enhanced MR file, read slice by slice from the file (the memory of one slice).
+
+    ``frame(n)``: stored values (H, W) of frame n (0-based); ``slopes`` / ``intercepts``: per frame;
+    ``magnitude_frames``: (T, S) frame numbers; ``encodings``: per phase component (frame numbers (T, S),
+    vmin, vmax, sign).
+    """
+
+    frame: Callable[[int], np.ndarray]
+    slopes: list[float | None]
+    intercepts: list[float | None]
+    magnitude_frames: np.ndarray
+    encodings: list[tuple[np.ndarray, float, float, float]]
+
+    def read_slice(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(magnitude (T, H, W), raw phase (T, 3, H, W)) float32 of slice ``index``."""
+        magnitude = np.stack(
+            [rescaled(self.frame(n), self.slopes[n], self.intercepts[n]) for n in self.magnitude_frames[:, index]]
+        ).astype(np.float32)
+        phase = np.empty((magnitude.shape[0], 3, *magnitude.shape[1:]), np.float32)
+        for c, (frame_numbers, vmin, vmax, sign) in enumerate(self.encodings):
+            venc = max(abs(vmin), abs(vmax))
+            for t, n in enumerate(frame_numbers[:, index]):
+                raw = phase_from_stored(self.frame(n), self.slopes[n], self.intercepts[n])
+                if abs(vmin + vmax) <= 1e-6 * venc:
+                    raw = raw if sign > 0 else PHASE_LEVELS - raw
+                else:  # asymmetric range: go through velocities
+                    velocity = sign * (vmin + raw / PHASE_LEVELS * (vmax - vmin))
+                    raw = velocity_to_phase(velocity[None], (venc,) * 3, quantize=False)[0]
+                phase[t, c] = raw
+        return magnitude, phase
+
+    def read_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """(magnitude (T, S, H, W), raw phase (T, S, 3, H, W)) float32, filled slice by slice."""
+        first_magnitude, first_phase = self.read_slice(0)
+        frames, slices = self.magnitude_frames.shape
+        magnitude = np.empty((frames, slices, *first_magnitude.shape[1:]), np.float32)
+        phase = np.empty((frames, slices, *first_phase.shape[1:]), np.float32)
+        magnitude[:, 0], phase[:, 0] = first_magnitude, first_phase
+        for s in range(1, slices):
+            magnitude[:, s], phase[:, s] = self.read_slice(s)
+        return magnitude, phase
 
 
 def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series, SourceFrames]:
@@ -138,8 +147,22 @@ def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series,
     ``pixels=False`` reads the header only: the series has the geometry, shape and venc but a
     zero, read-only magnitude and no phase (what the SEG writer needs, without the images' memory).
     """
+    series, source, images = read_enhanced_slices(path)
+    if pixels:
+        magnitude, phase = images.read_all()
+        with about(path):
+            series = series.replace(magnitude=magnitude, phase=phase)
+    return series, source
+
+
+def read_enhanced_slices(path: str | Path) -> tuple[Series, SourceFrames, EnhancedImages]:
+    """(header, references for a SEG, the images to read slice by slice) of an Enhanced MR file.
+
+    The header is the series without pixels: its geometry, shape and venc, a zero read-only
+    magnitude and no phase; :meth:`EnhancedImages.read_slice` reads the images from the file.
+    """
     path = Path(path)
-    ds = read_dataset(path, stop_before_pixels=not pixels)
+    ds = read_dataset(path, stop_before_pixels=True)
     if require_mr(ds, path) != "enhanced":
         raise InputError(f"{path}: a classic MR image, not an Enhanced MR multi-frame file; pass its folder instead")
     shared_items = sequence(ds, "SharedFunctionalGroupsSequence", str(path))
@@ -200,11 +223,18 @@ def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series,
             raise InputError(f"{path}: phase {COMPONENTS[c - 1]} frames have different venc or encoding directions")
         encodings.append((frame_numbers, *ranges.pop(), signs.pop()))
     venc = [max(abs(vmin), abs(vmax)) for _, vmin, vmax, _ in encodings]
-    if pixels:
-        magnitude, phase = _images(ds, path, per_frame, shared, wheres, mag_frames, encodings)
-    else:  # geometry and references only: a zero magnitude that takes no memory
-        shape = (*mag_frames.shape, integer(ds, "Rows", str(path), 1), integer(ds, "Columns", str(path), 1))
-        magnitude, phase = np.broadcast_to(np.float32(0), shape), None
+    transforms = [
+        group_item(f, shared, "PixelValueTransformationSequence", w) or ds
+        for f, w in zip(per_frame, wheres, strict=True)
+    ]
+    images = EnhancedImages(
+        frame=frame_reader(ds, path, frames),
+        slopes=[number(t, "RescaleSlope", w) for t, w in zip(transforms, wheres, strict=True)],
+        intercepts=[number(t, "RescaleIntercept", w) for t, w in zip(transforms, wheres, strict=True)],
+        magnitude_frames=mag_frames,
+        encodings=encodings,
+    )
+    shape = (*mag_frames.shape, integer(ds, "Rows", str(path), 1), integer(ds, "Columns", str(path), 1))
 
     first_number = int(order[0, 0, 0])
     first, first_where = per_frame[first_number], wheres[first_number]
@@ -220,8 +250,7 @@ def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series,
             lookup[keyword] = item.get(enhanced_keyword)
     with about(path):
         series = Series(
-            magnitude=magnitude,
-            phase=phase,
+            magnitude=np.broadcast_to(np.float32(0), shape),  # the header: a zero magnitude that takes no memory
             venc=tuple(venc),
             pixel_spacing=tuple(numbers(measures, "PixelSpacing", 2, first_where)),
             image_orientation=tuple(orientation),
@@ -235,8 +264,8 @@ def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series,
         )
     sop_uid = text(ds, "SOPInstanceUID", str(path))
     references = tuple(tuple((sop_uid, int(n) + 1) for n in row) for row in mag_frames)
-    header = without_pixels(ds)  # the references need the header only: the pixel data is freed on return
-    return series, SourceFrames(header, str(ds.SOPClassUID), series.provenance[SERIES_UID_KEY], references)
+    source = SourceFrames(ds, str(ds.SOPClassUID), series.provenance[SERIES_UID_KEY], references)
+    return series, source, images
 
 
 def read_enhanced_mr(path: str | Path) -> Series:

@@ -42,7 +42,7 @@ from keras_hdl.dicom.deidentify import (
 )
 from keras_hdl.dicom.enhanced import FRAME_LABELS
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import atomic_path
+from keras_hdl.io_utils import FrameFile, atomic_path
 from keras_hdl.series import PHASE_LEVELS, Series
 
 
@@ -225,28 +225,37 @@ def write_enhanced_mr(
     synthetic: SyntheticInfo | None = None,
     identity: Identity | None = None,
     series_number: int = 1,
+    images: tuple[FrameFile, FrameFile] | None = None,
 ) -> Path:
     """Write ``series`` (magnitude + phase) as one Enhanced MR Image Storage file at ``path``.
 
     ``synthetic`` marks a synthetic twin (ImageType DERIVED, a description of how it was
     made, an anonymous patient); ``identity`` shares patient/study/frame of reference
-    with other files of one acquisition (default: a new one). Returns ``path``.
+    with other files of one acquisition (default: a new one). ``images``: the magnitude
+    (T, S, H, W) and raw phase (T, S, 3, H, W) on disk, read frame by frame, for a series
+    too big to hold (``series`` then gives the rest). Returns ``path``.
     """
-    if series.phase is None:
+    if images is None and series.phase is None:
         raise InputError("write_enhanced_mr: the series has no phase images; a 3Dir MVM file needs magnitude and phase")
+    if images is None:
+        magnitude_frame, phase_frame = series.magnitude.__getitem__, series.phase.__getitem__
+    else:
+        magnitude_frame, phase_frame = images[0].frame, images[1].frame
     identity = identity or Identity.new(synthetic)
     acquisition = {**NOMINAL_PROTOCOL, **allowed_acquisition(series.provenance)}
     frames, slices, rows, cols = series.magnitude.shape
-    slope = magnitude_slope(series.magnitude)
+    slope = magnitude_slope(magnitude_frame(t) for t in range(frames))
     trigger_times = series.trigger_times_ms
     original = "DERIVED" if identity.synthetic else "ORIGINAL"
     frame_datetime = identity.date + identity.time
     frame_ms = 0.0 if series.rr_interval_ms is None else series.rr_interval_ms / frames
 
-    pixels = np.empty((4, frames, slices, rows, cols), np.uint16)
-    for t in range(frames):  # frame by frame: temporaries of one frame, not of the whole series
-        pixels[0, t] = magnitude_to_stored(series.magnitude[t], slope)
-        pixels[1:, t] = np.clip(np.round(series.phase[t]), 0, PHASE_LEVELS).astype(np.uint16).transpose(1, 0, 2, 3)
+    def stored_blocks():  # frame by frame, in storage order: temporaries of one frame, not of the whole series
+        for t in range(frames):
+            yield magnitude_to_stored(magnitude_frame(t), slope)
+        for component in range(3):
+            for t in range(frames):
+                yield np.clip(np.round(phase_frame(t)[:, component]), 0, PHASE_LEVELS).astype(np.uint16)
 
     per_frame = []
     for channel in range(4):
@@ -314,5 +323,5 @@ def write_enhanced_mr(
     ]
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_with_pixel_data(ds, pixels, tmp)
+        save_with_pixel_data(ds, stored_blocks(), 4 * frames * slices * rows * cols * 2, tmp)
     return path

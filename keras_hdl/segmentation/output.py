@@ -52,7 +52,7 @@ def write_masks(masks: np.ndarray, input_path: str | Path, out_path: str | Path)
         return write_npz(out_path, {"masks": np.asarray(masks, bool)})
     from keras_hdl.dicom import read_dicom_frames, write_cine_seg
 
-    written, source, _ = read_dicom_frames(input_path)
+    written, source, _ = read_dicom_frames(input_path, pixels=False)  # geometry and references only
     return write_cine_seg(masks, written, source, out_path, algorithm=(METHOD, METHOD_VERSION))
 
 

@@ -16,23 +16,27 @@ from keras_hdl.errors import InputError
 from keras_hdl.export.serving import REQUEST_TIMEOUT_S
 from keras_hdl.memory import require_memory
 from keras_hdl.precision import DEFAULT_PRECISION
-from keras_hdl.readers import read_series
+from keras_hdl.readers import read_without_phase
 from keras_hdl.segmentation.output import automatic_masks_line, with_masks
 from keras_hdl.series import Series
 
 if TYPE_CHECKING:
     from keras_hdl.segmentation import Segmentation
 
-SYNTHESIZE_MEMORY_FACTOR = 3.5
-"""Peak resident memory of ``synthesize`` over the twin's in-memory size, with a margin: 3.47 GB measured for a
-20-slice, 50-frame 256² twin (1.11 GB in memory) of its .npz with the shipped weights (keras_hdl.benchmarks.memory)."""
+SYNTHESIZE_MEMORY_FACTOR = 0.5
+SYNTHESIZE_BASE_BYTES = 1.6e9
+"""Peak resident memory of ``synthesize``: this base (TensorFlow, the networks) plus the factor times the twin's
+in-memory size (it reads the input's magnitude and masks whole and holds the twin's masks; the images go to disk
+frame by frame), with a margin: 1.96 GB measured for a 20-slice, 50-frame 256² twin (1.11 GB in memory) of its .npz
+with the shipped weights, 3.37 GB for a 512² one (4.46 GB; keras_hdl.benchmarks.memory)."""
 
 
 def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None, progress: bool):
-    """(low-frame-rate series, K, T or None, INPUT as read, its automatic segmentation or None) from the options.
+    """(low-frame-rate series, K, T or None, INPUT as read when segmented or None, its automatic segmentation or
+    None) from the options.
 
-    INPUT without masks is segmented automatically (before any downsampling, so the
-    segmentation sees the whole cycle).
+    INPUT is read without its phase images (synthesis needs none). INPUT without masks is segmented
+    automatically (before any downsampling, so the segmentation sees the whole cycle).
     """
     from keras_hdl.interpolation.plan import validate_k
     from keras_hdl.synthesis import downsample
@@ -41,13 +45,14 @@ def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, do
         raise InputError("give --k K (frames dropped between the kept frames of INPUT) or --downsample K")
     if k is not None and downsample_k is not None and k != downsample_k:
         raise InputError(f"--k {k} and --downsample {downsample_k} disagree; --downsample K alone sets K")
-    series = read_series(input_path)
+    series = read_without_phase(input_path)
     if downsample_k is not None:
         validate_k(downsample_k, series.num_frames)
     series, segmentation = with_masks(series, masks_path, progress, input_path)
+    source = series if segmentation is not None else None  # INPUT whole: only to write its automatic masks
     if downsample_k is None:
-        return series, k, None, series, segmentation
-    return downsample(series, downsample_k), downsample_k, series.num_frames, series, segmentation
+        return series, k, None, source, segmentation
+    return downsample(series, downsample_k), downsample_k, series.num_frames, source, segmentation
 
 
 def synthesize_path(
@@ -67,6 +72,9 @@ def synthesize_path(
 ) -> tuple[Path, Series, Segmentation | None]:
     """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series, segmentation).
 
+    The twin is written frame by frame (:func:`~keras_hdl.synthesis.writer.write_twin`): the returned series has
+    its masks, geometry and provenance, and a zero magnitude in place of its images (read them from ``out_dir``).
+
     INPUT without masks is segmented automatically; its masks (``input_seg.dcm``, or
     ``input_masks.npz`` for a .npz INPUT) and QC overlay (``input_segmentation.png``) are
     written into ``out_dir`` with the twin, and the segmentation is returned (``None`` when
@@ -77,8 +85,8 @@ def synthesize_path(
     from tqdm import tqdm
 
     from keras_hdl.dicom import SyntheticInfo
-    from keras_hdl.synthesis import load_local_models, resolve_models_folder, synthesize_twin
-    from keras_hdl.synthesis.pipeline import DEFAULT_METHOD, validate_low_rate, validate_seed
+    from keras_hdl.synthesis import load_local_models, resolve_models_folder
+    from keras_hdl.synthesis.pipeline import DEFAULT_METHOD, plan_twin, validate_low_rate, validate_seed
     from keras_hdl.synthesis.writer import check_out_dir, write_twin
 
     if model_dir is not None and server is not None:
@@ -90,7 +98,7 @@ def synthesize_path(
     validate_seed(seed)
     if downsample_k is not None or k is not None:  # the twin has the full series' frames: K+1 per kept frame
         growth = 1 if downsample_k is not None else k + 1
-        require_memory(input_path, SYNTHESIZE_MEMORY_FACTOR * growth, "synthesize")
+        require_memory(input_path, SYNTHESIZE_MEMORY_FACTOR * growth, "synthesize", SYNTHESIZE_BASE_BYTES)
     low_rate, k, full_frames, source, segmentation = _low_rate_input(
         Path(input_path), masks_path, k, downsample_k, progress
     )
@@ -112,7 +120,7 @@ def synthesize_path(
             models = connect(server, progress=bar.update, timeout_s=server_timeout_s)
         else:
             models = load_local_models(resolve_models_folder(model_dir), progress=bar.update, precision=precision)
-        twin = synthesize_twin(low_rate, k, models, seed=seed, frames=total)
+        plan = plan_twin(low_rate, k, models, seed=seed, frames=total)
     if server is not None:
         from keras_hdl.export.serving import confirm_version
 
@@ -124,7 +132,7 @@ def synthesize_path(
         def extra(folder: Path) -> None:
             write_automatic(input_path, source, segmentation, folder, prefix=INPUT_PREFIX)
 
-    write_twin(twin, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version), extra)
+    twin = write_twin(plan, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version), extra)
     if report is not None:
         if segmentation is not None:
             report(automatic_masks_line(input_path, segmentation))

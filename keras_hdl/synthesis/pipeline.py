@@ -29,6 +29,7 @@ Steps
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -240,17 +241,98 @@ def synthesize_twin(
         A :class:`Series` (T, S, H, W) with raw phase, the input's venc, geometry and RR interval, and a
         provenance that names the method, K, the models' version and the seed — never the source.
     """
+    twin = plan_twin(low_rate, k, models, seed, frames, method)
+    total, slices, (height, width) = twin.frames, low_rate.num_slices, low_rate.image_shape
+    magnitude = np.empty((total, slices, height, width), np.float32)
+    phase = np.empty((total, slices, 3, height, width), np.float32)
+    masks = np.empty((total, slices, height, width), bool)
+    for t, (frame_magnitude, frame_phase, frame_masks) in enumerate(twin.frames_in_order()):
+        magnitude[t], phase[t], masks[t] = frame_magnitude, frame_phase, frame_masks
+    return twin.series(masks).replace(magnitude=magnitude, phase=phase)
+
+
+@dataclasses.dataclass(frozen=True)
+class TwinPlan:
+    """A twin whose networks have run (on the LV crops): its full field of view is made frame by frame
+    (:meth:`frames_in_order`), so a twin too big to hold can go to disk as it is made."""
+
+    low_rate: Series
+    k: int
+    frames: int
+    seed: int
+    windows: list[LVWindow]
+    crops: CropTwin
+    scale: float
+    background: tuple[float, float]
+    provenance: dict
+
+    def frames_in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Frame t = 0 … T−1 of the twin: magnitude (S, H, W), raw phase (S, 3, H, W) float32, masks (S, H, W) bool.
+
+        Outside the crop: linear interpolation of the magnitude, no myocardium, background phase noise
+        (drawn frame by frame from one generator: the same stream as one call, without a float64 array).
+        """
+        low, masks, crops = self.low_rate, self.low_rate.masks, self.crops
+        kept = {int(t): i for i, t in enumerate(kept_frames(self.frames, self.k))}
+        plan = gap_targets(self.frames, self.k)
+        gap = {int(t): m for m, t in enumerate(plan.targets)}
+        rng = np.random.default_rng(self.seed)
+        shape = (low.num_slices, 3, *low.image_shape)
+        for t in range(self.frames):
+            phase = np.clip(rng.normal(*self.background, shape), -1, 1).astype(np.float32)
+            if t in kept:
+                magnitude, frame_masks = low.magnitude[kept[t]].copy(), masks[kept[t]].copy()
+            else:
+                m = gap[t]
+                start, end = plan.start_index[m], plan.end_index[m]
+                positions = np.repeat(plan.positions[m : m + 1], low.num_slices, axis=0)
+                magnitude, _ = LinearInterpolator().interpolate(
+                    low.magnitude[start], low.magnitude[end], masks[start], masks[end], positions
+                )
+                frame_masks = np.zeros(masks.shape[1:], bool)
+            for s, window in enumerate(self.windows):
+                if t not in kept:
+                    pasted_magnitude = window.paste(crops.magnitude[s, t])  # (H, W), NaN outside
+                    denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * self.scale
+                    magnitude[s] = np.where(np.isfinite(pasted_magnitude), denormalized, magnitude[s])
+                    frame_masks[s] = np.nan_to_num(window.paste(crops.mask[s, t])) > MASK_THRESHOLD
+                pasted_phase = window.paste(np.moveaxis(crops.phase[s, t], -1, 0))  # (3, H, W)
+                phase[s] = np.where(np.isfinite(pasted_phase), pasted_phase, phase[s])
+            yield magnitude, denormalize_phase(phase, out=phase), frame_masks
+
+    def series(self, masks: np.ndarray) -> Series:
+        """The twin's :class:`Series` with ``masks`` (T, S, H, W) and, in place of its images, a zero magnitude
+        that takes no memory (what writers need besides the images)."""
+        low = self.low_rate
+        return Series(
+            magnitude=np.broadcast_to(np.float32(0), masks.shape),
+            venc=low.venc,
+            masks=masks,
+            pixel_spacing=low.pixel_spacing,
+            image_orientation=low.image_orientation,
+            image_positions=low.image_positions,
+            rr_interval_ms=low.rr_interval_ms,
+            provenance=self.provenance,
+        )
+
+
+def plan_twin(
+    low_rate: Series,
+    k: int,
+    models: TwinModels,
+    seed: int = 0,
+    frames: int | None = None,
+    method: str = DEFAULT_METHOD,
+) -> TwinPlan:
+    """Check the input, run the networks on every slice's LV crop: the :class:`TwinPlan` (arguments: see
+    :func:`synthesize_twin`)."""
     seed = validate_seed(seed)
     total = validate_low_rate(low_rate, k, frames)
     masks = low_rate.masks
-    kept = kept_frames(total, k)
-    slices, (height, width) = low_rate.num_slices, low_rate.image_shape
-    scale = magnitude_scale(low_rate.magnitude)
     normalized = normalize_magnitude(low_rate.magnitude)
-
     windows = [
         LVWindow.around(masks[:, s], low_rate.pixel_spacing, models.pixel_spacing_mm, models.crop_size)
-        for s in range(slices)
+        for s in range(low_rate.num_slices)
     ]
     for s, window in enumerate(windows):
         if (masks[:, s] & ~window.footprint()).any():
@@ -263,37 +345,7 @@ def synthesize_twin(
         [(w.crop(masks[:, s].astype(np.float32), fill=0.0) >= MASK_THRESHOLD) for s, w in enumerate(windows)]
     ).astype(np.float32)
     crops = synthesize_crops(kept_magnitudes, kept_masks, k, total, seed, models.interpolator, models.phase)
-
-    # Outside the crop: linear interpolation of the magnitude, no myocardium, background phase noise.
-    magnitude = np.empty((total, slices, height, width), np.float32)
-    magnitude[kept] = low_rate.magnitude
-    out_masks = np.zeros((total, slices, height, width), bool)
-    out_masks[kept] = masks
-    plan = gap_targets(total, k)
-    if plan.targets.size:
-        for s in range(slices):  # slice by slice: temporaries of one slice, not of the whole series
-            magnitude[plan.targets, s], _ = LinearInterpolator().interpolate(
-                low_rate.magnitude[plan.start_index, s],
-                low_rate.magnitude[plan.end_index, s],
-                masks[plan.start_index, s],
-                masks[plan.end_index, s],
-                plan.positions,
-            )
-    rng = np.random.default_rng(seed)
-    phase = np.empty((total, slices, 3, height, width), np.float32)
-    for frame in phase:  # frame by frame: the same stream as one call, without a float64 array of the series
-        frame[...] = np.clip(rng.normal(models.background_mean, models.background_std, frame.shape), -1, 1)
-
-    for s, window in enumerate(windows):
-        pasted_magnitude = window.paste(crops.magnitude[s, plan.targets])  # (M, H, W), NaN outside
-        inside = np.isfinite(pasted_magnitude)
-        denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * scale
-        magnitude[plan.targets, s] = np.where(inside, denormalized, magnitude[plan.targets, s])
-        out_masks[plan.targets, s] = np.nan_to_num(window.paste(crops.mask[s, plan.targets])) > MASK_THRESHOLD
-        scan_phase = models.phase.at_venc(crops.phase[s], low_rate.venc)  # the networks' venc → the scan's
-        pasted_phase = window.paste(np.moveaxis(scan_phase, -1, 1))  # (T, 3, H, W)
-        phase[:, s] = np.where(np.isfinite(pasted_phase), pasted_phase, phase[:, s])
-
+    crops = dataclasses.replace(crops, phase=models.phase.at_venc(crops.phase, low_rate.venc))  # at the scan's venc
     provenance = {
         "source": "synthetic twin",
         "method": method,
@@ -303,14 +355,7 @@ def synthesize_twin(
         "generator": f"keras-hdl {__version__}",
         **{PROVENANCE_PREFIX + key: value for key, value in allowed_acquisition(low_rate.provenance).items()},
     }
-    return Series(
-        magnitude=magnitude,
-        phase=denormalize_phase(phase, out=phase),
-        venc=low_rate.venc,
-        masks=out_masks,
-        pixel_spacing=low_rate.pixel_spacing,
-        image_orientation=low_rate.image_orientation,
-        image_positions=low_rate.image_positions,
-        rr_interval_ms=low_rate.rr_interval_ms,
-        provenance=provenance,
+    background = (models.background_mean, models.background_std)
+    return TwinPlan(
+        low_rate, k, total, seed, windows, crops, magnitude_scale(low_rate.magnitude), background, provenance
     )
