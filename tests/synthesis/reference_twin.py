@@ -4,7 +4,7 @@
 that deliberately, when a change is meant to alter the twin (new weights, another method): the file is
 the record that a restructuring left the user's result as it was.
 
-The twin: one 128-pixel phantom slice (the shipped networks' 2.34 mm spacing is resampled to), K = 3,
+The twin: one 128-pixel phantom slice (resampled to the shipped networks' spacing), K = 3,
 background seed 5, through the user's path (:func:`~keras_hdl.synthesis.synthesize_twin` with the
 shipped models folder). Stored: a 48 × 48 window around the LV of frames 0 … 4 (kept frame 0,
 interpolated frames 1 … 3, kept frame 4) for magnitude, phase and masks, plus the full field of view's
