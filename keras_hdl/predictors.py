@@ -88,7 +88,7 @@ class SeededNoise:
     """A phase predictor taking ``seed`` (B, 2) int32 over one taking the composite's unit ``noise`` (B, C, C, 3).
 
     The noise is the composite's own (:func:`keras_hdl.models.phase.unit_noise`: the same seeds, op and
-    kernel), drawn by TensorFlow outside the wrapped predictor, so the background is bit-equal to Keras'.
+    kernel), drawn by TensorFlow outside the wrapped predictor: bit-equal to the noise of the Keras composite.
     """
 
     def __init__(self, predictor: Predictor, crop_size: int):

@@ -85,7 +85,7 @@ from keras_hdl.runtime import BACKENDS, DEFAULT_BACKEND
     show_default=True,
     help="What runs the local networks: keras, xla (XLA-compiled Keras) or tflite (TFLite fp32, needs "
     "ai-edge-litert: pip install keras-hdl[tflite]). auto picks tflite where ai-edge-litert is installed "
-    "(1.8x faster than keras on CPUs; within a tested tolerance of it), else keras, and keras with --precision "
+    "(faster than keras on the CPUs measured; within a tested tolerance of it), else keras, and keras with --precision "
     "bf16 (xla and tflite compute fp32). The output names the one used.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
