@@ -9,15 +9,16 @@ any of them. Which one ``auto`` picks is :func:`keras_hdl.runtime.resolve_backen
   outside the compiled graph (XLA draws other numbers from the same seeds).
 - ``tflite``: both networks converted to TFLite fp32 (:func:`keras_hdl.export.tflite.network_flatbuffers`)
   and run by ai-edge-litert; the phase network takes its noise as an input, drawn from the seeds
-  by :class:`~keras_hdl.predictors.SeededNoise`. Converting takes ~20 s, so the flatbuffers are
-  kept in ``$KERAS_HDL_CACHE/tflite/<models version>-tf<TensorFlow version>/`` (the version is a
-  hash of the weights files) and converted once per weights and TensorFlow release.
+  by :class:`~keras_hdl.predictors.SeededNoise`. Converting takes ~20 s, so the flatbuffers are kept
+  in ``$KERAS_HDL_CACHE/tflite/<models version>-tf<TensorFlow>-keras-hdl<keras-hdl>/`` (the models
+  version hashes the weights files): converted once per weights and release of the converting code.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from keras_hdl import __version__
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.predictors import GraphPredictor, KerasPredictor, Predictor, SeededNoise, TFLitePredictor
 from keras_hdl.runtime import cache_dir, usable_cpus
@@ -26,10 +27,10 @@ TFLITE_FILES = {"interpolator": "interpolator_float32.tflite", "phase": "phase_f
 
 
 def tflite_folder(version: str) -> Path:
-    """Where the TFLite fp32 flatbuffers of the weights ``version`` are cached for this TensorFlow."""
+    """Where the TFLite fp32 flatbuffers of the weights ``version`` are cached for this TensorFlow and keras-hdl."""
     import tensorflow as tf
 
-    return cache_dir() / "tflite" / f"{version}-tf{tf.__version__}"
+    return cache_dir() / "tflite" / f"{version}-tf{tf.__version__}-keras-hdl{__version__}"
 
 
 def tflite_flatbuffers(networks: dict, crop_size: int, version: str) -> dict[str, bytes]:
