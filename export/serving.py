@@ -268,6 +268,7 @@ def connect(
             background_mean=float(info["background_mean"]),
             background_std=float(info["background_std"]),
             version=str(info["models_version"]),
+            backend=f"TF Serving at {url}",
         )
     except (KeyError, TypeError, ValueError) as err:
         raise InputError(f"{url}: incomplete keras-hdl model info from the phase servable ({err})") from err

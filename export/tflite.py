@@ -1,4 +1,4 @@
-"""TFLite export of the interpolator and the phase generator, float32 and float16.
+"""TFLite export of the interpolator and the phase generator, float32 and float16; in-memory conversion.
 
 Written into ``tflite/<version>/``: ``interpolator_float32.tflite``,
 ``interpolator_float16.tflite``, ``phase_float32.tflite``, ``phase_float16.tflite`` and
@@ -18,7 +18,8 @@ Keras composite (the parity test feeds it so). A vanilla generator has no ``nois
 The foreground threshold is split so that float16 rounding of constants does not move it.
 Conversion goes through a lean SavedModel (``TFLiteConverter.from_saved_model`` freezes
 the variables; converting concrete functions of Keras 3 models leaves resource variables
-that the TFLite runtime reads as uninitialised).
+that the TFLite runtime reads as uninitialised). :func:`network_flatbuffers` converts both
+networks in memory (what ``synthesize`` runs with its ``tflite`` back end).
 """
 
 from __future__ import annotations
@@ -44,16 +45,28 @@ def convert_saved_model(saved_model_dir: Path, precision: str) -> bytes:
     return converter.convert()
 
 
+def lean_module(network, serve, specs: dict[str, tf.TensorSpec]) -> tf.Module:
+    """A module tracking ``network``'s variables once, whose ``serve`` is ``serve`` traced for ``specs``."""
+    module = tf.Module()
+    module.weights = [variable.value for variable in network.variables]
+    module.serve = tf.function(serve, input_signature=[specs])
+    return module
+
+
+def convert_module(module: tf.Module, precision: str) -> bytes:
+    """A :func:`lean_module` (or any module with a traced ``serve``) as TFLite flatbuffer bytes."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tf.saved_model.save(module, scratch, signatures={"serving_default": module.serve})
+        return convert_saved_model(Path(scratch), precision)
+
+
 def phase_with_noise_input(phase, crop_size: int) -> tf.Module:
     """A module whose ``serve`` is the phase generator with its background noise as an input (module docstring)."""
     specs = {"magnitudes": tf.TensorSpec([None, crop_size, crop_size, phase.neighbours], tf.float32, name="magnitudes")}
     if phase.cycle_position:
         specs["position"] = tf.TensorSpec([None, 1], tf.float32, name="position")
-    module = tf.Module()
-    module.weights = [variable.value for variable in phase.variables]
     if not phase.composite:
-        module.serve = tf.function(lambda inputs: phase(inputs, training=False), input_signature=[specs])
-        return module
+        return lean_module(phase, lambda inputs: phase(inputs, training=False), specs)
     composite = next(layer for layer in phase.layers if isinstance(layer, ForegroundBackgroundComposite))
     generator_names = tuple(specs)
     generator = keras.Model({name: phase.input[name] for name in generator_names}, composite.input[0])  # tanh phase
@@ -72,23 +85,35 @@ def phase_with_noise_input(phase, crop_size: int) -> tf.Module:
         return {"phase": tf.where(foreground, generator(network_inputs, training=False), background)}
 
     noise = {"noise": tf.TensorSpec([None, crop_size, crop_size, 3], tf.float32, name="noise")}
-    module.serve = tf.function(serve, input_signature=[specs | noise])
-    return module
+    return lean_module(phase, serve, specs | noise)
+
+
+def network_flatbuffers(interpolator, phase, crop_size: int, precision: str = "float32") -> dict[str, bytes]:
+    """{"interpolator": bytes, "phase": bytes}: both networks as TFLite flatbuffers (the phase with its noise input)."""
+    from keras_hdl.export.savedmodel import interpolator_signature
+
+    interpolator_module = lean_module(
+        interpolator, lambda inputs: interpolator(inputs, training=False), interpolator_signature(crop_size)
+    )
+    return {
+        "interpolator": convert_module(interpolator_module, precision),
+        "phase": convert_module(phase_with_noise_input(phase, crop_size), precision),
+    }
 
 
 def write_tflite(interpolator_saved_model: Path, phase, crop_size: int, out_folder: Path, info_json: str) -> list[Path]:
     """Write the four ``.tflite`` files and ``model_info.json`` into ``out_folder``; returns the paths."""
     out_folder.mkdir(parents=True, exist_ok=True)
     written = []
-    with tempfile.TemporaryDirectory() as scratch:
-        phase_saved_model = Path(scratch) / "phase"
-        module = phase_with_noise_input(phase, crop_size)
-        tf.saved_model.save(module, str(phase_saved_model), signatures={"serving_default": module.serve})
-        for name, saved_model in (("interpolator", interpolator_saved_model), ("phase", phase_saved_model)):
-            for precision in PRECISIONS:
-                path = out_folder / f"{name}_{precision}.tflite"
-                path.write_bytes(convert_saved_model(saved_model, precision))
-                written.append(path)
+    phase_module = phase_with_noise_input(phase, crop_size)
+    for precision in PRECISIONS:
+        for name, flatbuffer in (
+            ("interpolator", convert_saved_model(interpolator_saved_model, precision)),
+            ("phase", convert_module(phase_module, precision)),
+        ):
+            path = out_folder / f"{name}_{precision}.tflite"
+            path.write_bytes(flatbuffer)
+            written.append(path)
     info_path = out_folder / "model_info.json"
     info_path.write_text(info_json)
     return [*written, info_path]

@@ -2,10 +2,13 @@
 
 A *predictor* maps a dict of named numpy inputs, each with a leading batch axis, to a
 dict of named numpy outputs — exactly a ``serving_default`` signature's inputs and
-outputs. :class:`KerasPredictor` runs a loaded Keras model;
+outputs. :class:`KerasPredictor` runs a loaded Keras model (optionally XLA-compiled),
+:class:`TFLitePredictor` a TFLite flatbuffer with ai-edge-litert, and
 :class:`keras_hdl.export.serving.RestPredictor` sends the same dict to TF Serving's REST
-predict API. :func:`predict_in_batches` splits a large request into batches (one model
-call per batch, never one per frame) and reports progress.
+predict API. :class:`SeededNoise` gives a phase network whose background noise is an input
+(:mod:`keras_hdl.export.tflite`) the composite's ``seed`` input back.
+:func:`predict_in_batches` splits a large request into batches (one model call per batch,
+never one per frame) and reports progress.
 """
 
 from __future__ import annotations
@@ -28,33 +31,81 @@ class Predictor(Protocol):
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
-class KerasPredictor:
-    """Run a Keras model with named (dict) inputs and outputs in inference mode, as one traced graph.
+class GraphPredictor:
+    """Run ``function(inputs) -> outputs`` (dicts of named tensors) as one traced graph, optionally XLA-compiled.
 
-    The graph has a fixed input signature (any batch size, traced once when the predictor is made,
-    never retraced); floating outputs come back as float32 whatever the model's compute dtype
-    (e.g. a ``mixed_bfloat16`` copy).
+    The graph has a fixed input ``signature`` (any batch size; traced once when the predictor is made,
+    never retraced; XLA compiles once per batch size at its first call); floating outputs come back as
+    float32 whatever the compute dtype (e.g. a ``mixed_bfloat16`` copy).
     """
 
-    def __init__(self, model):
+    def __init__(self, function: Callable[[dict], dict], signature: dict, jit_compile: bool = False):
         import tensorflow as tf
 
-        self.model = model
-        signature = {name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name) for name, tensor in model.input.items()}
-
         def call(inputs):
-            outputs = model(inputs, training=False)
+            outputs = function(inputs)
             return {
                 name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
                 for name, value in outputs.items()
             }
 
-        self._call = tf.function(call, input_signature=[signature])
+        self._call = tf.function(call, input_signature=[signature], jit_compile=jit_compile)
         self._call.get_concrete_function()  # trace now (at load), not in the first request
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self._call(dict(inputs))
         return {name: np.asarray(value) for name, value in outputs.items()}
+
+
+class KerasPredictor(GraphPredictor):
+    """Run a Keras model with named (dict) inputs and outputs in inference mode (:class:`GraphPredictor`)."""
+
+    def __init__(self, model, jit_compile: bool = False):
+        import tensorflow as tf
+
+        self.model = model
+        signature = {name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name) for name, tensor in model.input.items()}
+        super().__init__(lambda inputs: model(inputs, training=False), signature, jit_compile)
+
+
+class TFLitePredictor:
+    """Run the ``serving_default`` signature of a TFLite flatbuffer with ai-edge-litert (XNNPACK on CPUs).
+
+    One interpreter on ``num_threads`` threads; a new batch size resizes it (milliseconds).
+    """
+
+    def __init__(self, flatbuffer: bytes, num_threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_content=flatbuffer, num_threads=num_threads)
+        self._runner = interpreter.get_signature_runner("serving_default")
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(self._runner(**inputs))
+
+
+class SeededNoise:
+    """A phase predictor taking ``seed`` (B, 2) int32 over one taking the composite's unit ``noise`` (B, C, C, 3).
+
+    The noise is the composite's own (:func:`keras_hdl.models.phase.unit_noise`: the same seeds, op and
+    kernel), drawn by TensorFlow outside the wrapped predictor: bit-equal to the noise of the Keras composite.
+    """
+
+    def __init__(self, predictor: Predictor, crop_size: int):
+        import tensorflow as tf
+
+        from keras_hdl.models.phase import unit_noise
+
+        self.predictor = predictor
+        self._noise = tf.function(
+            lambda seeds: unit_noise(seeds, (crop_size, crop_size, 3), tf.float32),
+            input_signature=[tf.TensorSpec([None, 2], tf.int32)],
+        )
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        inputs = dict(inputs)
+        inputs["noise"] = self._noise(inputs.pop("seed")).numpy()
+        return self.predictor(inputs)
 
 
 def predict_in_batches(

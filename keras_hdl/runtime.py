@@ -1,4 +1,4 @@
-"""Process-level performance settings: inference precision from the hardware, and glibc's allocator.
+"""Process-level performance settings: inference precision and back end, and glibc's allocator.
 
 Importing this module is cheap (no TensorFlow); TensorFlow is imported only by the GPU check
 of :func:`native_bf16`.
@@ -14,6 +14,16 @@ of :func:`native_bf16`.
   natively (a CPU with AVX512_BF16 or AMX-BF16, an NVIDIA GPU of compute capability ≥ 8.0),
   else ``"fp32"``. bf16 inference is checked against fp32 by ``tests/synthesis/test_inference_precision.py``
   (tolerances in :data:`BF16_TOLERANCE`).
+
+- :func:`resolve_backend`: what runs the networks of a local synthesis (:data:`BACKENDS`). ``"auto"``
+  is decided once, from what is installed and the precision, never by timing: ``keras`` for bf16
+  (a Keras dtype policy; TFLite and XLA run fp32 only), else ``tflite`` (TFLite fp32 through
+  ai-edge-litert's XNNPACK) when ai-edge-litert imports, else ``keras``. On the 2-core AVX-512
+  EPYC, full 256² twins in one run (interleaved, the cores shared with a training job), TFLite made
+  1.13x the twins/s of Keras, XLA 0.87x (and XLA compiles for seconds per batch size), so ``xla``
+  is never picked; ``python -m keras_hdl.benchmarks.inference`` measures it on any machine. Each
+  back end's twin is checked against fp32 Keras by ``tests/synthesis/test_backends.py``
+  (tolerances in :data:`BACKEND_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -26,6 +36,11 @@ from pathlib import Path
 
 from keras_hdl.errors import InputError
 from keras_hdl.precision import INFERENCE_PRECISIONS
+
+BACKENDS = ("auto", "keras", "xla", "tflite")
+DEFAULT_BACKEND = "auto"
+LITERT_DISTRIBUTION = "ai-edge-litert"
+TFLITE_INSTALL = "pip install keras-hdl[tflite]"
 
 BF16_TOLERANCE = {
     "magnitude_max_abs": 2e-2,
@@ -83,6 +98,65 @@ def resolve_precision(precision: str) -> str:
     if precision == "auto":
         return "bf16" if native_bf16() else "fp32"
     return precision
+
+
+BACKEND_TOLERANCE = {
+    "magnitude_max_abs": 1e-4,
+    "mask_max_abs": 1e-3,
+    "myocardium_phase_max_abs": 1e-4,
+    "myocardial_mean_phase_max_abs": 1e-5,
+    "foreground_flip_fraction": 1e-4,
+}
+"""How far an fp32 back end's twin crops (TFLite, XLA) may lie from fp32 Keras' (normalised units, [−1, 1]).
+
+The same float32 arithmetic in another order (XNNPACK's or XLA's kernels and fusions instead of
+oneDNN's, which differ again between AVX2 and AVX-512): each layer moves by a few ulps, through the
+interpolator and then the phase network, which reads the interpolated frames. Measured for the
+shipped weights (TFLite; XLA about half): magnitude 4e-7, mask probability 8e-6, myocardial phase
+per pixel 1.3e-6 and as each frame's myocardial mean (≈ the velocity curves) 1.7e-7; the bounds
+leave ≥ 50x margin for other CPUs and weights and are ≥ 200x tighter than bf16's
+(:data:`BF16_TOLERANCE`). The mean's bound is 1e-5 × venc (20–30 cm/s) ≤ 0.003 mm/s. The composite
+switches a pixel between the generator and background noise when its interpolated magnitude crosses
+the threshold: only pixels within rounding of it can flip (``foreground_flip_fraction``; none did);
+the background noise itself is drawn from the same seeds by the same kernel.
+"""
+
+
+def litert_version() -> str | None:
+    """ai-edge-litert's version if its interpreter imports here, else None."""
+    import importlib.metadata
+
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return None
+    return importlib.metadata.version(LITERT_DISTRIBUTION)
+
+
+def resolve_backend(backend: str, precision: str) -> str:
+    """``"keras"``, ``"xla"`` or ``"tflite"`` for a back end of :data:`BACKENDS` at a resolved precision
+    (``"fp32"`` or ``"bf16"``); InputError for one that cannot run here (module docstring)."""
+    if backend not in BACKENDS:
+        raise InputError(f"--backend: use one of {list(BACKENDS)}, got {backend!r}")
+    if backend == "auto":
+        return "keras" if precision != "fp32" or litert_version() is None else "tflite"
+    if backend != "keras" and precision != "fp32":
+        raise InputError(f"--backend {backend} computes in fp32 only: use --precision fp32, or --backend keras (bf16)")
+    if backend == "tflite" and litert_version() is None:
+        raise InputError(f"--backend tflite needs ai-edge-litert, which is not installed: {TFLITE_INSTALL}")
+    return backend
+
+
+def backend_description(backend: str, precision: str) -> str:
+    """What runs the networks, in words: e.g. ``TFLite fp32 (ai-edge-litert 2.3.0)``, ``Keras bf16``."""
+    if backend == "tflite":
+        return f"TFLite fp32 ({LITERT_DISTRIBUTION} {litert_version()})"
+    return f"{'XLA-compiled Keras' if backend == 'xla' else 'Keras'} {precision}"
+
+
+def usable_cpus() -> int:
+    """Logical CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 M_TRIM_THRESHOLD = -1

@@ -1,4 +1,4 @@
-"""Inference per frame and per 50-frame twin of one 256×256 slice at K = 6: Keras, SavedModel, TFLite.
+"""Inference per frame and per 50-frame twin of one 256×256 slice at K = 6: Keras, SavedModel, TFLite, back ends.
 
 Run ``python -m keras_hdl.benchmarks.inference [--model MODELS_DIR] [--quick] [--json]``
 (default: the shipped ``cpu`` weights, 96-px crops). The models folder is exported with
@@ -10,8 +10,12 @@ float16) into a temporary folder, then each back end runs on the networks' crops
 - per twin (crops): every frame of the slice's twin on crops: Keras through
   :func:`~keras_hdl.synthesis.pipeline.synthesize_crops`, SavedModel through the exported
   ``twin`` graph (one call), TFLite as one interpolator call (42 frames) + one phase call (50);
-- the full twin (:func:`~keras_hdl.synthesis.pipeline.synthesize_twin`, Keras): crop,
-  resample, both networks, paste back into the 256 × 256 slice (target ≤ 5 s).
+- converting both networks to TFLite fp32 in memory (what the first ``synthesize`` with new
+  weights does before caching the flatbuffers, :mod:`keras_hdl.synthesis.backends`);
+- the full twin (:func:`~keras_hdl.synthesis.pipeline.synthesize_twin`): crop, resample, both
+  networks, paste back into the 256 × 256 slice (target ≤ 5 s), with today's Keras fp32 path,
+  XLA-compiled Keras and ``synthesize``'s default back end (``auto``), timed in interleaved rounds;
+  the default's and XLA's speed against Keras fp32 on the same input in the same run (target ≥ 1.5×).
 
 Crop inputs are random (the networks' cost does not depend on the pixel values); the full
 twin runs on the phantom slice. Baseline of every row: linear interpolation of the same
@@ -27,12 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, progress, start_item
+from keras_hdl.benchmarks import Row, emit, interleaved_medians, item_parser, median_seconds, progress, start_item
 from keras_hdl.benchmarks.interpolation import FRAMES, SLICE_SIZE, K, benchmark_slice, gap_inputs, linear_row
-from keras_hdl.benchmarks.machine import usable_cpus
+from keras_hdl.predictors import TFLitePredictor
+from keras_hdl.runtime import usable_cpus
 
 LINEAR_PER_FRAME = "linear interpolation per frame, 256² slice (same run)"
 LINEAR_PER_TWIN = "linear interpolation of the slice's 42 dropped frames, 256² (same run)"
+FULL_TWIN_BACKENDS = {"keras": "Keras", "xla": "XLA", "auto": "default back end"}
+"""The back ends of the full-twin rows (``load_local_models(backend=...)``) and their names in the rows."""
 
 
 def crop_inputs(
@@ -64,20 +71,48 @@ def savedmodel_call(folder: Path) -> Callable[[dict], dict]:
     }
 
 
-def tflite_call(path: Path) -> Callable[[dict], dict]:
-    """A TFLite file's ``serving_default`` runner as a dict → dict function (make one per batch size,
-    so the interpreter is not resized between calls)."""
-    from ai_edge_litert.interpreter import Interpreter
+def tflite_call(path: Path) -> TFLitePredictor:
+    """A TFLite file's ``serving_default`` runner (make one per batch size, so the interpreter is not resized
+    between calls)."""
+    return TFLitePredictor(path.read_bytes(), usable_cpus())
 
-    runner = Interpreter(model_path=str(path), num_threads=usable_cpus()).get_signature_runner("serving_default")
-    return lambda inputs: runner(**inputs)
+
+def full_twin_rows(folder: Path, low_rate, repeats: int, linear_twin: float) -> list[Row]:
+    """The full twin of the phantom slice with each of :data:`FULL_TWIN_BACKENDS`, and the speed rows against Keras."""
+    from keras_hdl.synthesis.networks import load_local_models
+    from keras_hdl.synthesis.pipeline import synthesize_twin
+
+    models = {backend: load_local_models(folder, backend=backend) for backend in FULL_TWIN_BACKENDS}
+    progress(f"inference: full twin of the 256² slice (synthesize_twin), {', '.join(FULL_TWIN_BACKENDS.values())}")
+    seconds = interleaved_medians(
+        {backend: lambda m=m: synthesize_twin(low_rate, K, m, frames=FRAMES) for backend, m in models.items()}, repeats
+    )
+    crop = models["keras"].crop_size
+    rows = [
+        Row(
+            f"twin full synthesize_twin, {label}, {SLICE_SIZE}² slice, K={K}",
+            seconds[backend],
+            "s/twin",
+            linear_twin,
+            LINEAR_PER_TWIN,
+            note=f"{models[backend].backend}; models {models[backend].version} ({crop}-px crops): crop, resample, "
+            "both networks, paste back",
+        )
+        for backend, label in FULL_TWIN_BACKENDS.items()
+    ]
+    keras = "Keras fp32 full twin, same input, same run (interleaved rounds)"
+    for backend, name in (("auto", "default synthesis"), ("xla", "XLA synthesis")):
+        speed = f"{name} speed vs Keras fp32 ({SLICE_SIZE}² twin)"
+        rows.append(Row(speed, 1 / seconds[backend], "twins/s", 1 / seconds["keras"], keras, models[backend].backend))
+    return rows
 
 
 def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
     """Rows for every back end (module docstring)."""
     from keras_hdl.export.savedmodel import export_savedmodels
-    from keras_hdl.synthesis.networks import load_local_models, resolve_models_folder
-    from keras_hdl.synthesis.pipeline import synthesize_crops, synthesize_twin
+    from keras_hdl.export.tflite import network_flatbuffers
+    from keras_hdl.synthesis.networks import load_local_models, load_local_networks, resolve_models_folder
+    from keras_hdl.synthesis.pipeline import synthesize_crops
 
     repeats = 3 if quick else 7
     folder = resolve_models_folder(models_dir)
@@ -162,19 +197,13 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
                 )
             )
 
-    progress("inference: full twin of the 256² slice (synthesize_twin)")
-    full = median_seconds(lambda: synthesize_twin(low_rate, K, models, frames=FRAMES), repeats)
-    rows.append(
-        Row(
-            f"twin full synthesize_twin, Keras, {SLICE_SIZE}² slice, K={K}",
-            full,
-            "s/twin",
-            linear_twin,
-            LINEAR_PER_TWIN,
-            note=f"models {models.version} ({crop}-px crops): crop, resample, both networks, paste back",
-        )
-    )
-    return rows
+    progress("inference: converting both networks to TFLite fp32 in memory")
+    networks = load_local_networks(folder)[1]
+    start = time.perf_counter()
+    network_flatbuffers(networks["interpolator"], networks["phase"], crop)
+    note = "what the first `synthesize` with new weights does; cached after (keras_hdl.synthesis.backends)"
+    rows.append(Row("convert both networks to TFLite fp32 in memory", time.perf_counter() - start, "s", note=note))
+    return rows + full_twin_rows(folder, low_rate, repeats, linear_twin)
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from keras_hdl.runtime import BF16_CPU_FLAGS
+from keras_hdl.runtime import BF16_CPU_FLAGS, usable_cpus
 
 ASSUMED_GHZ = 2.1
 """Frequency when the CPU reports none: the issue-10 reference machine's (2 cores, AVX-512, ~2.1 GHz)."""
@@ -137,10 +137,6 @@ def _is_number(text: str) -> bool:
 def read_cpuinfo() -> str:
     path = Path("/proc/cpuinfo")
     return path.read_text() if path.is_file() else ""
-
-
-def usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def this_cpu_peak() -> CpuPeak:

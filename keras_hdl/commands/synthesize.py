@@ -11,6 +11,7 @@ import click
 
 from keras_hdl.export.serving import REQUEST_TIMEOUT_S
 from keras_hdl.precision import DEFAULT_PRECISION, INFERENCE_PRECISIONS
+from keras_hdl.runtime import BACKENDS, DEFAULT_BACKEND
 
 
 @click.command("synthesize")
@@ -77,6 +78,16 @@ from keras_hdl.precision import DEFAULT_PRECISION, INFERENCE_PRECISIONS
     "and stays within a tested tolerance of fp32 (docs/benchmarks.md); auto picks bf16 where the hardware "
     "has it. fp32 gives the same numbers on every machine.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default=DEFAULT_BACKEND,
+    show_default=True,
+    help="What runs the local networks: keras, xla (XLA-compiled Keras) or tflite (TFLite fp32, needs "
+    "ai-edge-litert: pip install keras-hdl[tflite]). auto picks tflite where ai-edge-litert is installed "
+    "(faster than keras on the CPUs measured; within a tested tolerance of it), else keras, and keras with --precision "
+    "bf16 (xla and tflite compute fp32). The output names the one used.",
+)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 def command(
     input_path: Path,
@@ -90,6 +101,7 @@ def command(
     frames: int | None,
     masks_path: Path | None,
     precision: str,
+    backend: str,
     no_progress: bool,
 ) -> None:
     """Make the synthetic digital twin of INPUT: every frame's magnitude, myocardium mask and x, y, z phase.
@@ -122,4 +134,5 @@ def command(
         precision,
         server_timeout_s,
         report=click.echo,
+        backend=backend,
     )

@@ -82,6 +82,15 @@ def background_seeds(batch_size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=(batch_size, 2), dtype=np.int32)
 
 
+def unit_noise(seeds, sample_shape, dtype):
+    """Standard normal noise (B, *sample_shape) of ``dtype``; sample b drawn statelessly from ``seeds[b]`` (B, 2)."""
+    return tf.map_fn(
+        lambda seed: tf.random.stateless_normal(sample_shape, seed=seed, dtype=dtype),
+        tf.cast(seeds, tf.int32),
+        fn_output_signature=dtype,
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_hdl")
 class ForegroundBackgroundComposite(keras.layers.Layer):
     """Generator phase on the foreground, seeded Gaussian noise N(μ, σ) on the background.
@@ -115,12 +124,7 @@ class ForegroundBackgroundComposite(keras.layers.Layer):
 
     def background(self, seeds, like):
         """Seeded noise shaped like ``like`` (B, H, W, C); ``seeds`` (B, 2) int."""
-        sample_shape = tf.shape(like)[1:]
-        unit = tf.map_fn(
-            lambda seed: tf.random.stateless_normal(sample_shape, seed=seed, dtype=like.dtype),
-            tf.cast(seeds, tf.int32),
-            fn_output_signature=like.dtype,
-        )
+        unit = unit_noise(seeds, tf.shape(like)[1:], like.dtype)
         return tf.clip_by_value(self.background_mean + self.background_std * unit, -1.0, 1.0)
 
     def call(self, inputs):

@@ -17,6 +17,7 @@ from keras_hdl.export.serving import REQUEST_TIMEOUT_S
 from keras_hdl.memory import require_memory
 from keras_hdl.precision import DEFAULT_PRECISION
 from keras_hdl.readers import read_without_phase
+from keras_hdl.runtime import DEFAULT_BACKEND
 from keras_hdl.segmentation.output import automatic_masks_line, with_masks
 from keras_hdl.series import Series
 
@@ -69,6 +70,7 @@ def synthesize_path(
     precision: str = DEFAULT_PRECISION,
     server_timeout_s: float = REQUEST_TIMEOUT_S,
     report: Callable[[str], object] | None = None,
+    backend: str = DEFAULT_BACKEND,
 ) -> tuple[Path, Series, Segmentation | None]:
     """Read INPUT, synthesise its twin and write ``out_dir``; returns (out_dir, twin series, segmentation).
 
@@ -80,7 +82,9 @@ def synthesize_path(
     written into ``out_dir`` with the twin, and the segmentation is returned (``None`` when
     INPUT had masks). With ``server``, each request waits at most ``server_timeout_s`` seconds,
     and the twin is written only if the server still serves the models version it began with.
-    ``report`` (e.g. ``print``) gets a line for automatic masks and one for the twin written.
+    ``backend`` runs the local networks (:func:`keras_hdl.runtime.resolve_backend`; ``auto``: TFLite fp32
+    where ai-edge-litert is installed). ``report`` (e.g. ``print``) gets a line naming what ran the
+    networks, one for automatic masks and one for the twin written.
     """
     from tqdm import tqdm
 
@@ -93,6 +97,8 @@ def synthesize_path(
         raise InputError("give either --model MODELS_DIR or --server URL, not both")
     if server is not None and precision != DEFAULT_PRECISION:
         raise InputError("--precision applies to local models; a TF Serving deployment computes in its own precision")
+    if server is not None and backend != DEFAULT_BACKEND:
+        raise InputError("--backend applies to local models; a TF Serving deployment runs its own graphs")
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     validate_seed(seed)
@@ -119,7 +125,11 @@ def synthesize_path(
 
             models = connect(server, progress=bar.update, timeout_s=server_timeout_s)
         else:
-            models = load_local_models(resolve_models_folder(model_dir), progress=bar.update, precision=precision)
+            models = load_local_models(
+                resolve_models_folder(model_dir), progress=bar.update, precision=precision, backend=backend
+            )
+        if report is not None:
+            report(f"networks: {models.backend}")
         plan = plan_twin(low_rate, k, models, seed=seed, frames=total)
     if server is not None:
         from keras_hdl.export.serving import confirm_version

@@ -22,8 +22,8 @@ from keras_hdl.interpolation.plan import Interpolator
 from keras_hdl.model_store import NETWORK_FILES, SHIPPED_MODELS, ModelInfo, load_models, read_model_info
 from keras_hdl.phase_inputs import cycle_phase_inputs
 from keras_hdl.precision import DEFAULT_PRECISION, DTYPE_POLICIES, dtype_policy
-from keras_hdl.predictors import DEFAULT_BATCH_SIZE, KerasPredictor, Predictor, Progress, predict_in_batches
-from keras_hdl.runtime import resolve_precision
+from keras_hdl.predictors import DEFAULT_BATCH_SIZE, Predictor, Progress, predict_in_batches
+from keras_hdl.runtime import backend_description, resolve_backend, resolve_precision
 from keras_hdl.series import rescale_phase_venc
 
 INTERPOLATOR_INPUTS = ("condition", "magnitudes", "masks")
@@ -113,6 +113,7 @@ class TwinModels:
             also used for the phase outside the crop.
         version: the models' version string (written into the twin's provenance and DICOM).
         precision: the networks' compute precision, "fp32" or "bf16".
+        backend: what runs the networks, in words (e.g. ``TFLite fp32 (ai-edge-litert 2.3.0)``).
     """
 
     interpolator: Interpolator
@@ -124,6 +125,7 @@ class TwinModels:
     background_std: float
     version: str
     precision: str = "fp32"
+    backend: str = "Keras fp32"
 
 
 def models_version(folder: str | Path, info: ModelInfo) -> str:
@@ -191,13 +193,17 @@ def with_dtype_policy(model, policy: str):
 
 
 @functools.lru_cache(maxsize=4)
-def _loaded_predictors(folder: Path, stamp: tuple, precision: str) -> tuple[ModelInfo, dict, dict[str, KerasPredictor]]:
-    """Networks and traced predictors of a models folder at ``precision`` ("fp32" or "bf16"), kept while its
-    files (``stamp``) are unchanged."""
+def _loaded_predictors(
+    folder: Path, stamp: tuple, precision: str, backend: str
+) -> tuple[ModelInfo, dict, dict[str, Predictor]]:
+    """Networks and predictors of a models folder at ``precision`` ("fp32" or "bf16") on ``backend`` (resolved),
+    kept while its files (``stamp``) are unchanged."""
+    from keras_hdl.synthesis.backends import backend_predictors
+
     info, networks = load_local_networks(folder)
     policy = DTYPE_POLICIES[precision]
     running = networks if policy == "float32" else {name: with_dtype_policy(m, policy) for name, m in networks.items()}
-    return info, networks, {name: KerasPredictor(model) for name, model in running.items()}
+    return info, networks, backend_predictors(backend, running, info.crop_size, models_version(folder, info))
 
 
 def _files_stamp(folder: Path) -> tuple:
@@ -211,28 +217,38 @@ def load_local_models(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     precision: str = DEFAULT_PRECISION,
+    backend: str = "keras",
 ) -> TwinModels:
     """:class:`TwinModels` running the networks of a models folder in this process.
 
     ``precision``: ``"fp32"`` (the default: the same numbers on every machine and as the exported
     graphs), ``"bf16"`` (about 1.5× faster on CPUs with AVX512_BF16; within
     :data:`keras_hdl.runtime.BF16_TOLERANCE` of fp32) or ``"auto"`` (bf16 where the hardware has it).
-    Loaded networks and their traced graphs are reused by later calls for the same,
-    unchanged folder and precision (e.g. an evaluation synthesising many scans).
+    ``backend``: ``"keras"`` (the default here), ``"xla"``, ``"tflite"`` (fp32 only; within
+    :data:`keras_hdl.runtime.BACKEND_TOLERANCE` of Keras) or ``"auto"`` (``synthesize``'s default:
+    :func:`keras_hdl.runtime.resolve_backend`). Loaded networks and their graphs are reused by later
+    calls for the same, unchanged folder, precision and back end (e.g. an evaluation synthesising many scans).
     """
     from keras_hdl.interpolation.network import NetworkInterpolator
 
     precision = resolve_precision(precision)
+    backend = resolve_backend(backend, precision)
     folder = Path(folder).resolve()
     read_model_info(folder)  # a clear error for a folder of the wrong kind
-    info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder), precision)
+    info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder), precision, backend)
     interpolator = NetworkInterpolator(predictors["interpolator"], batch_size=batch_size, progress=progress)
     phase = PhaseSynthesizer.for_network(predictors["phase"], networks["phase"], batch_size, progress)
-    return twin_models(folder, info, interpolator, phase, networks["phase"], precision)
+    return twin_models(folder, info, interpolator, phase, networks["phase"], precision, backend)
 
 
 def twin_models(
-    folder: Path, info: ModelInfo, interpolator: Interpolator, phase: PhaseSynthesizer, phase_network, precision: str
+    folder: Path,
+    info: ModelInfo,
+    interpolator: Interpolator,
+    phase: PhaseSynthesizer,
+    phase_network,
+    precision: str,
+    backend: str = "keras",
 ) -> TwinModels:
     """:class:`TwinModels` of a models folder's ``info`` with these runners of its networks."""
     return TwinModels(
@@ -245,4 +261,5 @@ def twin_models(
         background_std=phase_network.background_std,
         version=models_version(folder, info),
         precision=precision,
+        backend=backend_description(backend, precision),
     )

@@ -19,8 +19,10 @@ from keras_hdl.series import Series
 
 def test_rest_twin_equals_local_twin(server, tiny_models_dir, phantom_npz, tmp_path):
     runner = CliRunner()
-    local = runner.invoke(main, ["synthesize", str(phantom_npz), "--downsample", "4", "--seed", "8",
-                                 "--out", str(tmp_path / "local"), "--model", str(tiny_models_dir)])  # fmt: skip
+    # the served SavedModels are the Keras graphs: compare with the local Keras back end (TFLite: test_backends.py)
+    local = runner.invoke(main, ["synthesize", str(phantom_npz), "--downsample", "4", "--seed", "8", "--backend",
+                                 "keras", "--out", str(tmp_path / "local"),
+                                 "--model", str(tiny_models_dir)])  # fmt: skip
     assert local.exit_code == 0, local.output
     server.requests.clear()
     remote = runner.invoke(main, ["synthesize", str(phantom_npz), "--downsample", "4", "--seed", "8",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from shipped_crops import shipped_kept_crops
 from twin_helpers import tiny_models
 
 
@@ -26,3 +27,9 @@ def local_models(tiny_models_dir):
     from keras_hdl.synthesis import load_local_models
 
     return load_local_models(tiny_models_dir)
+
+
+@pytest.fixture(scope="session")
+def shipped_crops():
+    """Kept LV crops (1, 3, 96, 96) of a 128-px phantom slice at the shipped models' spacing, and their masks."""
+    return shipped_kept_crops()

@@ -4,38 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from shipped_crops import FRAMES, K
 
 from keras_hdl import runtime
 from keras_hdl.errors import InputError
 from keras_hdl.runtime import BF16_TOLERANCE, resolve_precision
-
-K, FRAMES = 6, 21
-
-
-@pytest.fixture(scope="module")
-def shipped_crops():
-    """Kept LV crops (1, 3, 96, 96) of a 128-px phantom slice at the shipped models' spacing, and their masks."""
-    from keras_hdl.model_store import read_model_info
-    from keras_hdl.phantom import phantom_scan
-    from keras_hdl.phantom.config import PhantomConfig
-    from keras_hdl.series import normalize_magnitude
-    from keras_hdl.synthesis.field_of_view import LVWindow
-    from keras_hdl.synthesis.networks import resolve_models_folder
-    from keras_hdl.synthesis.pipeline import kept_frames
-
-    info = read_model_info(resolve_models_folder())
-    series, _ = phantom_scan(PhantomConfig(subjects=1, slices=1, frames=FRAMES, size=128, seed=2), 0)
-    kept = kept_frames(FRAMES, K)
-    masks = series.masks[kept, 0]
-    window = LVWindow.around(masks, series.pixel_spacing, info.pixel_spacing_mm, info.crop_size)
-    magnitudes = window.crop(normalize_magnitude(series.magnitude[kept])[:, 0], fill=-1.0)
-    crop_masks = (window.crop(masks.astype(np.float32), fill=0.0) >= 0.5).astype(np.float32)
-    return magnitudes[None], crop_masks[None]
+from keras_hdl.synthesis import load_local_models, resolve_models_folder, synthesize_crops
 
 
 def twin_crops(precision, crops):
-    from keras_hdl.synthesis import load_local_models, resolve_models_folder, synthesize_crops
-
     models = load_local_models(resolve_models_folder(), precision=precision)
     assert models.precision == precision
     return synthesize_crops(*crops, K, FRAMES, 4, models.interpolator, models.phase)

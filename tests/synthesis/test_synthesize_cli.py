@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner
+from twin_helpers import BATCH_ATOL_RAW_PHASE
 
+from keras_hdl import runtime
 from keras_hdl.cli import main
 from keras_hdl.errors import InputError
 from keras_hdl.series import Series
@@ -29,6 +32,7 @@ def test_synthesize_writes_a_twin_that_assess_reads(full_npz, tiny_models_dir, l
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["seg.dcm", "series.dcm", "twin.npz"]
     assert "50 frames, 2 slices" in result.output
+    assert "networks: TFLite fp32 (ai-edge-litert " in result.output  # the default back end, stated once
 
     twin = Series.load_npz(out / "twin.npz")
     source = Series.load_npz(full_npz)
@@ -136,6 +140,8 @@ def closed_port() -> int:
         ("unreachable_server", "cannot reach TensorFlow Serving at http://127.0.0.1:"),
         ("bad_server_url", "expected an http:// or https:// URL"),
         ("model_and_server", "either --model MODELS_DIR or --server URL"),
+        ("backend_and_server", "--backend applies to local models"),
+        ("tflite_bf16", "--backend tflite computes in fp32 only"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(case, message, phantom_series, full_npz, tiny_models_dir, tmp_path):
@@ -169,7 +175,12 @@ def test_bad_input_exits_2_and_writes_nothing(case, message, phantom_series, ful
         extra += ["--server", "localhost:8501"]
     elif case == "model_and_server":
         extra += ["--server", "http://127.0.0.1:1"]
+    elif case == "backend_and_server":
+        extra += ["--server", "http://127.0.0.1:1", "--backend", "keras"]
+    elif case == "tflite_bf16":
+        extra += ["--backend", "tflite", "--precision", "bf16"]
     model_args = [] if "server" in case and case != "model_and_server" else ["--model", models]
+    model_args = [] if case == "backend_and_server" else model_args
     out = tmp_path / "twin"
     result = run("synthesize", source, *extra, "--out", out, *model_args, "--no-progress")
     assert result.exit_code == 2, result.output
@@ -230,3 +241,38 @@ def test_precision_bf16_is_recorded_and_close_to_fp32(full_npz, tiny_models_dir,
     )
     assert refused.exit_code == 2 and "--precision applies to local models" in refused.output
     assert not (tmp_path / "x").exists()
+
+
+def test_backend_option_runs_the_named_back_end(full_npz, tiny_models_dir, tmp_path):
+    """--backend keras and xla: stated in the output; their twins within float32 reordering of the default's."""
+    twins = {}
+    for backend, stated in (("auto", "TFLite fp32"), ("keras", "Keras fp32"), ("xla", "XLA-compiled Keras fp32")):
+        out = tmp_path / backend
+        common = ("--downsample", 3, "--out", out, "--model", tiny_models_dir, "--no-progress")
+        result = run("synthesize", full_npz, *common, "--backend", backend)
+        assert result.exit_code == 0, result.output
+        assert [line for line in result.output.splitlines() if line.startswith("networks: ")] == [
+            f"networks: {stated}" + (f" (ai-edge-litert {runtime.litert_version()})" if backend == "auto" else "")
+        ]
+        twins[backend] = Series.load_npz(out / "twin.npz")
+    # raw phase units (of 4096). A pixel whose interpolated magnitude lies within rounding of the foreground
+    # threshold may switch between generator and background noise (and a mask probability near 0.5 flip):
+    # at most 1e-4 of the pixels, as bf16 and TF Serving are allowed
+    for backend in ("keras", "xla"):
+        assert (np.abs(twins[backend].phase - twins["auto"].phase) > BATCH_ATOL_RAW_PHASE).mean() <= 1e-4
+        assert (twins[backend].masks != twins["auto"].masks).mean() <= 1e-4
+
+
+def test_without_litert_auto_runs_keras_and_tflite_names_the_fix(full_npz, tiny_models_dir, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # ai-edge-litert not installed
+    common = ("--downsample", 3, "--model", tiny_models_dir, "--no-progress")
+    result = run("synthesize", full_npz, *common, "--out", tmp_path / "auto")
+    assert result.exit_code == 0, result.output
+    assert "networks: Keras fp32" in result.output.splitlines()
+
+    refused = run("synthesize", full_npz, *common, "--out", tmp_path / "tflite", "--backend", "tflite")
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "Error: --backend tflite needs ai-edge-litert, which is not installed: pip install keras-hdl[tflite]"
+    ]
+    assert not (tmp_path / "tflite").exists()

@@ -1,0 +1,125 @@
+"""Back ends of the local networks: TFLite and XLA twins within tolerance of fp32 Keras; which one auto picks.
+
+Only back ends are compared with each other (never with stored outputs), so the tests hold for any
+shipped weights; tolerances and their justification: :data:`keras_hdl.runtime.BACKEND_TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from shipped_crops import FRAMES, K
+
+from keras_hdl import runtime
+from keras_hdl.errors import InputError
+from keras_hdl.runtime import BACKEND_TOLERANCE, TFLITE_INSTALL, resolve_backend
+from keras_hdl.synthesis import load_local_models, resolve_models_folder, synthesize_crops
+from keras_hdl.synthesis.pipeline import kept_frames
+
+CURVES_ATOL_MM_S = 0.05
+"""The twins' global velocity curves (mm/s): 2e-4 normalised phase × venc 25 cm/s, i.e. 10× the myocardial-mean
+tolerance and ~1000× what the shipped weights measured, and ≪ the 1 mm/s the reports print."""
+
+
+@pytest.fixture
+def no_litert(monkeypatch):
+    """ai-edge-litert not installed: its interpreter module fails to import."""
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+
+
+def twin_crops(backend, crops):
+    models = load_local_models(resolve_models_folder(), backend=backend)
+    return synthesize_crops(*crops, K, FRAMES, 4, models.interpolator, models.phase)
+
+
+@pytest.mark.parametrize("backend", ["tflite", pytest.param("xla", marks=pytest.mark.slow)])
+def test_fp32_backend_twin_within_tolerance_of_keras(shipped_crops, backend):
+    keras, other = twin_crops("keras", shipped_crops), twin_crops(backend, shipped_crops)
+    assert other.magnitude.dtype == other.phase.dtype == other.mask.dtype == np.float32
+    assert np.abs(other.magnitude - keras.magnitude).max() <= BACKEND_TOLERANCE["magnitude_max_abs"]
+    dropped = np.setdiff1d(np.arange(FRAMES), kept_frames(FRAMES, K))
+    assert np.abs(other.mask[:, dropped] - keras.mask[:, dropped]).max() <= BACKEND_TOLERANCE["mask_max_abs"]
+
+    foreground_keras, foreground_other = keras.magnitude > -0.95, other.magnitude > -0.95
+    assert (foreground_keras != foreground_other).mean() <= BACKEND_TOLERANCE["foreground_flip_fraction"]
+    myocardium = keras.mask > 0.5  # (S, T, C, C): what the assessment reads
+    difference = np.abs(other.phase - keras.phase)
+    assert myocardium.sum() > 1000
+    assert difference[myocardium].max() <= BACKEND_TOLERANCE["myocardium_phase_max_abs"]
+
+    def myocardial_means(phase):  # (S, T, 3): each frame's mean phase over the myocardium
+        return (phase * myocardium[..., None]).sum((2, 3)) / myocardium.sum((2, 3))[..., None]
+
+    mean_difference = np.abs(myocardial_means(other.phase) - myocardial_means(keras.phase)).max()
+    assert mean_difference <= BACKEND_TOLERANCE["myocardial_mean_phase_max_abs"]
+    # the background noise comes from the same seeds and kernel; only μ + σ·noise may be fused (one rounding)
+    background = np.broadcast_to((~foreground_keras & ~foreground_other)[..., None], keras.phase.shape)
+    assert background.any() and difference[background].max() <= 1e-6
+
+
+def test_default_twin_velocity_curves_match_keras():
+    """The twin of the default back end (TFLite here) and of Keras fp32, through the user's path, assessed."""
+    from keras_hdl.assessment import assess_series
+    from keras_hdl.phantom import phantom_scan
+    from keras_hdl.phantom.config import PhantomConfig
+    from keras_hdl.synthesis import downsample, synthesize_twin
+
+    series, _ = phantom_scan(PhantomConfig(subjects=1, slices=1, frames=FRAMES, size=128, seed=4), 0)
+    curves, runs_on = {}, {}
+    for backend in ("keras", "auto"):
+        models = load_local_models(resolve_models_folder(), backend=backend)
+        twin = synthesize_twin(downsample(series, K), K, models, seed=3, frames=FRAMES)
+        curves[backend], runs_on[backend] = assess_series(twin).global_curves, models.backend  # (S, 3, T) mm/s
+    assert runs_on == {"keras": "Keras fp32", "auto": f"TFLite fp32 (ai-edge-litert {runtime.litert_version()})"}
+    assert np.abs(curves["keras"]).max() > 10  # real curves (peaks of several cm/s)
+    np.testing.assert_allclose(curves["auto"], curves["keras"], rtol=0, atol=CURVES_ATOL_MM_S)
+
+
+def test_auto_picks_tflite_where_litert_imports():
+    assert runtime.litert_version() is not None  # the test environment installs it
+    assert resolve_backend("auto", "fp32") == "tflite"
+    assert resolve_backend("auto", "bf16") == "keras"  # bf16 is a Keras dtype policy
+    assert resolve_backend("keras", "bf16") == "keras" and resolve_backend("xla", "fp32") == "xla"
+    assert runtime.backend_description("tflite", "fp32") == f"TFLite fp32 (ai-edge-litert {runtime.litert_version()})"
+    assert runtime.backend_description("xla", "fp32") == "XLA-compiled Keras fp32"
+    assert runtime.backend_description("keras", "bf16") == "Keras bf16"
+
+
+def test_auto_falls_back_to_keras_without_litert(no_litert):
+    assert runtime.litert_version() is None
+    assert resolve_backend("auto", "fp32") == "keras"
+    with pytest.raises(InputError, match=r"--backend tflite needs ai-edge-litert.*pip install keras-hdl\[tflite\]"):
+        resolve_backend("tflite", "fp32")
+
+
+@pytest.mark.parametrize("backend", ["tflite", "xla"])
+def test_fp32_only_backends_refuse_bf16(backend):
+    with pytest.raises(InputError, match=f"--backend {backend} computes in fp32 only"):
+        resolve_backend(backend, "bf16")
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(InputError, match="--backend: use one of"):
+        resolve_backend("onnx", "fp32")
+    assert "keras-hdl[tflite]" in TFLITE_INSTALL
+
+
+def test_tflite_flatbuffers_are_converted_once_per_weights(tiny_models_dir, monkeypatch, tmp_path):
+    from keras_hdl.synthesis import backends
+    from keras_hdl.synthesis.networks import load_local_networks, models_version
+
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "cache"))
+    info, networks = load_local_networks(tiny_models_dir)
+    version = models_version(tiny_models_dir, info)
+    first = backends.tflite_flatbuffers(networks, info.crop_size, version)
+    folder = backends.tflite_folder(version)
+    assert folder.parent == tmp_path / "cache" / "tflite" and folder.name.startswith(version)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(backends.TFLITE_FILES.values())
+
+    def no_conversion(*args):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr("keras_hdl.export.tflite.network_flatbuffers", no_conversion)
+    assert backends.tflite_flatbuffers(networks, info.crop_size, version) == first
