@@ -26,3 +26,21 @@ def shipped_kept_crops() -> tuple[np.ndarray, np.ndarray]:
     magnitudes = window.crop(normalize_magnitude(series.magnitude[kept])[:, 0], fill=-1.0)
     crop_masks = (window.crop(masks.astype(np.float32), fill=0.0) >= 0.5).astype(np.float32)
     return magnitudes[None], crop_masks[None]
+
+
+def assert_phase_within(other, reference, tolerance: dict) -> np.ndarray:
+    """Check ``other``'s twin crops against ``reference``'s (CropTwin) within ``tolerance`` (foreground flips,
+    myocardial phase, myocardial means); returns the (S, T, C, C, 3) background both agree is background."""
+    foreground_reference, foreground_other = reference.magnitude > -0.95, other.magnitude > -0.95
+    assert (foreground_reference != foreground_other).mean() <= tolerance["foreground_flip_fraction"]
+    myocardium = reference.mask > 0.5  # (S, T, C, C): what the assessment reads
+    difference = np.abs(other.phase - reference.phase)
+    assert myocardium.sum() > 1000
+    assert difference[myocardium].max() <= tolerance["myocardium_phase_max_abs"]
+
+    def myocardial_means(phase):  # (S, T, 3): each frame's mean phase over the myocardium
+        return (phase * myocardium[..., None]).sum((2, 3)) / myocardium.sum((2, 3))[..., None]
+
+    mean_difference = np.abs(myocardial_means(other.phase) - myocardial_means(reference.phase)).max()
+    assert mean_difference <= tolerance["myocardial_mean_phase_max_abs"]
+    return np.broadcast_to((~foreground_reference & ~foreground_other)[..., None], reference.phase.shape)
