@@ -128,8 +128,6 @@ def synthesize_path(
             models = load_local_models(
                 resolve_models_folder(model_dir), progress=bar.update, precision=precision, backend=backend
             )
-        if report is not None:
-            report(f"networks: {models.backend}")
         plan = plan_twin(low_rate, k, models, seed=seed, frames=total)
     if server is not None:
         from keras_hdl.export.serving import confirm_version
@@ -143,7 +141,8 @@ def synthesize_path(
             write_automatic(input_path, source, segmentation, folder, prefix=INPUT_PREFIX)
 
     twin = write_twin(plan, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version), extra)
-    if report is not None:
+    if report is not None:  # after the twin is written: a failure prints its one line only
+        report(f"networks: {models.backend}")
         if segmentation is not None:
             report(automatic_masks_line(input_path, segmentation))
         report(twin_line(out_dir, twin))

@@ -21,6 +21,9 @@ from keras_hdl.evaluation.runs import (
     training_folder,
 )
 from keras_hdl.model_store import SHIPPED_MODELS
+from keras_hdl.phantom import dataset as phantom_dataset
+from keras_hdl.phantom.config import PhantomConfig
+from keras_hdl.phantom.dataset import default_phantom_name
 
 
 def request(tmp_path: Path, *runs: Path, preset: str = "tiny", data: Path | None = None, **changes) -> RunRequest:
@@ -95,8 +98,16 @@ def test_runs_trained_on_different_crops_are_refused(tmp_path, untrained_runs):
 
 def test_train_missing_caches_only_runs_of_the_built_in_phantom(tmp_path, monkeypatch, tiny_phantom):
     monkeypatch.setenv("KERAS_HDL_CACHE", str(tmp_path / "cache"))
-    assert training_folder(request(tmp_path), "gan") == tmp_path / "cache" / "runs" / "tiny-gan-seed0"
-    assert training_folder(request(tmp_path, epochs=2), "gan") == tmp_path / "cache" / "runs" / "tiny-gan-seed0-e2"
+    phantom = default_phantom_name()  # runs of another built-in phantom are never reused
+    assert training_folder(request(tmp_path), "gan") == tmp_path / "cache" / "runs" / f"tiny-gan-seed0-{phantom}"
+    assert (
+        training_folder(request(tmp_path, epochs=2), "gan")
+        == tmp_path / "cache" / "runs" / f"tiny-gan-seed0-e2-{phantom}"
+    )
+    current = training_folder(request(tmp_path), "gan")
+    monkeypatch.setattr(phantom_dataset, "DEFAULT_PHANTOM", PhantomConfig(subjects=12, size=128, seed=0))  # v1
+    assert training_folder(request(tmp_path), "gan").name == "tiny-gan-seed0-phantom-v1-fixed-12subjects-seed0"
+    assert training_folder(request(tmp_path), "gan") != current
     assert training_folder(request(tmp_path, data=tiny_phantom), "gan") == tmp_path / "out" / "runs" / "gan"
 
 
