@@ -56,6 +56,34 @@ def compare(assessment: Assessment, reference: Assessment) -> tuple[np.ndarray, 
     return per_slice, curve_agreement(assessment.mean_curves, reference.mean_curves)
 
 
+def as_scan_list(curves: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """(S, 3, T) curves, or a list of per-scan (S_i, 3, T_i) curves → the list of float64 arrays."""
+    return (
+        [np.asarray(curves, np.float64)]
+        if isinstance(curves, np.ndarray)
+        else [np.asarray(c, np.float64) for c in curves]
+    )
+
+
+def slice_agreement(curves: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> np.ndarray:
+    """Pearson of every slice's curves against the reference's, (S, 4), slices of all scans (each (S_i, 3, T_i))."""
+    agreements = []
+    for scan_curves, scan_reference in zip(curves, reference, strict=True):
+        if np.shape(scan_curves) != np.shape(scan_reference) or np.ndim(scan_curves) != 3:
+            raise InputError(
+                "twin and reference curves must both be (S, 3, T); "
+                f"got {np.shape(scan_curves)} and {np.shape(scan_reference)}"
+            )
+        agreements.append(curve_agreement(scan_curves, scan_reference))
+    return np.concatenate(agreements)
+
+
+def slice_markers(curves: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Markers of every slice of per-scan curves [(S_i, 3, T_i)] → per marker (S, 3), slices of all scans."""
+    per_scan = [compute_markers(scan_curves) for scan_curves in curves]
+    return {name: np.concatenate([markers[name] for markers in per_scan]) for name in per_scan[0]}
+
+
 def twin_velocity_figures(
     curves: np.ndarray | Sequence[np.ndarray], reference: np.ndarray | Sequence[np.ndarray]
 ) -> dict[str, float]:
@@ -71,27 +99,13 @@ def twin_velocity_figures(
         slices; ``velocity_score``: (1 − pearson_overall) + the mean of the radial and longitudinal PSV and
         PDV errors (0 for a perfect twin; lower is better).
     """
-    pairs = [(curves, reference)] if isinstance(curves, np.ndarray) else list(zip(curves, reference, strict=True))
-    agreements, errors = [], {marker: [] for marker in SCORED_MARKERS}
-    for group_curves, group_reference in pairs:
-        group_curves = np.asarray(group_curves, np.float64)
-        group_reference = np.asarray(group_reference, np.float64)
-        if group_curves.shape != group_reference.shape or group_curves.ndim != 3:
-            raise InputError(
-                "twin and reference curves must both be (S, 3, T); "
-                f"got {group_curves.shape} and {group_reference.shape}"
-            )
-        agreements.append(curve_agreement(group_curves, group_reference))
-        markers, reference_markers = compute_markers(group_curves), compute_markers(group_reference)
-        for marker in SCORED_MARKERS:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                errors[marker].append(
-                    np.abs(markers[marker] - reference_markers[marker]) / np.abs(reference_markers[marker])
-                )
-    agreement = np.concatenate(agreements)
+    curves, reference = as_scan_list(curves), as_scan_list(reference)
+    agreement = slice_agreement(curves, reference)
+    markers, reference_markers = slice_markers(curves), slice_markers(reference)
     figures = {f"pearson_{name}": float(np.nanmean(agreement[:, i])) for i, name in enumerate(AGREEMENT_NAMES)}
     for marker in SCORED_MARKERS:
-        marker_errors = np.concatenate(errors[marker])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            marker_errors = np.abs(markers[marker] - reference_markers[marker]) / np.abs(reference_markers[marker])
         for c, component in enumerate(COMPONENT_NAMES):
             figures[f"{marker}_error_{component}"] = float(np.nanmean(marker_errors[:, c]))
     scored = [figures[f"{m}_error_{c}"] for m in SCORED_MARKERS for c in SCORED_COMPONENTS]

@@ -16,8 +16,8 @@ import dataclasses
 
 import numpy as np
 
-from keras_hdl.assessment import COMPONENT_NAMES, assess_series, compute_markers, curve_agreement
-from keras_hdl.assessment.agreement import AGREEMENT_NAMES
+from keras_hdl.assessment import COMPONENT_NAMES, assess_series
+from keras_hdl.assessment.agreement import AGREEMENT_NAMES, slice_agreement, slice_markers
 from keras_hdl.errors import InputError
 from keras_hdl.evaluation.data import TestSet
 from keras_hdl.evaluation.statistics import json_number, summarize
@@ -69,17 +69,6 @@ def assess_twins(
             continue
         twins[label] = curves
     return VelocityCurves(real, truth, twins, failed)
-
-
-def slice_markers(curves: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Markers of every slice of per-scan curves [(S_i, 3, T_i)] → per marker (S, 3), slices of all scans."""
-    per_scan = [compute_markers(scan_curves) for scan_curves in curves]
-    return {name: np.concatenate([markers[name] for markers in per_scan]) for name in MARKERS}
-
-
-def slice_agreement(curves: list[np.ndarray], reference: list[np.ndarray]) -> np.ndarray:
-    """Pearson of every slice's curves against the reference's, (S, 4) (components, then overall)."""
-    return np.concatenate([curve_agreement(c, r) for c, r in zip(curves, reference, strict=True)])
 
 
 def _marker_summaries(curves: list[np.ndarray]) -> tuple[dict, dict]:
