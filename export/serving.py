@@ -67,6 +67,7 @@ def served_info(info: ModelInfo, version: str, phase_model) -> dict:
         "velocity_reference_cm_s": None
         if phase_model.velocity_reference_cm_s is None
         else list(phase_model.velocity_reference_cm_s),
+        "frame_interval_reference_ms": phase_model.frame_interval_reference_ms,
     }
 
 
@@ -261,6 +262,7 @@ def connect(
                 neighbours=int(info["neighbours"]),
                 cycle_position=bool(info["cycle_position"]),
                 velocity_reference_cm_s=_reference_venc(info.get("velocity_reference_cm_s")),
+                frame_interval_reference_ms=info.get("frame_interval_reference_ms"),
             ),
             crop_size=int(info["crop_size"]),
             pixel_spacing_mm=tuple(float(s) for s in info["pixel_spacing_mm"]),

@@ -112,6 +112,9 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
     )
     if not isinstance(training.recompute_recurrent, bool):
         raise InputError(f"{where}.recompute_recurrent: true or false, got {training.recompute_recurrent!r}")
+    rotation = training.max_rotation_deg
+    if isinstance(rotation, bool) or not isinstance(rotation, int | float) or not 0 <= rotation <= 180:
+        raise InputError(f"{where}.max_rotation_deg: an angle in [0, 180] degrees, got {rotation!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +126,8 @@ class InterpolationTraining:
     myocardium mask into the ω1 region (pixels). ``recompute_recurrent`` (both modules)
     recomputes the R2 blocks' recurrent steps in the backward pass instead of keeping their
     activations: less training memory for more compute (:func:`keras_hdl.models.blocks.set_recompute`).
+    ``max_rotation_deg`` (both modules) bounds the random in-plane rotation of the augmentation (with
+    random x / y flips; velocity vectors turn with the images): 180 draws any orientation.
     """
 
     learning_rate: float = 1e-3
@@ -141,6 +146,7 @@ class InterpolationTraining:
     lv_padding_px: int = 4
     adversarial_weight: float = 0.01
     recompute_recurrent: bool = False
+    max_rotation_deg: float = 10.0
 
     def __post_init__(self) -> None:
         where = "interpolation.training"
@@ -187,6 +193,7 @@ class PhaseTraining:
     velocity_l1_weight: float = 0.0
     selection: str = "velocity"
     recompute_recurrent: bool = False
+    max_rotation_deg: float = 10.0
 
     def __post_init__(self) -> None:
         where = "phase.training"

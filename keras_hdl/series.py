@@ -46,6 +46,12 @@ REFERENCE_VENC_CM_S = DEFAULT_VENC_CM_S
 """The venc a phase network's output is expressed at (x, y, z cm/s): training re-expresses every scan's
 phase at it and synthesis converts back to each scan's own venc, since no magnitude image shows the venc."""
 
+REFERENCE_FRAME_INTERVAL_MS = 20.0
+"""The frame interval (ms) a phase network's output is expressed at. Magnitude frames show the wall's
+displacement between frames, v · Δt, not its velocity v: training re-expresses every scan's phase at
+:func:`displacement_venc` (the same displacement, the same output at any heart rate and frame count) and
+synthesis converts back with the scan's own frame interval RR / T."""
+
 COMPONENTS = ("x", "y", "z")
 MIN_FRAMES = 3
 DEFAULT_SLICE_GAP_MM = 8.0
@@ -223,6 +229,11 @@ class Series:
         return self.magnitude.shape[0]
 
     @property
+    def frame_interval_ms(self) -> float | None:
+        """Time between frames, RR / T ms (``None`` when the RR interval is unknown)."""
+        return None if self.rr_interval_ms is None else self.rr_interval_ms / self.num_frames
+
+    @property
     def num_slices(self) -> int:
         return self.magnitude.shape[1]
 
@@ -382,6 +393,17 @@ def rescale_phase_venc(phase: np.ndarray, from_venc, to_venc) -> np.ndarray:
     """
     ratio = np.asarray(from_venc, np.float32) / np.asarray(to_venc, np.float32)
     return np.clip(np.asarray(phase, np.float32) * ratio, -1.0, 1.0).astype(np.float32)
+
+
+def displacement_venc(venc_cm_s, frame_interval_ms, reference_interval_ms: float = REFERENCE_FRAME_INTERVAL_MS):
+    """The venc (..., 3) cm/s at which a phase expresses the displacement per frame, not the velocity.
+
+    ``venc · reference_interval / frame_interval`` for ``frame_interval_ms`` (...,) ms: a wall moving at
+    v for Δt has the phase v · Δt / (venc · reference), the same for a slow heart at many frames and a
+    fast one at few. With :func:`rescale_phase_venc` it converts a scan's phase to what a network sees.
+    """
+    interval = np.asarray(frame_interval_ms, np.float64)[..., None]
+    return (np.asarray(venc_cm_s, np.float64) * (reference_interval_ms / interval)).astype(np.float32)
 
 
 def denormalize_phase(normalized: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

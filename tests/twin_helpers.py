@@ -37,9 +37,11 @@ def save_tiny_models(
     folder: Path,
     pixel_spacing_mm: tuple[float, float] = TINY_SPACING_MM,
     velocity_reference_cm_s: tuple[float, float, float] | None = None,
+    frame_interval_reference_ms: float | None = None,
 ) -> Path:
     """An untrained ``tiny`` models folder (32-pixel crops) at ``pixel_spacing_mm``, with seeded weights
-    (a phase network whose output is at ``velocity_reference_cm_s``; None: venc-blind).
+    (a phase network whose output is at ``velocity_reference_cm_s`` and ``frame_interval_reference_ms``;
+    None: blind to them).
 
     Batch norm, like the ``cpu`` preset that ships: with instance norm, float16 weights alone move
     the untrained phase generator's output by up to ~0.04 (measured in Keras with float16-rounded
@@ -61,6 +63,7 @@ def save_tiny_models(
         background_mean=BACKGROUND[0],
         background_std=BACKGROUND[1],
         velocity_reference_cm_s=velocity_reference_cm_s,
+        frame_interval_reference_ms=frame_interval_reference_ms,
     )
     info = ModelInfo(preset="tiny", crop_size=TINY_CROP, pixel_spacing_mm=pixel_spacing_mm, frames=50)
     return save_models(folder, info, interpolator=interpolator, phase=phase)

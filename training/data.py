@@ -6,9 +6,11 @@ LV and normalised (docs/design.md §3.1), channels last:
 - ``magnitude`` (T, C, C) float32 in [−1, 1];
 - ``mask`` (T, C, C) float32 in {0, 1};
 - ``phase`` (T, C, C, 3) float32 in [−1, 1] (normalised x, y, z phase);
-- ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently): always
-  :data:`~keras_hdl.series.REFERENCE_VENC_CM_S`, the venc every cine's phase is re-expressed at
-  (the networks cannot see a scan's venc, so they learn velocities, not one protocol's phase);
+- ``venc`` (3,) float32 cm/s (needed to rotate velocity vectors consistently): the venc every
+  cine's phase is re-expressed at, :func:`~keras_hdl.series.displacement_venc` of
+  :data:`~keras_hdl.series.REFERENCE_VENC_CM_S` and the cine's frame interval RR / T (the networks
+  see neither a scan's venc nor its frame interval, only how far the wall moves between frames,
+  so they learn displacement per frame, not one protocol's phase); phase × venc is still cm/s;
 - ``pixel_spacing`` (2,) float32 mm (row, column) of the crop's pixels (the model grid);
 - ``frames`` () int32: the cine's frames per cycle T. Cines of different T are stacked
   padded to the longest; a cine's samples only ever index its own T frames.
@@ -50,7 +52,7 @@ import tensorflow as tf
 from keras_hdl.errors import InputError
 from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.phase_inputs import neighbour_offsets
-from keras_hdl.series import REFERENCE_VENC_CM_S, Series, rescale_phase_venc
+from keras_hdl.series import REFERENCE_VENC_CM_S, Series, displacement_venc, rescale_phase_venc
 from keras_hdl.synthesis.field_of_view import LVWindow
 
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
@@ -130,6 +132,12 @@ def slice_cines_from_series(
         source = series.provenance.get("scan", series.provenance.get("source", "a series"))
         if series.masks is None or series.phase is None:
             raise InputError(f"{source}: training needs magnitude, phase and myocardium masks; this series lacks some")
+        if series.frame_interval_ms is None:
+            raise InputError(
+                f"{source}: training needs the RR interval (the time between frames is RR / T, and the wall's "
+                "motion between frames is what the phase network reads); give the series its rr_interval_ms"
+            )
+        phase_venc = displacement_venc(REFERENCE_VENC_CM_S, series.frame_interval_ms)
         magnitude = series.normalized_magnitude()
         phase = series.normalized_phase()  # (T, S, 3, H, W)
         for slice_index in range(series.num_slices):
@@ -138,8 +146,8 @@ def slice_cines_from_series(
             magnitudes.append(window.crop(magnitude[:, slice_index], fill=-1.0))
             masks.append(window.crop(slice_masks.astype(np.float32), fill=0.0) >= MASK_THRESHOLD)
             cropped_phase = np.moveaxis(window.crop(phase[:, slice_index], fill=0.0), 1, -1)  # (T, C, C, 3)
-            phases.append(rescale_phase_venc(cropped_phase, series.venc, REFERENCE_VENC_CM_S))
-            vencs.append(np.asarray(REFERENCE_VENC_CM_S, np.float32))
+            phases.append(rescale_phase_venc(cropped_phase, series.venc, phase_venc))
+            vencs.append(phase_venc)
             spacings.append(np.asarray(model_spacing, np.float32))
             frames.append(series.num_frames)
     longest = max(frames)

@@ -2,9 +2,10 @@
 
 One ``tf.train.Example`` per slice cine (see :mod:`keras_hdl.training.data`), with
 serialised tensors ``magnitude`` (T, C, C) float16, ``mask`` (T, C, C) uint8,
-``phase`` (T, C, C, 3) int16 raw phase (exact: φ = p / 2048 − 1), ``venc`` (3,) float32
-cm/s and ``pixel_spacing`` (2,) float32 mm; T is the cine's own frame count (streamed cines are
-padded to the longest, as :class:`~keras_hdl.training.data.SliceCines` holds them).
+``phase`` (T, C, C, 3) int16 raw phase (exact: φ = p / 2048 − 1) re-expressed as displacement per
+frame, ``venc`` (3,) float32 cm/s (the venc that phase is at, :func:`keras_hdl.series.displacement_venc`)
+and ``pixel_spacing`` (2,) float32 mm; T is the cine's own frame count (streamed cines are padded
+to the longest, as :class:`~keras_hdl.training.data.SliceCines` holds them).
 float16 magnitudes keep a relative precision of 1e-3, far below the images' noise, and halve the disk footprint.
 Files are read with ``tf.data.TFRecordDataset``, so shards may live on any file
 system TensorFlow reads (local disk, ``gs://``, ``s3://`` with the right plug-in).
@@ -22,7 +23,7 @@ import tensorflow as tf
 
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path, write_json
-from keras_hdl.series import PHASE_LEVELS
+from keras_hdl.series import PHASE_LEVELS, REFERENCE_FRAME_INTERVAL_MS
 from keras_hdl.training.data import SliceCines
 
 _FEATURES = {
@@ -33,6 +34,9 @@ _FEATURES = {
     "pixel_spacing": tf.io.FixedLenFeature([2], tf.float32),
 }
 INDEX_FILE = "shards.json"
+PHASE_EXPRESSION = {"displacement_per_frame_ms": REFERENCE_FRAME_INTERVAL_MS}
+"""What the index says of the stored phase; shards without it hold velocity phase (written before the
+frame-interval fix) and would teach a phase network the wrong scale."""
 PHASE_HALF_RANGE = PHASE_LEVELS / 2
 
 
@@ -79,6 +83,7 @@ def write_shards(cines: SliceCines, out_dir: str | Path, cines_per_shard: int = 
             "fewest_frames": cines.fewest_frames,
             "crop_size": cines.magnitude.shape[-1],
             "files": names,
+            "phase": PHASE_EXPRESSION,
         }
         write_json(tmp / INDEX_FILE, index, newline=False)
     return [out_dir / name for name in names]
@@ -115,6 +120,12 @@ class RecordShards:
         if not index_path.is_file():
             raise InputError(f"{folder}: no {INDEX_FILE}; write shards with `keras-hdl prepare`")
         index = json.loads(index_path.read_text())
+        if index.get("phase") != PHASE_EXPRESSION:
+            raise InputError(
+                f"{folder}: these shards store phase as {index.get('phase', 'velocity (an older keras-hdl)')}, "
+                f"not as displacement per {REFERENCE_FRAME_INTERVAL_MS:g} ms frame; prepare them again with "
+                "`keras-hdl prepare`"
+            )
         files = [str(Path(folder) / name) for name in index["files"]]
         return cls(
             files, index["frames"], index["crop_size"], index["cines"], index.get("fewest_frames", index["frames"])

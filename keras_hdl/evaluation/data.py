@@ -101,14 +101,16 @@ class Crops:
     """Every test slice at one K on the networks' crops (the truth), slices of all scans stacked.
 
     magnitude (S, T, C, C) normalised to [−1, 1] with the kept frames' scale; mask (S, T, C, C)
-    float32 in {0, 1}; phase (S, T, C, C, 3) normalised x, y, z phase in [−1, 1]; venc (S, 3) cm/s of each
-    slice's scan; kept (N,) the kept frame indices; k the frames dropped between kept ones.
+    float32 in {0, 1}; phase (S, T, C, C, 3) normalised x, y, z phase in [−1, 1]; venc (S, 3) cm/s and
+    frame_interval_ms (S,) RR / T (NaN: RR unknown) of each slice's scan; kept (N,) the kept frame indices;
+    k the frames dropped between kept ones.
     """
 
     magnitude: np.ndarray
     mask: np.ndarray
     phase: np.ndarray
     venc: np.ndarray
+    frame_interval_ms: np.ndarray
     kept: np.ndarray
     k: int
 
@@ -131,7 +133,7 @@ def crops_at(test_set: TestSet, k: int, crop_size: int, model_spacing_mm: tuple[
 
 def _crops_of(scans: list[TestScan], k: int, crop_size: int, model_spacing_mm: tuple[float, float]) -> Crops:
     kept = kept_frames(scans[0].series.num_frames, k)
-    magnitudes, masks, phases, vencs = [], [], [], []
+    magnitudes, masks, phases, vencs, intervals = [], [], [], [], []
     for scan in scans:
         series = scan.series
         scale = magnitude_scale(series.magnitude[kept])
@@ -143,11 +145,13 @@ def _crops_of(scans: list[TestScan], k: int, crop_size: int, model_spacing_mm: t
             masks.append(window.crop(series.masks[:, s].astype(np.float32), fill=0.0) >= MASK_THRESHOLD)
             phases.append(np.moveaxis(window.crop(phase[:, s], fill=0.0), 1, -1))
             vencs.append(series.venc)
+            intervals.append(np.nan if series.frame_interval_ms is None else series.frame_interval_ms)
     return Crops(
         magnitude=np.stack(magnitudes).astype(np.float32),
         mask=np.stack(masks).astype(np.float32),
         phase=np.stack(phases).astype(np.float32),
         venc=np.asarray(vencs, np.float32),
+        frame_interval_ms=np.asarray(intervals, np.float64),
         kept=kept,
         k=k,
     )

@@ -219,7 +219,7 @@ def interpolation_table(crops_by_k: dict[int, list[Crops]], k_values, methods, e
 def _scan_phase(crops: Crops, magnitude: np.ndarray, seed: int, synthesizer) -> np.ndarray:
     """(S, T, C, C, 3) phase synthesised from ``magnitude``, at each slice's own venc (as the real crops')."""
     phase = synthesize_cycle_phase(magnitude, seed, synthesizer)
-    return synthesizer.at_venc(phase, crops.venc[:, None, None, None, :])
+    return synthesizer.at_scan(phase, crops.venc[:, None, None, None, :], crops.frame_interval_ms[:, None, None, None])
 
 
 def phase_table(crops_by_k: dict[int, list[Crops]], synthesizers, hdl_interpolator, seed: int, reasons: dict) -> dict:

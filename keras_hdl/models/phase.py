@@ -162,6 +162,10 @@ class PhaseGenerator(keras.Model):
         velocity_reference_cm_s: the (x, y, z) venc its phase output is expressed at (training re-expresses
             every scan's phase at it; synthesis converts to the scan's venc); None: each training scan's own
             venc (venc-blind: right only for scans of the training venc).
+        frame_interval_reference_ms: the frame interval its output is expressed at (training re-expresses
+            every scan's phase as displacement per frame, :func:`keras_hdl.series.displacement_venc`;
+            synthesis converts with the scan's RR / T); None: blind to it (right only for scans whose frame
+            interval is that of the training data).
     """
 
     def __init__(
@@ -176,6 +180,7 @@ class PhaseGenerator(keras.Model):
         neighbours: int = 3,
         cycle_position: bool = False,
         velocity_reference_cm_s: Sequence[float] | None = None,
+        frame_interval_reference_ms: float | None = None,
         **kwargs,
     ):
         widths = validate_architecture(widths, recurrence, norm)
@@ -187,6 +192,13 @@ class PhaseGenerator(keras.Model):
                     f"{velocity_reference_cm_s}"
                 )
             velocity_reference_cm_s = tuple(float(v) for v in reference)
+        if frame_interval_reference_ms is not None:
+            if not (isinstance(frame_interval_reference_ms, int | float) and 0 < frame_interval_reference_ms < 1e4):
+                raise InputError(
+                    f"frame_interval_reference_ms: expected a frame interval in ms (> 0), got "
+                    f"{frame_interval_reference_ms!r}"
+                )
+            frame_interval_reference_ms = float(frame_interval_reference_ms)
         centre = int(neighbour_offsets(neighbours).tolist().index(0))
         inputs = {"magnitudes": image_input(neighbours, "magnitudes")}
         magnitudes = SpatialSizeCheck(2 ** (len(widths) - 1), name="size_check")(inputs["magnitudes"])
@@ -219,6 +231,7 @@ class PhaseGenerator(keras.Model):
         self.centre = centre
         self.cycle_position = cycle_position
         self.velocity_reference_cm_s = velocity_reference_cm_s
+        self.frame_interval_reference_ms = frame_interval_reference_ms
 
     def get_config(self):
         return {
@@ -234,6 +247,7 @@ class PhaseGenerator(keras.Model):
             "velocity_reference_cm_s": None
             if self.velocity_reference_cm_s is None
             else list(self.velocity_reference_cm_s),
+            "frame_interval_reference_ms": self.frame_interval_reference_ms,
             "block_layout": BLOCK_LAYOUT,
             "name": self.name,
             "trainable": self.trainable,

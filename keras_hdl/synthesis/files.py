@@ -143,6 +143,12 @@ def synthesize_path(
     twin = write_twin(plan, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version), extra)
     if report is not None:  # after the twin is written: a failure prints its one line only
         report(f"networks: {models.backend}")
+        if models.phase.assumes_frame_interval(low_rate.rr_interval_ms):
+            report(
+                f"RR interval unknown: the twin's velocities assume {models.phase.frame_interval_reference_ms:g} ms "
+                "between frames (they scale with 1 / frame interval); give INPUT its RR interval (DICOM "
+                "NominalInterval) for a true scale"
+            )
         if segmentation is not None:
             report(automatic_masks_line(input_path, segmentation))
         report(twin_line(out_dir, twin))

@@ -24,7 +24,7 @@ from keras_hdl.phase_inputs import cycle_phase_inputs
 from keras_hdl.precision import DEFAULT_PRECISION, DTYPE_POLICIES, dtype_policy
 from keras_hdl.predictors import DEFAULT_BATCH_SIZE, Predictor, Progress, predict_in_batches
 from keras_hdl.runtime import backend_description, resolve_backend, resolve_precision
-from keras_hdl.series import rescale_phase_venc
+from keras_hdl.series import displacement_venc, rescale_phase_venc
 
 INTERPOLATOR_INPUTS = ("condition", "magnitudes", "masks")
 PHASE_INPUTS = ("magnitudes",)
@@ -38,8 +38,9 @@ class PhaseSynthesizer:
     inputs for every frame of whole cycles (:func:`keras_hdl.phase_inputs.cycle_phase_inputs`).
     With ``composite`` the network takes the ``seed`` input (its background noise); a vanilla
     generator ignores the seeds. ``neighbours`` (3 or 5) and ``cycle_position`` describe what
-    the network sees; ``velocity_reference_cm_s`` the venc its output is expressed at
-    (:meth:`at_venc` converts it to a scan's; None: a venc-blind network, output taken as it is).
+    the network sees; ``velocity_reference_cm_s`` the venc and ``frame_interval_reference_ms`` the frame
+    interval its output is expressed at (:meth:`at_scan` converts it to a scan's; None: a network blind to
+    them, output taken as it is).
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class PhaseSynthesizer:
         neighbours: int = 3,
         cycle_position: bool = False,
         velocity_reference_cm_s: tuple[float, float, float] | None = None,
+        frame_interval_reference_ms: float | None = None,
     ):
         self.predictor = predictor
         self.composite = composite
@@ -59,6 +61,7 @@ class PhaseSynthesizer:
         self.neighbours = neighbours
         self.cycle_position = cycle_position
         self.velocity_reference_cm_s = velocity_reference_cm_s
+        self.frame_interval_reference_ms = frame_interval_reference_ms
 
     @classmethod
     def for_network(
@@ -73,6 +76,7 @@ class PhaseSynthesizer:
             network.neighbours,
             network.cycle_position,
             network.velocity_reference_cm_s,
+            network.frame_interval_reference_ms,
         )
 
     def synthesize(self, magnitudes: np.ndarray, seeds: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
@@ -85,11 +89,24 @@ class PhaseSynthesizer:
             inputs["seed"] = np.asarray(seeds, np.int32)
         return predict_in_batches(self.predictor, inputs, self.batch_size, self.progress)["phase"]
 
-    def at_venc(self, phase: np.ndarray, venc) -> np.ndarray:
-        """Synthesised phase (..., 3) → the phase of the same velocities at a scan's ``venc`` (..., 3) cm/s."""
+    def at_scan(self, phase: np.ndarray, venc, frame_interval_ms) -> np.ndarray:
+        """Synthesised phase (..., 3) → the phase of the same velocities at a scan's ``venc`` (..., 3) cm/s.
+
+        ``frame_interval_ms`` (...,) is the scan's RR / T (NaN where unknown: taken as the reference,
+        which :meth:`assumes_frame_interval` lets callers say).
+        """
         if self.velocity_reference_cm_s is None:
             return phase
-        return rescale_phase_venc(phase, self.velocity_reference_cm_s, venc)
+        output_venc = np.asarray(self.velocity_reference_cm_s, np.float32)
+        if self.frame_interval_reference_ms is not None:
+            reference = self.frame_interval_reference_ms
+            interval = np.nan_to_num(np.asarray(frame_interval_ms, np.float64), nan=reference)
+            output_venc = displacement_venc(output_venc, interval, reference)
+        return rescale_phase_venc(phase, output_venc, venc)
+
+    def assumes_frame_interval(self, frame_interval_ms: float | None) -> bool:
+        """Whether a scan with this frame interval (None: RR unknown) gets the reference one instead."""
+        return frame_interval_ms is None and self.frame_interval_reference_ms is not None
 
     def synthesize_cycles(self, magnitude: np.ndarray, seeds: np.ndarray) -> np.ndarray:
         """Every frame of S cycles: magnitude (S, T, C, C), seeds (S·T, 2) slice-major → (S, T, C, C, 3)."""

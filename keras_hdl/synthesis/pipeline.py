@@ -345,7 +345,8 @@ def plan_twin(
         [(w.crop(masks[:, s].astype(np.float32), fill=0.0) >= MASK_THRESHOLD) for s, w in enumerate(windows)]
     ).astype(np.float32)
     crops = synthesize_crops(kept_magnitudes, kept_masks, k, total, seed, models.interpolator, models.phase)
-    crops = dataclasses.replace(crops, phase=models.phase.at_venc(crops.phase, low_rate.venc))  # at the scan's venc
+    frame_interval_ms = np.nan if low_rate.rr_interval_ms is None else low_rate.rr_interval_ms / total
+    crops = dataclasses.replace(crops, phase=models.phase.at_scan(crops.phase, low_rate.venc, frame_interval_ms))
     provenance = {
         "source": "synthetic twin",
         "method": method,

@@ -9,6 +9,7 @@ import yaml
 
 from keras_hdl.config import (
     InterpolationTraining,
+    PhaseTraining,
     build_from_config,
     load_preset,
     preset_from_dict,
@@ -76,6 +77,18 @@ def test_unknown_class_and_bad_values_are_rejected(tiny_dict):
         InterpolationTraining(k_values=(0, 7))
     with pytest.raises(InputError, match="beta_1"):
         InterpolationTraining(beta_1=1.0)
+    with pytest.raises(InputError, match=r"max_rotation_deg: an angle in \[0, 180\] degrees, got 270"):
+        PhaseTraining(max_rotation_deg=270)
+
+
+def test_rotation_bound_reaches_the_training_pipeline(tiny_dict):
+    from keras_hdl.training.tasks.base import pipeline_options
+
+    data = copy.deepcopy(tiny_dict)
+    data["phase"]["training"]["max_rotation_deg"] = 180
+    preset = preset_from_dict(data)
+    assert pipeline_options(preset.phase.training, samples=2).max_rotation_deg == 180.0
+    assert pipeline_options(preset.interpolation.training, samples=2).max_rotation_deg == 10.0  # the default
 
 
 def test_unknown_preset_name():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import json
 
-from keras_hdl.series import PHASE_LEVELS, REFERENCE_VENC_CM_S, Series
+import numpy as np
+import pytest
+
+from keras_hdl.errors import InputError
+from keras_hdl.series import PHASE_LEVELS, REFERENCE_FRAME_INTERVAL_MS, REFERENCE_VENC_CM_S, Series
 from keras_hdl.training.data import (
     PipelineOptions,
     SliceCines,
@@ -75,8 +79,11 @@ def test_phase_samples_wrap_at_each_cines_own_cycle_end():
     assert wrapped == {0, 1}
 
 
-def ring_series(frames: int, spacing_mm: float, radius_mm: float = 24.0, wall_mm: float = 8.0) -> Series:
-    """A one-slice series whose myocardium is a static ring of ``radius_mm`` (mid-wall) in a 150 mm field of view."""
+def ring_series(
+    frames: int, spacing_mm: float, radius_mm: float = 24.0, wall_mm: float = 8.0, frame_interval_ms: float = 20.0
+) -> Series:
+    """A one-slice series whose myocardium is a static ring of ``radius_mm`` (mid-wall) in a 150 mm field of view,
+    ``frame_interval_ms`` between its frames."""
     size = round(150 / spacing_mm)
     rows, cols = (np.mgrid[0:size, 0:size] - (size - 1) / 2) * spacing_mm
     ring = np.abs(np.hypot(rows, cols) - radius_mm) <= wall_mm / 2
@@ -84,7 +91,8 @@ def ring_series(frames: int, spacing_mm: float, radius_mm: float = 24.0, wall_mm
     phase = np.full((frames, 1, 3, size, size), PHASE_LEVELS / 2, np.float32)
     masks = np.broadcast_to(ring, (frames, 1, size, size))
     magnitude = np.broadcast_to(magnitude, (frames, 1, size, size))
-    return Series(magnitude, phase, masks=masks, pixel_spacing=(spacing_mm, spacing_mm))
+    rr = frame_interval_ms * frames
+    return Series(magnitude, phase, masks=masks, pixel_spacing=(spacing_mm, spacing_mm), rr_interval_ms=rr)
 
 
 def test_scans_of_other_spacings_and_frame_counts_are_cropped_on_one_model_grid(tmp_path):
@@ -124,3 +132,36 @@ def test_phase_is_re_expressed_at_the_reference_venc():
     np.testing.assert_allclose(cines.venc, [REFERENCE_VENC_CM_S])
     # inside the field of view (the crop fills with 0 beyond it): exactly 0.25 · 0.5
     np.testing.assert_allclose(cines.phase[0, 0, 8:24, 8:24], 0.125, rtol=0, atol=1e-6)
+
+
+def test_phase_is_re_expressed_as_displacement_per_reference_frame_interval():
+    """Scans at 10, 20 and 40 ms between frames: the same 5 cm/s is phase 0.125, 0.25 and 0.5 of the reference."""
+    assert REFERENCE_FRAME_INTERVAL_MS == 20.0  # the figures below are by hand for it
+    series = ring_series(20, 2.0)
+    velocity = np.float32(5.0)  # cm/s in x, y and z, at the reference venc 20/20/30: phase 0.25, 0.25, 1/6
+    raw = PHASE_LEVELS / 2 * (1 + velocity / np.float32(REFERENCE_VENC_CM_S))  # (3,)
+    phase = np.broadcast_to(raw[None, None, :, None, None], series.phase.shape).astype(np.float32)
+    scans = [ring_series(20, 2.0, frame_interval_ms=ms).replace(phase=phase) for ms in (10.0, 20.0, 40.0)]
+    cines = slice_cines_from_series(scans, crop_size=32)
+    for cine, factor in enumerate((0.5, 1.0, 2.0)):
+        np.testing.assert_allclose(cines.venc[cine], np.float32(REFERENCE_VENC_CM_S) / factor, rtol=1e-6)
+        expected = factor * velocity / np.float32(REFERENCE_VENC_CM_S)
+        np.testing.assert_allclose(cines.phase[cine, 0, 8:24, 8:24], np.broadcast_to(expected, (16, 16, 3)), atol=1e-6)
+        # phase × venc is still the velocity in cm/s (what the velocity loss and the selection compare)
+        np.testing.assert_allclose(cines.phase[cine, 0, 8:24, 8:24] * cines.venc[cine], velocity, rtol=1e-5)
+
+
+def test_training_refuses_a_scan_without_its_rr_interval():
+    with pytest.raises(InputError, match="training needs the RR interval"):
+        slice_cines_from_series([ring_series(20, 2.0).replace(rr_interval_ms=None)], crop_size=32)
+
+
+def test_shards_of_velocity_phase_are_refused(tmp_path):
+    """Shards written before the frame-interval fix store velocity phase: opening them says to prepare again."""
+    write_shards(slice_cines_from_series([ring_series(20, 2.0)], crop_size=32), tmp_path / "shards")
+    index = json.loads((tmp_path / "shards" / "shards.json").read_text())
+    assert index["phase"] == {"displacement_per_frame_ms": 20.0}
+    del index["phase"]
+    (tmp_path / "shards" / "shards.json").write_text(json.dumps(index))
+    with pytest.raises(InputError, match="prepare them again"):
+        RecordShards.open(tmp_path / "shards")

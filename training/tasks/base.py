@@ -54,6 +54,7 @@ def pipeline_options(training, samples: int) -> PipelineOptions:
         samples_per_cine=samples,
         batch_size=training.batch_size,
         augment=True,
+        max_rotation_deg=float(training.max_rotation_deg),
     )
 
 

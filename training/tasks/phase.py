@@ -38,7 +38,7 @@ from keras_hdl.errors import InputError
 from keras_hdl.losses import LeastSquaresGANLoss, VelocityCurveL1, WeightedMAE, foreground_region
 from keras_hdl.metrics import FOREGROUND_THRESHOLD
 from keras_hdl.models.blocks import set_recompute
-from keras_hdl.series import REFERENCE_VENC_CM_S
+from keras_hdl.series import REFERENCE_FRAME_INTERVAL_MS, REFERENCE_VENC_CM_S
 from keras_hdl.training.adversarial import DISCRIMINATOR_LOSS, AdversarialTrainer
 from keras_hdl.training.data import SliceCines, phase_dataset
 from keras_hdl.training.sources import TrainingData
@@ -255,7 +255,10 @@ class PhaseTask(Task):
     ) -> tuple[dict, str]:
         """The generator's config (with the fitted background noise, for the composite) and where it stands."""
         key = "vanilla_model" if variant == "vanilla" else "model"
-        config = dict(getattr(preset.phase, key)) | {"velocity_reference_cm_s": list(REFERENCE_VENC_CM_S)}
+        config = dict(getattr(preset.phase, key)) | {
+            "velocity_reference_cm_s": list(REFERENCE_VENC_CM_S),
+            "frame_interval_reference_ms": REFERENCE_FRAME_INTERVAL_MS,
+        }
         if background is not None and config.get("composite", True):
             config |= {"background_mean": background["mean"], "background_std": background["std"]}
         return config, f"phase.{key}"
