@@ -2,10 +2,11 @@
 
 One ``tf.train.Example`` per slice cine (see :mod:`keras_hdl.training.data`), with
 serialised tensors ``magnitude`` (T, C, C) float16, ``mask`` (T, C, C) uint8,
-``phase`` (T, C, C, 3) int16 raw phase (exact: φ = p / 2048 − 1) re-expressed as displacement per
-frame, ``venc`` (3,) float32 cm/s (the venc that phase is at, :func:`keras_hdl.series.displacement_venc`)
-and ``pixel_spacing`` (2,) float32 mm; T is the cine's own frame count (streamed cines are padded
-to the longest, as :class:`~keras_hdl.training.data.SliceCines` holds them).
+``phase`` (T, C, C, 3) int16 raw phase (φ = p / 2048 − 1, to the nearest of the 4096 levels)
+re-expressed as displacement per frame, ``venc`` (3,) float32 cm/s (the venc that phase is at,
+:func:`keras_hdl.series.displacement_venc`) and ``pixel_spacing`` (2,) float32 mm; T is the cine's
+own frame count (streamed cines are padded to the longest, as
+:class:`~keras_hdl.training.data.SliceCines` holds them).
 float16 magnitudes keep a relative precision of 1e-3, far below the images' noise, and halve the disk footprint.
 Files are read with ``tf.data.TFRecordDataset``, so shards may live on any file
 system TensorFlow reads (local disk, ``gs://``, ``s3://`` with the right plug-in).

@@ -169,7 +169,8 @@ def test_slice_cines_crop_around_the_lv_and_normalise():
     masks[:, 0, 26:30, 6:10] = True  # LV centred at row 27.5, column 7.5: near the left edge
     velocity = np.zeros((4, 1, 3, 40, 40), np.float32)
     velocity[:, :, 2] = 15.0
-    series = Series(magnitude, velocity_to_phase(velocity, (20, 20, 30)), masks=masks)
+    # 4 frames at the reference 20 ms apart: the phase is kept at the reference venc as it is
+    series = Series(magnitude, velocity_to_phase(velocity, (20, 20, 30)), masks=masks, rr_interval_ms=80.0)
     cines = slice_cines_from_series([series], crop_size=24)
     assert cines.magnitude.shape == (1, 4, 24, 24) and cines.phase.shape == (1, 4, 24, 24, 3)
     # the ring sits in the middle of the crop; the padded columns are background (−1)
