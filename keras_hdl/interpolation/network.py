@@ -75,9 +75,10 @@ class EncoderDecoderInterpolator:
 
     ``encoder``: magnitudes, masks (B, H, W, 2) → the pair's features (named arrays); ``decoder``: those
     features, magnitudes (B, H, W, 2) and condition (B, 3) → magnitude, mask (B, H, W, 1), as
-    :meth:`~keras_hdl.models.TemporalInterpolator.split` makes them. Pairs go to the encoder
-    ``batch_size`` at a time (one call), then their targets to the decoder in batches of ``batch_size``:
-    at most the features of ``batch_size`` pairs and one decoder batch of them are held at once.
+    :meth:`~keras_hdl.models.TemporalInterpolator.split` makes them. Consecutive pairs go to the encoder
+    as many at a time as fill one decoder batch of ``batch_size`` targets (:func:`pair_chunks`), then
+    their targets to the decoder: the features of one decoder batch's pairs are held at once (a pair
+    with more than ``batch_size`` targets has its targets decoded in batches of ``batch_size``).
     ``progress`` counts targets, like :class:`NetworkInterpolator`'s.
     """
 
@@ -120,17 +121,36 @@ class EncoderDecoderInterpolator:
         gap, positions = np.asarray(gap), np.asarray(positions, np.float32)
         magnitude = np.empty((len(gap), *pairs["magnitudes"].shape[1:3]), np.float32)
         mask = np.empty_like(magnitude)
-        for first in range(0, len(start), self.batch_size):
-            rows = np.flatnonzero((gap >= first) & (gap < first + self.batch_size))
-            if not rows.size:
-                continue
-            chunk = {name: value[first : first + self.batch_size] for name, value in pairs.items()}
-            shared = self.encoder(chunk) | {"magnitudes": chunk["magnitudes"]}
+        for chunk in pair_chunks(np.bincount(gap, minlength=len(start)), self.batch_size):
+            rows = np.flatnonzero((gap >= chunk.start) & (gap < chunk.stop))
+            chunk_pairs = {name: value[chunk] for name, value in pairs.items()}
+            shared = self.encoder(chunk_pairs) | {"magnitudes": chunk_pairs["magnitudes"]}
             outputs = predict_in_batches(
-                self.decoder, {"condition": positions[rows]}, self.batch_size, self.progress, shared, gap[rows] - first
+                self.decoder,
+                {"condition": positions[rows]},
+                self.batch_size,
+                self.progress,
+                shared,
+                gap[rows] - chunk.start,
             )
             magnitude[rows], mask[rows] = outputs["magnitude"][..., 0], outputs["mask"][..., 0]
         return magnitude, mask
+
+
+def pair_chunks(targets: np.ndarray, batch_size: int) -> list[slice]:
+    """Runs of consecutive pairs whose targets (``targets[p]`` of pair p) fill at most ``batch_size``, each with
+    at least one target (a pair with more stands alone); pairs without targets are left out."""
+    chunks, first, filled = [], None, 0
+    for pair, count in enumerate(targets):
+        if first is not None and (filled + count > batch_size or not count):
+            chunks.append(slice(first, pair))
+            first, filled = None, 0
+        if count:
+            first = pair if first is None else first
+            filled += count
+    if first is not None:
+        chunks.append(slice(first, len(targets)))
+    return chunks
 
 
 def network_interpolator(

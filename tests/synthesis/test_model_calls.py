@@ -30,10 +30,10 @@ class CountingPredictor:
 @pytest.mark.parametrize(
     ("batch_size", "encoder_batches", "decoder_batches", "phase_batches"),
     [
-        # 2 slices × 7 gaps = 14 kept pairs, 2 × 42 = 84 dropped frames, 2 × 50 = 100 phase frames
-        (64, [14], [64, 20], [64, 36]),
-        # pairs 8 at a time (the features held at once), then their 48 and 36 dropped frames 8 at a time
-        (8, [8, 6], [8] * 6 + [8] * 4 + [4], [8] * 12 + [4]),
+        # 2 slices × 7 gaps = 14 kept pairs of 6 dropped frames each (84), 2 × 50 = 100 phase frames;
+        # the pairs whose dropped frames fill one decoder batch are encoded together (the features held at once)
+        (64, [10, 4], [60, 24], [64, 36]),
+        (16, [2] * 7, [12] * 7, [16] * 6 + [4]),
     ],
 )
 def test_two_slice_twin_takes_one_call_per_network_per_batch_and_encodes_each_gap_once(
