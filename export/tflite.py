@@ -18,8 +18,9 @@ Keras composite (the parity test feeds it so). A vanilla generator has no ``nois
 The foreground threshold is split so that float16 rounding of constants does not move it.
 Conversion goes through a lean SavedModel (``TFLiteConverter.from_saved_model`` freezes
 the variables; converting concrete functions of Keras 3 models leaves resource variables
-that the TFLite runtime reads as uninitialised). :func:`network_flatbuffers` converts both
-networks in memory (what ``synthesize`` runs with its ``tflite`` back end).
+that the TFLite runtime reads as uninitialised). :func:`network_flatbuffers` converts the
+networks in memory (what ``synthesize`` runs with its ``tflite`` back end: the interpolator as its
+encoder and decoder where it splits, :func:`keras_hdl.models.inference_parts`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def lean_module(network, serve, specs: dict[str, tf.TensorSpec]) -> tf.Module:
     return module
 
 
+def inference_module(network, specs: dict[str, tf.TensorSpec]) -> tf.Module:
+    """A :func:`lean_module` serving ``network`` in inference mode for ``specs``."""
+    return lean_module(network, lambda inputs: network(inputs, training=False), specs)
+
+
 def convert_module(module: tf.Module, precision: str) -> bytes:
     """A :func:`lean_module` (or any module with a traced ``serve``) as TFLite flatbuffer bytes."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -66,7 +72,7 @@ def phase_with_noise_input(phase, crop_size: int) -> tf.Module:
     if phase.cycle_position:
         specs["position"] = tf.TensorSpec([None, 1], tf.float32, name="position")
     if not phase.composite:
-        return lean_module(phase, lambda inputs: phase(inputs, training=False), specs)
+        return inference_module(phase, specs)
     composite = next(layer for layer in phase.layers if isinstance(layer, ForegroundBackgroundComposite))
     generator_names = tuple(specs)
     generator = keras.Model({name: phase.input[name] for name in generator_names}, composite.input[0])  # tanh phase
@@ -88,17 +94,36 @@ def phase_with_noise_input(phase, crop_size: int) -> tf.Module:
     return lean_module(phase, serve, specs | noise)
 
 
-def network_flatbuffers(interpolator, phase, crop_size: int, precision: str = "float32") -> dict[str, bytes]:
-    """{"interpolator": bytes, "phase": bytes}: both networks as TFLite flatbuffers (the phase with its noise input)."""
+def inference_specs(networks: dict, crop_size: int) -> dict[str, dict[str, tf.TensorSpec]]:
+    """The named input specs at ``crop_size`` of each interpolation model in ``networks``
+    (:func:`keras_hdl.models.inference_parts`' names: the whole network, or its encoder and decoder)."""
     from keras_hdl.export.savedmodel import interpolator_signature
 
-    interpolator_module = lean_module(
-        interpolator, lambda inputs: interpolator(inputs, training=False), interpolator_signature(crop_size)
+    whole = interpolator_signature(crop_size)
+    if "interpolator" in networks:
+        return {"interpolator": whole}
+    pair = {name: whole[name] for name in ("magnitudes", "masks")}
+    features = networks["interpolator_encoder"].compute_output_spec(
+        {name: keras.KerasTensor(spec.shape, spec.dtype.name, name=name) for name, spec in pair.items()}
     )
+    decoder = {name: tf.TensorSpec(feature.shape, tf.float32, name=name) for name, feature in features.items()}
     return {
-        "interpolator": convert_module(interpolator_module, precision),
-        "phase": convert_module(phase_with_noise_input(phase, crop_size), precision),
+        "interpolator_encoder": pair,
+        "interpolator_decoder": decoder | {name: whole[name] for name in ("magnitudes", "condition")},
     }
+
+
+def network_flatbuffers(networks: dict, crop_size: int, precision: str = "float32") -> dict[str, bytes]:
+    """Each network of ``networks`` as TFLite flatbuffer bytes, by name.
+
+    ``networks``: ``phase`` (converted with its noise input) and the interpolation models
+    :func:`keras_hdl.models.inference_parts` gives (``interpolator``, or ``interpolator_encoder`` and
+    ``interpolator_decoder``), at fixed ``crop_size``.
+    """
+    specs = inference_specs(networks, crop_size)
+    modules = {name: inference_module(model, specs[name]) for name, model in networks.items() if name != "phase"}
+    modules["phase"] = phase_with_noise_input(networks["phase"], crop_size)
+    return {name: convert_module(module, precision) for name, module in modules.items()}
 
 
 def write_tflite(interpolator_saved_model: Path, phase, crop_size: int, out_folder: Path, info_json: str) -> list[Path]:

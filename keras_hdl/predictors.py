@@ -113,15 +113,26 @@ def predict_in_batches(
     inputs: Mapping[str, np.ndarray],
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    shared: Mapping[str, np.ndarray] | None = None,
+    group: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run ``predictor`` over N samples in batches of at most ``batch_size``; outputs concatenated (N, ...)."""
+    """Run ``predictor`` over N samples in batches of at most ``batch_size``; outputs concatenated (N, ...).
+
+    ``shared`` arrays (G, ...) are inputs that samples share: sample i takes row ``group[i]`` of each
+    ((N,) ints in [0, G)), gathered batch by batch, so they are never expanded to N rows.
+    """
     sizes = {name: len(value) for name, value in inputs.items()}
     count = next(iter(sizes.values()))
     if len(set(sizes.values())) != 1:
         raise ValueError(f"predict_in_batches: inputs disagree on the batch size: {sizes}")
+    if (shared is None) != (group is None) or (group is not None and len(group) != count):
+        raise ValueError(f"predict_in_batches: shared inputs need one group index per sample ({count})")
     parts: dict[str, list[np.ndarray]] = {}
     for first in range(0, count, batch_size):
         batch = {name: value[first : first + batch_size] for name, value in inputs.items()}
+        if shared is not None:
+            rows = group[first : first + batch_size]
+            batch |= {name: value[rows] for name, value in shared.items()}
         for name, value in predictor(batch).items():
             parts.setdefault(name, []).append(value)
         if progress is not None:

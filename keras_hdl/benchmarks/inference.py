@@ -5,17 +5,21 @@ Run ``python -m keras_hdl.benchmarks.inference [--model MODELS_DIR] [--quick] [-
 :func:`keras_hdl.export.savedmodel.export_savedmodels` (SavedModels and TFLite float32 /
 float16) into a temporary folder, then each back end runs on the networks' crops:
 
-- per frame: the interpolator on one dropped frame (batch 1) and on all 42 dropped
+- per frame: the whole interpolator on one dropped frame (batch 1) and on all 42 dropped
   frames of the slice in one call (batched), per frame;
 - per twin (crops): every frame of the slice's twin on crops: Keras through
-  :func:`~keras_hdl.synthesis.pipeline.synthesize_crops`, SavedModel through the exported
-  ``twin`` graph (one call), TFLite as one interpolator call (42 frames) + one phase call (50);
-- converting both networks to TFLite fp32 in memory (what the first ``synthesize`` with new
-  weights does before caching the flatbuffers, :mod:`keras_hdl.synthesis.backends`);
+  :func:`~keras_hdl.synthesis.pipeline.synthesize_crops` (encoder per gap, decoder per dropped
+  frame), SavedModel through the exported ``twin`` graph (one call), TFLite as one call of the
+  exported interpolator (42 frames) + one phase call (50);
+- converting the networks to TFLite fp32 in memory (interpolator encoder and decoder, phase): what
+  the first ``synthesize`` with new weights does before caching the flatbuffers
+  (:mod:`keras_hdl.synthesis.backends`);
 - the full twin (:func:`~keras_hdl.synthesis.pipeline.synthesize_twin`): crop, resample, both
-  networks, paste back into the 256 × 256 slice (target ≤ 5 s), with today's Keras fp32 path,
-  XLA-compiled Keras and ``synthesize``'s default back end (``auto``), timed in interleaved rounds;
-  the default's and XLA's speed against Keras fp32 on the same input in the same run (target ≥ 1.5×).
+  networks, paste back into the 256 × 256 slice (target ≤ 5 s), with the Keras fp32 path as it was
+  before #19 (the whole interpolator once per dropped frame), today's Keras fp32 path (its encoder
+  once per gap, its decoder once per dropped frame), XLA-compiled Keras and ``synthesize``'s default
+  back end (``auto``), timed in interleaved rounds; the default's and XLA's speed against Keras fp32
+  before and after the split, on the same input in the same run (target: default ≥ 1.5× the old path).
 
 Crop inputs are random (the networks' cost does not depend on the pixel values); the full
 twin runs on the phantom slice. Baseline of every row: linear interpolation of the same
@@ -24,6 +28,7 @@ frames of the 256² slice, in the same process.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,13 +38,15 @@ import numpy as np
 
 from keras_hdl.benchmarks import Row, emit, interleaved_medians, item_parser, median_seconds, progress, start_item
 from keras_hdl.benchmarks.interpolation import FRAMES, SLICE_SIZE, K, benchmark_slice, gap_inputs, linear_row
-from keras_hdl.predictors import TFLitePredictor
+from keras_hdl.predictors import KerasPredictor, TFLitePredictor
 from keras_hdl.runtime import usable_cpus
 
 LINEAR_PER_FRAME = "linear interpolation per frame, 256² slice (same run)"
 LINEAR_PER_TWIN = "linear interpolation of the slice's 42 dropped frames, 256² (same run)"
 FULL_TWIN_BACKENDS = {"keras": "Keras", "xla": "XLA", "auto": "default back end"}
 """The back ends of the full-twin rows (``load_local_models(backend=...)``) and their names in the rows."""
+WHOLE_INTERPOLATOR = "keras-whole"
+"""The full-twin row of the Keras fp32 path before #19: the whole interpolator run once per dropped frame."""
 
 
 def crop_inputs(
@@ -78,12 +85,17 @@ def tflite_call(path: Path) -> TFLitePredictor:
 
 
 def full_twin_rows(folder: Path, low_rate, repeats: int, linear_twin: float) -> list[Row]:
-    """The full twin of the phantom slice with each of :data:`FULL_TWIN_BACKENDS`, and the speed rows against Keras."""
-    from keras_hdl.synthesis.networks import load_local_models
+    """The full twin of the phantom slice with each of :data:`FULL_TWIN_BACKENDS` and with the whole interpolator
+    per frame (:data:`WHOLE_INTERPOLATOR`), and the speed rows against Keras fp32 before and after the split."""
+    from keras_hdl.interpolation.network import NetworkInterpolator
+    from keras_hdl.synthesis.networks import load_local_models, load_local_networks
     from keras_hdl.synthesis.pipeline import synthesize_twin
 
     models = {backend: load_local_models(folder, backend=backend) for backend in FULL_TWIN_BACKENDS}
-    progress(f"inference: full twin of the 256² slice (synthesize_twin), {', '.join(FULL_TWIN_BACKENDS.values())}")
+    whole = NetworkInterpolator.from_model(load_local_networks(folder)[1]["interpolator"])
+    models[WHOLE_INTERPOLATOR] = dataclasses.replace(models["keras"], interpolator=whole)
+    labels = {WHOLE_INTERPOLATOR: "Keras, whole interpolator per frame (before #19)", **FULL_TWIN_BACKENDS}
+    progress(f"inference: full twin of the 256² slice (synthesize_twin), {', '.join(labels.values())}")
     seconds = interleaved_medians(
         {backend: lambda m=m: synthesize_twin(low_rate, K, m, frames=FRAMES) for backend, m in models.items()}, repeats
     )
@@ -98,12 +110,19 @@ def full_twin_rows(folder: Path, low_rate, repeats: int, linear_twin: float) -> 
             note=f"{models[backend].backend}; models {models[backend].version} ({crop}-px crops): crop, resample, "
             "both networks, paste back",
         )
-        for backend, label in FULL_TWIN_BACKENDS.items()
+        for backend, label in labels.items()
     ]
-    keras = "Keras fp32 full twin, same input, same run (interleaved rounds)"
-    for backend, name in (("auto", "default synthesis"), ("xla", "XLA synthesis")):
-        speed = f"{name} speed vs Keras fp32 ({SLICE_SIZE}² twin)"
-        rows.append(Row(speed, 1 / seconds[backend], "twins/s", 1 / seconds["keras"], keras, models[backend].backend))
+    baselines = {
+        WHOLE_INTERPOLATOR: ("Keras fp32 before #19", "the whole interpolator per dropped frame"),
+        "keras": ("Keras fp32", "encoder per gap, decoder per dropped frame"),
+    }
+    for baseline, (against, how) in baselines.items():
+        same_run = f"{against} full twin ({how}), same input, same run (interleaved rounds)"
+        for backend, name in (("auto", "default synthesis"), ("xla", "XLA synthesis")):
+            speed = f"{name} speed vs {against} ({SLICE_SIZE}² twin)"
+            rows.append(
+                Row(speed, 1 / seconds[backend], "twins/s", 1 / seconds[baseline], same_run, models[backend].backend)
+            )
     return rows
 
 
@@ -111,7 +130,12 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
     """Rows for every back end (module docstring)."""
     from keras_hdl.export.savedmodel import export_savedmodels
     from keras_hdl.export.tflite import network_flatbuffers
-    from keras_hdl.synthesis.networks import load_local_models, load_local_networks, resolve_models_folder
+    from keras_hdl.synthesis.networks import (
+        inference_networks,
+        load_local_models,
+        load_local_networks,
+        resolve_models_folder,
+    )
     from keras_hdl.synthesis.pipeline import synthesize_crops
 
     repeats = 3 if quick else 7
@@ -124,6 +148,7 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
     rows = []
 
     models = load_local_models(folder)
+    networks = load_local_networks(folder)[1]
     crop = models.crop_size
     rng = np.random.default_rng(0)
     layout = {"neighbours": models.phase.neighbours, "cycle_position": models.phase.cycle_position}
@@ -139,7 +164,7 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
         rows.append(Row("export SavedModels + TFLite fp32/fp16", time.perf_counter() - start, "s"))
 
         interpolator = {
-            "Keras": lambda: models.interpolator.predictor,
+            "Keras": lambda: KerasPredictor(networks["interpolator"]),
             "SavedModel": lambda: savedmodel_call(exported["interpolator"]),
             "TFLite fp32": lambda: tflite_call(exported["tflite"] / "interpolator_float32.tflite"),
             "TFLite fp16": lambda: tflite_call(exported["tflite"] / "interpolator_float16.tflite"),
@@ -197,12 +222,11 @@ def run(quick: bool, models_dir: str | Path | None = None) -> list[Row]:
                 )
             )
 
-    progress("inference: converting both networks to TFLite fp32 in memory")
-    networks = load_local_networks(folder)[1]
+    progress("inference: converting the networks to TFLite fp32 in memory")
     start = time.perf_counter()
-    network_flatbuffers(networks["interpolator"], networks["phase"], crop)
+    network_flatbuffers(inference_networks(networks), crop)
     note = "what the first `synthesize` with new weights does; cached after (keras_hdl.synthesis.backends)"
-    rows.append(Row("convert both networks to TFLite fp32 in memory", time.perf_counter() - start, "s", note=note))
+    rows.append(Row("convert the networks to TFLite fp32 in memory", time.perf_counter() - start, "s", note=note))
     return rows + full_twin_rows(folder, low_rate, repeats, linear_twin)
 
 

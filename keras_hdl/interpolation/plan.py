@@ -11,7 +11,7 @@ gap's end is T) so that the fraction of a target inside its gap is always
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -78,6 +78,42 @@ class Interpolator(Protocol):
         end_mask: np.ndarray,
         positions: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class GapInterpolator(Interpolator, Protocol):
+    """An :class:`Interpolator` that also takes each kept pair once for all the targets of its gap.
+
+    ``interpolate_gaps`` takes the G pairs' ``start``/``end`` magnitudes and ``start_mask``/``end_mask``
+    (G, H, W), each target's pair ``gap`` (M,) ints in [0, G) and its ``positions`` (M, 3); it returns
+    what ``interpolate`` returns for the targets (M, H, W), doing the pairs' share of the work once.
+    """
+
+    def interpolate_gaps(
+        self,
+        start: np.ndarray,
+        end: np.ndarray,
+        start_mask: np.ndarray,
+        end_mask: np.ndarray,
+        gap: np.ndarray,
+        positions: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def interpolate_gaps(
+    interpolator: Interpolator,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    gap: np.ndarray,
+    positions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The targets of G gaps: ``pairs`` (start, end, start_mask, end_mask), each (G, H, W); each target's
+    pair ``gap`` (M,) and ``positions`` (M, 3) → magnitude, mask (M, H, W).
+
+    A :class:`GapInterpolator` takes the pairs once; any other interpolator gets one pair per target.
+    """
+    if isinstance(interpolator, GapInterpolator):
+        return interpolator.interpolate_gaps(*pairs, gap, positions)
+    return interpolator.interpolate(*(array[gap] for array in pairs), positions)
 
 
 FRACTION_DECIMALS = 5

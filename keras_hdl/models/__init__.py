@@ -1,6 +1,7 @@
 """The networks of docs/design.md §2.1 and §2.2 (channels last, named inputs and outputs).
 
-- :class:`TemporalInterpolator`: the multi-head multi-tail R2UNet; :class:`VanillaR2UNetInterpolator`.
+- :class:`TemporalInterpolator`: the multi-head multi-tail R2UNet (:func:`inference_parts`: its encoder and
+  decoder for inference); :class:`VanillaR2UNetInterpolator`.
 - :class:`PhaseGenerator` (R2UNet 3 → 3, optional foreground-background composite),
   :class:`PatchDiscriminator`, :class:`ForegroundBackgroundComposite`, :func:`fit_background_noise`.
 
@@ -8,7 +9,7 @@ Every model is registered for ``.keras`` saving; ``get_config`` lists its constr
 """
 
 from keras_hdl.models.blocks import ConditionMaps, ConvNormAct, RecurrentUnit, SpatialSizeCheck
-from keras_hdl.models.interpolator import TemporalInterpolator, VanillaR2UNetInterpolator
+from keras_hdl.models.interpolator import TemporalInterpolator, VanillaR2UNetInterpolator, inference_parts
 from keras_hdl.models.phase import (
     ForegroundBackgroundComposite,
     PatchDiscriminator,
@@ -29,4 +30,5 @@ __all__ = [
     "VanillaR2UNetInterpolator",
     "background_seeds",
     "fit_background_noise",
+    "inference_parts",
 ]

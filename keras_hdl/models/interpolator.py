@@ -12,6 +12,10 @@ and give the same named outputs::
     mask       (B, H, W, 1)  S̃_τ+k, probabilities in [0, 1]
 
 H and W must be multiples of 2**(len(widths) − 1).
+
+For inference, :func:`inference_parts` splits a :class:`TemporalInterpolator` whose condition joins only at
+the bottleneck into an encoder (the kept pair → features; the same for every target of a gap) and a
+decoder (features + condition → outputs), so a gap of K targets runs the encoder once, not K times.
 """
 
 from __future__ import annotations
@@ -153,6 +157,32 @@ class TemporalInterpolator(keras.Model):
         self.mask_head = mask_head
         self.image_tail = image_tail
         self.mask_tail = mask_tail
+        # Where the graph splits (inference_parts): the condition-independent features of the kept pair.
+        self._encoder_features = {
+            **{f"skip{level}": skip for level, skip in enumerate(skips)},
+            "magnitude_bottom": magnitude_features[-1],
+            "mask_bottom": mask_features[-1],
+        }
+        for name, tensor in self._encoder_features.items():
+            tensor.name = name  # a dict of inputs to a Keras model is matched by the tensors' names
+
+    def split(self) -> tuple[keras.Model, keras.Model]:
+        """The network as an encoder and a decoder that share its layers (and so its weights)::
+
+            encoder: magnitudes, masks (B, H, W, 2) → skip<l> (B, H/2^l, W/2^l, 2·widths[l]) for l < L − 1,
+                     magnitude_bottom, mask_bottom (B, H/2^(L−1), W/2^(L−1), widths[-1])
+            decoder: those features, magnitudes (B, H, W, 2) (for the linear blend) and condition (B, 3)
+                     → magnitude, mask (B, H, W, 1): the network's outputs
+
+        Only for a network whose condition joins at the bottleneck (not ``condition_at_input``).
+        """
+        if self.condition_at_input:
+            raise ValueError("this TemporalInterpolator feeds the condition to its heads: it has no encoder to split")
+        pair = {name: self.input[name] for name in ("magnitudes", "masks")}
+        encoder = keras.Model(pair, self._encoder_features, name=f"{self.name}_encoder")
+        blend_inputs = {name: self.input[name] for name in ("magnitudes", "condition")}
+        decoder = keras.Model(self._encoder_features | blend_inputs, self.output, name=f"{self.name}_decoder")
+        return encoder, decoder
 
     def get_config(self):
         return {
@@ -168,6 +198,19 @@ class TemporalInterpolator(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**checked_network_config(config, cls.__name__))
+
+
+def inference_parts(network: keras.Model) -> dict[str, keras.Model]:
+    """The models inference runs for an interpolation network, by name.
+
+    ``{"interpolator_encoder", "interpolator_decoder"}`` (:meth:`TemporalInterpolator.split`) where the
+    condition joins only at the bottleneck; ``{"interpolator": network}`` for any other (the vanilla
+    R2UNet, a condition at the heads' inputs), which runs whole for every target.
+    """
+    if isinstance(network, TemporalInterpolator) and not network.condition_at_input:
+        encoder, decoder = network.split()
+        return {"interpolator_encoder": encoder, "interpolator_decoder": decoder}
+    return {"interpolator": network}
 
 
 @keras.saving.register_keras_serializable(package="keras_hdl")

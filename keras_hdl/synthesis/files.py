@@ -25,11 +25,12 @@ if TYPE_CHECKING:
     from keras_hdl.segmentation import Segmentation
 
 SYNTHESIZE_MEMORY_FACTOR = 0.5
-SYNTHESIZE_BASE_BYTES = 1.6e9
+SYNTHESIZE_BASE_BYTES = 1.8e9
 """Peak resident memory of ``synthesize``: this base (TensorFlow, the networks) plus the factor times the twin's
 in-memory size (it reads the input's magnitude and masks whole and holds the twin's masks; the images go to disk
-frame by frame), with a margin: 1.96 GB measured for a 20-slice, 50-frame 256² twin (1.11 GB in memory) of its .npz
-with the shipped weights, 3.37 GB for a 512² one (4.46 GB; keras_hdl.benchmarks.memory)."""
+frame by frame), with a margin: 2.28 GB measured for a 20-slice, 50-frame 256² twin (1.11 GB in memory) of its .npz
+with the shipped weights (TFLite, the interpolator's encoder and decoder each with its own arena; 2.18 GB before
+the split), 3.57 GB for a 512² one (4.46 GB; keras_hdl.benchmarks.memory)."""
 
 
 def _low_rate_input(input_path: Path, masks_path: Path | None, k: int | None, downsample_k: int | None, progress: bool):

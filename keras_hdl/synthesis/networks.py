@@ -220,7 +220,16 @@ def _loaded_predictors(
     info, networks = load_local_networks(folder)
     policy = DTYPE_POLICIES[precision]
     running = networks if policy == "float32" else {name: with_dtype_policy(m, policy) for name, m in networks.items()}
-    return info, networks, backend_predictors(backend, running, info.crop_size, models_version(folder, info))
+    predictors = backend_predictors(backend, inference_networks(running), info.crop_size, models_version(folder, info))
+    return info, networks, predictors
+
+
+def inference_networks(networks: dict) -> dict:
+    """The models inference runs for {"interpolator": network, "phase": network}: the phase network and the
+    interpolator's :func:`~keras_hdl.models.inference_parts` (its encoder and decoder where it splits)."""
+    from keras_hdl.models import inference_parts
+
+    return inference_parts(networks["interpolator"]) | {"phase": networks["phase"]}
 
 
 def _files_stamp(folder: Path) -> tuple:
@@ -245,15 +254,17 @@ def load_local_models(
     :data:`keras_hdl.runtime.BACKEND_TOLERANCE` of Keras) or ``"auto"`` (``synthesize``'s default:
     :func:`keras_hdl.runtime.resolve_backend`). Loaded networks and their graphs are reused by later
     calls for the same, unchanged folder, precision and back end (e.g. an evaluation synthesising many scans).
+    An interpolator whose condition joins at the bottleneck runs as its encoder, once per gap, and its
+    decoder, once per dropped frame (:func:`keras_hdl.models.inference_parts`), on every back end.
     """
-    from keras_hdl.interpolation.network import NetworkInterpolator
+    from keras_hdl.interpolation.network import network_interpolator
 
     precision = resolve_precision(precision)
     backend = resolve_backend(backend, precision)
     folder = Path(folder).resolve()
     read_model_info(folder)  # a clear error for a folder of the wrong kind
     info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder), precision, backend)
-    interpolator = NetworkInterpolator(predictors["interpolator"], batch_size=batch_size, progress=progress)
+    interpolator = network_interpolator(predictors, batch_size=batch_size, progress=progress)
     phase = PhaseSynthesizer.for_network(predictors["phase"], networks["phase"], batch_size, progress)
     return twin_models(folder, info, interpolator, phase, networks["phase"], precision, backend)
 

@@ -14,7 +14,8 @@ Steps
    the normalised magnitude and the masks (resampled to the networks' spacing if needed).
 2. :func:`synthesize_crops`: the interpolator fills every dropped frame of every slice in
    one batched request (conditioned on absolute positions, so the last, shorter gap needs
-   nothing special), then the phase network synthesises the three phase images of every
+   nothing special; a network split into encoder and decoder encodes each gap's kept pair once
+   and decodes each dropped frame), then the phase network synthesises the three phase images of every
    frame from its cyclic neighbouring magnitude frames in one batched request. Frame (slice s, frame t)
    gets background seed (seed, s·T + t) (:func:`frame_seeds`), so the same seed gives the
    same twin, locally, on TF Serving, and in the exported ``twin`` graph.
@@ -37,7 +38,7 @@ from keras_hdl import __version__
 from keras_hdl.dicom.deidentify import PROVENANCE_PREFIX, allowed_acquisition
 from keras_hdl.errors import InputError
 from keras_hdl.interpolation.linear import LinearInterpolator
-from keras_hdl.interpolation.plan import Interpolator, gaps, kept_frames, validate_k
+from keras_hdl.interpolation.plan import Interpolator, gaps, interpolate_gaps, kept_frames, validate_k
 from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.series import Series, denormalize_phase, magnitude_scale, normalize_magnitude
 from keras_hdl.synthesis.field_of_view import LVWindow
@@ -90,23 +91,27 @@ def gap_targets(frames: int, k: int) -> GapTargets:
 def fill_gaps(
     kept_magnitudes: np.ndarray, kept_masks: np.ndarray, plan: GapTargets, interpolator: Interpolator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every dropped frame of every slice in one ``interpolate`` call.
+    """Every dropped frame of every slice in one :func:`~keras_hdl.interpolation.plan.interpolate_gaps` call
+    (each slice's gaps as kept pairs, so a split network encodes each pair once).
 
     Kept magnitudes and masks (S, N, C, C) → the targets' magnitude and mask probability (S, M, C, C),
     M = ``plan.targets.size``.
     """
     slices, _, size = kept_magnitudes.shape[:3]
+    starts, first_target, gap = np.unique(plan.start_index, return_index=True, return_inverse=True)
+    ends = plan.end_index[first_target]
 
-    def gathered(array: np.ndarray, index: np.ndarray) -> np.ndarray:  # (S, N, C, C) → (S·M, C, C)
+    def gathered(array: np.ndarray, index: np.ndarray) -> np.ndarray:  # (S, N, C, C) → (S·G, C, C)
         return array[:, index].reshape(-1, size, size)
 
-    magnitude, mask = interpolator.interpolate(
-        gathered(kept_magnitudes, plan.start_index),
-        gathered(kept_magnitudes, plan.end_index),
-        gathered(kept_masks, plan.start_index),
-        gathered(kept_masks, plan.end_index),
-        np.tile(plan.positions, (slices, 1)),
+    pairs = (
+        gathered(kept_magnitudes, starts),
+        gathered(kept_magnitudes, ends),
+        gathered(kept_masks, starts),
+        gathered(kept_masks, ends),
     )
+    slice_gap = (np.arange(slices)[:, None] * starts.size + gap.reshape(-1)).reshape(-1)  # (S·M,) into the pairs
+    magnitude, mask = interpolate_gaps(interpolator, pairs, slice_gap, np.tile(plan.positions, (slices, 1)))
     shape = (slices, plan.targets.size, size, size)
     return np.asarray(magnitude).reshape(shape), np.asarray(mask).reshape(shape)
 
