@@ -30,7 +30,8 @@ def main() -> None:
     for weight in result.networks["phase"].get_weights():
         digest.update(np.ascontiguousarray(weight).tobytes())
     losses = [float(row["train_generator_loss"]) for row in result.metrics]
-    report = {"digest": digest.hexdigest(), "losses": losses, "best": result.best["phase"]}
+    terms = {name: [float(row[f"train_{name}"]) for row in result.metrics] for name in ("l1_foreground", "velocity")}
+    report = {"digest": digest.hexdigest(), "losses": losses, "terms": terms, "best": result.best["phase"]}
     print("RESULT " + json.dumps(report), flush=True)
 
 

@@ -170,6 +170,7 @@ def scan_folder(tmp_path: Path, phantom: Path, frames: int | None = None, masks:
             venc=series.venc,
             masks=series.masks[keep] if masks else None,
             pixel_spacing=series.pixel_spacing,
+            rr_interval_ms=series.frame_interval_ms * len(series.magnitude[keep]),  # frames kept, as far apart
         )
         (folder / source.parent.name).mkdir(parents=True)
         trimmed.save_npz(folder / source.parent.name / "series.npz")
