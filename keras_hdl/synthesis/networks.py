@@ -104,9 +104,9 @@ class PhaseSynthesizer:
             output_venc = displacement_venc(output_venc, interval, reference)
         return rescale_phase_venc(phase, output_venc, venc)
 
-    def assumes_frame_interval(self, frame_interval_ms: float | None) -> bool:
-        """Whether a scan with this frame interval (None: RR unknown) gets the reference one instead."""
-        return frame_interval_ms is None and self.frame_interval_reference_ms is not None
+    def assumes_frame_interval(self, rr_interval_ms: float | None) -> bool:
+        """Whether a scan of this RR interval (None: unknown) gets the reference frame interval instead of RR / T."""
+        return rr_interval_ms is None and self.frame_interval_reference_ms is not None
 
     def synthesize_cycles(self, magnitude: np.ndarray, seeds: np.ndarray) -> np.ndarray:
         """Every frame of S cycles: magnitude (S, T, C, C), seeds (S·T, 2) slice-major → (S, T, C, C, 3)."""

@@ -192,3 +192,19 @@ def test_existing_version_and_wrong_models_are_refused(exported, tmp_path):
     wrong = CliRunner().invoke(main, ["export", "--savedmodel", str(out), "--model", str(tmp_path)])
     assert wrong.exit_code == 2 and "not a keras-hdl models folder" in wrong.output
     assert not out.exists() and not list(tmp_path.glob(".served*"))
+
+
+def test_model_info_carries_the_phase_networks_references():
+    """TF Serving's `connect` rebuilds the synthesizer from this JSON: a network's venc and frame interval
+    references must reach it (values by hand), and a network blind to them says null."""
+    from keras_hdl.config import build_from_config, load_preset
+    from keras_hdl.export.serving import served_info
+    from keras_hdl.model_store import ModelInfo
+
+    info = ModelInfo(preset="tiny", crop_size=CROP, pixel_spacing_mm=(2.5, 2.5), frames=50)
+    model = load_preset("tiny").phase.model
+    aware = build_from_config(model, velocity_reference_cm_s=(20, 20, 30), frame_interval_reference_ms=20)
+    served = served_info(info, "tiny-x", aware)
+    assert served["velocity_reference_cm_s"] == [20.0, 20.0, 30.0] and served["frame_interval_reference_ms"] == 20.0
+    blind = served_info(info, "tiny-x", build_from_config(model))
+    assert blind["velocity_reference_cm_s"] is None and blind["frame_interval_reference_ms"] is None
