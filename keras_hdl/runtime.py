@@ -19,10 +19,10 @@ of :func:`native_bf16`.
   is decided once, from what is installed and the precision, never by timing: ``keras`` for bf16
   (a Keras dtype policy; TFLite and XLA run fp32 only), else ``tflite`` (TFLite fp32 through
   ai-edge-litert's XNNPACK) when ai-edge-litert imports, else ``keras``. On the 2-core AVX-512
-  EPYC, full 256² twins in one run (interleaved, the cores shared with a training job), TFLite made
-  1.13x the twins/s of Keras, XLA 0.87x (and XLA compiles for seconds per batch size), so ``xla``
-  is never picked; ``python -m keras_hdl.benchmarks.inference`` measures it on any machine. Each
-  back end's twin is checked against fp32 Keras by ``tests/synthesis/test_backends.py``
+  EPYC, full 256² twins in one run with the interpolator split (interleaved, one training job beside
+  it; docs/benchmarks.md), TFLite made 1.35x the twins/s of Keras, XLA 1.06x (and XLA compiles for
+  seconds per batch size), so ``xla`` is never picked; ``python -m keras_hdl.benchmarks.inference``
+  measures it on any machine. Each back end's twin is checked against fp32 Keras by ``tests/synthesis/test_backends.py``
   (tolerances in :data:`BACKEND_TOLERANCE`).
 """
 
