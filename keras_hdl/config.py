@@ -115,6 +115,8 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
     rotation = training.max_rotation_deg
     if isinstance(rotation, bool) or not isinstance(rotation, int | float) or not 0 <= rotation <= 180:
         raise InputError(f"{where}.max_rotation_deg: an angle in [0, 180] degrees, got {rotation!r}")
+    if not isinstance(training.flips, bool):
+        raise InputError(f"{where}.flips: true or false, got {training.flips!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +128,11 @@ class InterpolationTraining:
     myocardium mask into the ω1 region (pixels). ``recompute_recurrent`` (both modules)
     recomputes the R2 blocks' recurrent steps in the backward pass instead of keeping their
     activations: less training memory for more compute (:func:`keras_hdl.models.blocks.set_recompute`).
-    ``max_rotation_deg`` (both modules) bounds the random in-plane rotation of the augmentation (with
-    random x / y flips; velocity vectors turn with the images): 180 draws any orientation.
+    ``max_rotation_deg`` (both modules) bounds the random in-plane rotation of the augmentation
+    (velocity vectors turn with the images): 180 draws any orientation. ``flips`` adds random x / y
+    mirror images; a mirror turns counter-clockwise motion clockwise, so with flips a network must
+    read the rotation's sense from the images alone (without them it may also learn the anatomy's
+    handedness, which every scan of one viewing convention shares).
     """
 
     learning_rate: float = 1e-3
@@ -147,6 +152,7 @@ class InterpolationTraining:
     adversarial_weight: float = 0.01
     recompute_recurrent: bool = False
     max_rotation_deg: float = 10.0
+    flips: bool = True
 
     def __post_init__(self) -> None:
         where = "interpolation.training"
@@ -176,8 +182,8 @@ class PhaseTraining:
     ``velocity_l1_weight`` weighs the L1 on the myocardial mean radial / circumferential /
     longitudinal velocity of each frame (beyond the paper; 0 turns it off). ``selection``
     picks the best epoch on the validation subjects: ``velocity`` (the twin's velocity
-    curves: 1 − overall Pearson plus the mean relative PSV / PDV error of the radial and
-    longitudinal components, lower is better) or ``l1_foreground`` (pixel L1 alone).
+    curves: 1 − overall Pearson, ½ (1 − circumferential Pearson) and the mean relative PSV / PDV error
+    of the radial and longitudinal components, lower is better) or ``l1_foreground`` (pixel L1 alone).
     """
 
     learning_rate: float = 2e-4
@@ -194,6 +200,7 @@ class PhaseTraining:
     selection: str = "velocity"
     recompute_recurrent: bool = False
     max_rotation_deg: float = 10.0
+    flips: bool = True
 
     def __post_init__(self) -> None:
         where = "phase.training"

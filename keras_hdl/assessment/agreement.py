@@ -22,6 +22,10 @@ SCORED_MARKERS = ("psv", "pdv")
 SCORED_COMPONENTS = ("radial", "longitudinal")
 """The markers and components of :func:`twin_velocity_figures`' score (circumferential peaks are near 0
 in many slices, which makes their relative error unstable)."""
+CIRCUMFERENTIAL_SCORE_WEIGHT = 0.5
+"""Weight of 1 − the circumferential Pearson in the score: the overall Pearson of the concatenated curves
+hardly sees the circumferential curve (a few cm/s beside radial and longitudinal peaks of 5-15 cm/s),
+so a twin with an anti-correlated circumferential curve would otherwise score as well as a faithful one."""
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -96,8 +100,8 @@ def twin_velocity_figures(
     Returns:
         ``pearson_<component|overall>``: the per-slice Pearson correlation, averaged over slices;
         ``<psv|pdv>_error_<component>``: |marker − reference marker| / |reference marker|, averaged over
-        slices; ``velocity_score``: (1 − pearson_overall) + the mean of the radial and longitudinal PSV and
-        PDV errors (0 for a perfect twin; lower is better).
+        slices; ``velocity_score``: (1 − pearson_overall) + ½ (1 − pearson_circumferential) + the mean of
+        the radial and longitudinal PSV and PDV errors (0 for a perfect twin; lower is better).
     """
     curves, reference = as_scan_list(curves), as_scan_list(reference)
     agreement = slice_agreement(curves, reference)
@@ -109,5 +113,6 @@ def twin_velocity_figures(
         for c, component in enumerate(COMPONENT_NAMES):
             figures[f"{marker}_error_{component}"] = float(np.nanmean(marker_errors[:, c]))
     scored = [figures[f"{m}_error_{c}"] for m in SCORED_MARKERS for c in SCORED_COMPONENTS]
-    figures["velocity_score"] = (1.0 - figures["pearson_overall"]) + float(np.mean(scored))
+    circumferential = CIRCUMFERENTIAL_SCORE_WEIGHT * (1.0 - figures["pearson_circumferential"])
+    figures["velocity_score"] = (1.0 - figures["pearson_overall"]) + circumferential + float(np.mean(scored))
     return figures

@@ -91,6 +91,19 @@ def test_rotation_bound_reaches_the_training_pipeline(tiny_dict):
     assert pipeline_options(preset.interpolation.training, samples=2).max_rotation_deg == 10.0  # the default
 
 
+def test_flips_switch_reaches_the_training_pipeline(tiny_dict):
+    from keras_hdl.training.tasks.base import pipeline_options
+
+    data = copy.deepcopy(tiny_dict)
+    data["phase"]["training"]["flips"] = False
+    preset = preset_from_dict(data)
+    assert pipeline_options(preset.phase.training, samples=2).flips is False
+    assert pipeline_options(preset.interpolation.training, samples=2).flips is True  # the default
+    data["phase"]["training"]["flips"] = "no"
+    with pytest.raises(InputError, match="phase.training.flips: true or false, got 'no'"):
+        preset_from_dict(data)
+
+
 def test_unknown_preset_name():
     with pytest.raises(InputError, match="unknown preset 'huge'; use one of cpu, paper, tiny"):
         load_preset("huge")

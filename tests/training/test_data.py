@@ -149,6 +149,20 @@ def test_augmentation_transforms_velocity_vectors_with_the_image(kind):
         np.testing.assert_allclose(out.numpy()[interior], expected[interior], atol=2e-3)
 
 
+def test_without_flips_every_augmentation_is_a_rotation():
+    """flips: false keeps the anatomy's handedness: det A = +1 for every draw (a mirror has −1)."""
+    dets = [
+        np.linalg.det(augmentation_matrix(tf.constant([seed, 1], tf.int64), max_rotation_deg=180, flips=False).numpy())
+        for seed in range(12)
+    ]
+    np.testing.assert_allclose(dets, 1.0, atol=1e-5)
+    with_flips = [
+        np.linalg.det(augmentation_matrix(tf.constant([seed, 1], tf.int64), max_rotation_deg=180, flips=True).numpy())
+        for seed in range(12)
+    ]
+    assert min(with_flips) == pytest.approx(-1.0, abs=1e-5)
+
+
 def test_flip_moves_pixels_and_negates_the_flipped_component():
     image = np.zeros((17, 17, 1), np.float32)
     image[4, 12] = 1.0  # a dot right of and above the centre (8, 8)

@@ -55,6 +55,7 @@ def pipeline_options(training, samples: int) -> PipelineOptions:
         batch_size=training.batch_size,
         augment=True,
         max_rotation_deg=float(training.max_rotation_deg),
+        flips=training.flips,
     )
 
 
