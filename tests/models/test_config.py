@@ -100,7 +100,7 @@ def test_flips_switch_reaches_the_training_pipeline(tiny_dict):
     assert pipeline_options(preset.phase.training, samples=2).flips is False
     assert pipeline_options(preset.interpolation.training, samples=2).flips is True  # the default
     data["phase"]["training"]["flips"] = "no"
-    with pytest.raises(InputError, match="phase.training.flips: true or false, got 'no'"):
+    with pytest.raises(InputError, match=r"phase\.training\.flips: true or false, got 'no'"):
         preset_from_dict(data)
 
 
