@@ -117,6 +117,9 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
         raise InputError(f"{where}.max_rotation_deg: an angle in [0, 180] degrees, got {rotation!r}")
     if not isinstance(training.flips, bool):
         raise InputError(f"{where}.flips: true or false, got {training.flips!r}")
+    gamma = training.max_gamma
+    if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 1 <= gamma <= 4:
+        raise InputError(f"{where}.max_gamma: a contrast bound in [1, 4] (1: off), got {gamma!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +135,9 @@ class InterpolationTraining:
     (velocity vectors turn with the images): 180 draws any orientation. ``flips`` adds random x / y
     mirror images; a mirror turns counter-clockwise motion clockwise, so with flips a network must
     read the rotation's sense from the images alone (without them it may also learn the anatomy's
-    handedness, which every scan of one viewing convention shares).
+    handedness, which every scan of one viewing convention shares). ``max_gamma`` changes each sample's
+    contrast by a γ log-uniform in [1 / max_gamma, max_gamma] (1: off): other sequences make the
+    myocardium brighter or darker against the blood than the phantom draws it.
     """
 
     learning_rate: float = 1e-3
@@ -153,6 +158,7 @@ class InterpolationTraining:
     recompute_recurrent: bool = False
     max_rotation_deg: float = 10.0
     flips: bool = True
+    max_gamma: float = 1.0
 
     def __post_init__(self) -> None:
         where = "interpolation.training"
@@ -201,6 +207,7 @@ class PhaseTraining:
     recompute_recurrent: bool = False
     max_rotation_deg: float = 10.0
     flips: bool = True
+    max_gamma: float = 1.0
 
     def __post_init__(self) -> None:
         where = "phase.training"

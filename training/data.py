@@ -268,6 +268,33 @@ def augment_images(
     return images, masks, phase
 
 
+def contrast_gamma(seed: tf.Tensor, max_gamma: float) -> tf.Tensor:
+    """A random γ, log-uniform in [1 / max_gamma, max_gamma] (max_gamma 1: γ = 1)."""
+    log_gamma = tf.random.stateless_uniform([], seed, -1.0, 1.0) * float(np.log(max_gamma))
+    return tf.exp(log_gamma)
+
+
+def apply_gamma(magnitude: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
+    """A contrast change of normalised magnitude in [−1, 1]: ((m + 1) / 2)^γ mapped back; −1 and 1 stay put.
+
+    γ < 1 brightens mid-grey tissue (myocardium, liver) towards the blood pool, γ > 1 darkens it:
+    scans of other sequences and field strengths differ in just this way.
+    """
+    unit = tf.clip_by_value((magnitude + 1.0) / 2.0, 0.0, 1.0)
+    return 2.0 * tf.pow(unit, gamma) - 1.0
+
+
+def _augment_contrast(inputs, targets, sample_seed, max_gamma):
+    """One γ for a sample's input magnitudes and, for the interpolator, its target magnitude."""
+    if max_gamma <= 1.0:
+        return inputs, targets
+    gamma = contrast_gamma(tf.random.experimental.stateless_fold_in(sample_seed, 2), max_gamma)
+    inputs = {**inputs, "magnitudes": apply_gamma(inputs["magnitudes"], gamma)}
+    if "magnitude" in targets:
+        targets = {**targets, "magnitude": apply_gamma(targets["magnitude"], gamma)}
+    return inputs, targets
+
+
 def _augment_interpolation(inputs, targets, seed, max_rotation_deg, flips):
     matrix = augmentation_matrix(seed, max_rotation_deg, flips)
     images = tf.concat([inputs["magnitudes"], targets["magnitude"]], axis=-1)
@@ -296,6 +323,7 @@ class PipelineOptions:
     augment: bool = False
     max_rotation_deg: float = 10.0
     flips: bool = True
+    max_gamma: float = 1.0  # contrast augmentation: γ log-uniform in [1 / max_gamma, max_gamma]; 1 = off
     shuffle_buffer: int = 1024
     neighbours: int = 3  # phase samples: magnitude frames around frame t (3 or 5)
     cycle_position: bool = False  # phase samples: also give t/T
@@ -346,6 +374,7 @@ def interpolation_dataset(
         if options.augment:
             aug_seed = tf.random.experimental.stateless_fold_in(sample_seed, 1)
             inputs, targets = _augment_interpolation(inputs, targets, aug_seed, options.max_rotation_deg, options.flips)
+            inputs, targets = _augment_contrast(inputs, targets, sample_seed, options.max_gamma)
         return inputs, targets
 
     return _batched(source, sample, options, seed, epoch)
@@ -359,6 +388,7 @@ def phase_dataset(source: CineSource, options: PipelineOptions, seed: int = 0, e
         if options.augment:
             aug_seed = tf.random.experimental.stateless_fold_in(sample_seed, 1)
             inputs, targets = _augment_phase(inputs, targets, aug_seed, options.max_rotation_deg, options.flips)
+            inputs, targets = _augment_contrast(inputs, targets, sample_seed, options.max_gamma)
         return inputs, targets
 
     return _batched(source, sample, options, seed, epoch)

@@ -104,6 +104,19 @@ def test_flips_switch_reaches_the_training_pipeline(tiny_dict):
         preset_from_dict(data)
 
 
+def test_contrast_bound_reaches_the_training_pipeline(tiny_dict):
+    from keras_hdl.training.tasks.base import pipeline_options
+
+    data = copy.deepcopy(tiny_dict)
+    data["phase"]["training"]["max_gamma"] = 1.8
+    preset = preset_from_dict(data)
+    assert pipeline_options(preset.phase.training, samples=2).max_gamma == 1.8
+    assert pipeline_options(preset.interpolation.training, samples=2).max_gamma == 1.0  # off by default
+    data["phase"]["training"]["max_gamma"] = 0.5
+    with pytest.raises(InputError, match=r"max_gamma: a contrast bound in \[1, 4\] \(1: off\), got 0.5"):
+        preset_from_dict(data)
+
+
 def test_unknown_preset_name():
     with pytest.raises(InputError, match="unknown preset 'huge'; use one of cpu, paper, tiny"):
         load_preset("huge")

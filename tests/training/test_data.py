@@ -10,8 +10,10 @@ from keras_hdl.series import Series, velocity_to_phase
 from keras_hdl.training.data import (
     PipelineOptions,
     SliceCines,
+    apply_gamma,
     augment_images,
     augmentation_matrix,
+    contrast_gamma,
     draw_interpolation_params,
     interpolation_dataset,
     interpolation_window,
@@ -161,6 +163,42 @@ def test_without_flips_every_augmentation_is_a_rotation():
         for seed in range(12)
     ]
     assert min(with_flips) == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_contrast_gamma_by_hand():
+    """m = 0 is mid-grey: ((0 + 1) / 2)^2 = 0.25 → −0.5; background (−1) and the brightest pixel (1) stay put."""
+    magnitude = tf.constant([-1.0, 0.0, 1.0])
+    np.testing.assert_allclose(apply_gamma(magnitude, tf.constant(2.0)).numpy(), [-1.0, -0.5, 1.0], atol=1e-6)
+    np.testing.assert_allclose(apply_gamma(magnitude, tf.constant(0.5)).numpy(), [-1.0, np.sqrt(0.5) * 2 - 1, 1.0])
+    gammas = np.array([float(contrast_gamma(tf.constant([seed, 3], tf.int64), 2.0)) for seed in range(200)])
+    assert 0.5 <= gammas.min() < 0.6 and 1.7 < gammas.max() <= 2.0  # log-uniform over [1/2, 2]
+    assert 0.4 < np.mean(gammas < 1) < 0.6
+    assert float(contrast_gamma(tf.constant([0, 3], tf.int64), 1.0)) == 1.0
+
+
+@pytest.mark.parametrize("module", ["phase", "interpolation"])
+def test_contrast_augmentation_changes_magnitudes_by_one_gamma_and_leaves_phase(module):
+    cines = frame_coded_cines()
+    plain = PipelineOptions(batch_size=4, augment=True, max_rotation_deg=0.0, flips=False, neighbours=3)
+    contrast = PipelineOptions(
+        batch_size=4, augment=True, max_rotation_deg=0.0, flips=False, neighbours=3, max_gamma=2.0
+    )
+    make = phase_dataset if module == "phase" else interpolation_dataset
+    (inputs, targets), (gamma_inputs, gamma_targets) = (next(iter(make(cines, o, seed=3))) for o in (plain, contrast))
+    before, after = inputs["magnitudes"].numpy(), gamma_inputs["magnitudes"].numpy()
+    for sample in range(4):  # every frame of a sample through the same γ, recovered from one pixel
+        unit_before, unit_after = (before[sample] + 1) / 2, (after[sample] + 1) / 2
+        gamma = np.log(unit_after[0, 0, 0]) / np.log(unit_before[0, 0, 0])
+        assert 0.5 - 1e-4 <= gamma <= 2.0 + 1e-4
+        np.testing.assert_allclose(unit_after, unit_before**gamma, rtol=1e-4, atol=1e-6)
+        if module == "interpolation":
+            target_before = (targets["magnitude"].numpy()[sample] + 1) / 2
+            np.testing.assert_allclose(
+                (gamma_targets["magnitude"].numpy()[sample] + 1) / 2, target_before**gamma, rtol=1e-4
+            )
+    assert not np.allclose(before, after)
+    if module == "phase":
+        np.testing.assert_array_equal(gamma_targets["phase"].numpy(), targets["phase"].numpy())
 
 
 def test_flip_moves_pixels_and_negates_the_flipped_component():

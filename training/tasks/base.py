@@ -56,6 +56,7 @@ def pipeline_options(training, samples: int) -> PipelineOptions:
         augment=True,
         max_rotation_deg=float(training.max_rotation_deg),
         flips=training.flips,
+        max_gamma=float(training.max_gamma),
     )
 
 
