@@ -165,8 +165,9 @@ def ablation_lines(results: dict) -> list[str]:
         "",
         "K = 0 twins of the test scans (real magnitude, synthetic phase) against the real phase: Pearson of the "
         "global curves (per slice, averaged) and |relative error| of the peak systolic (PSV) and early-diastolic "
-        "(PDV) velocities; velocity score = (1 − Pearson overall) + the mean of the four marker errors (lower is "
-        "better). Arms: " + "; ".join(f"**{arm}**: {_describe(changes)}" for arm, changes in ARMS.items()) + ".",
+        "(PDV) velocities; velocity score = (1 − Pearson overall) + ½ (1 − Pearson circumferential) + the mean of "
+        "the four marker errors (lower is better). "
+        "Arms: " + "; ".join(f"**{arm}**: {_describe(changes)}" for arm, changes in ARMS.items()) + ".",
         "",
         *markdown_table(header, rows, right_aligned=range(1, len(header))),
     ]
