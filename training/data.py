@@ -277,8 +277,8 @@ def contrast_gamma(seed: tf.Tensor, max_gamma: float) -> tf.Tensor:
 def apply_gamma(magnitude: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
     """A contrast change of normalised magnitude in [−1, 1]: ((m + 1) / 2)^γ mapped back; −1 and 1 stay put.
 
-    γ < 1 brightens mid-grey tissue (myocardium, liver) towards the blood pool, γ > 1 darkens it:
-    scans of other sequences and field strengths differ in just this way.
+    γ < 1 brightens mid-grey tissue (myocardium, liver) towards the blood pool, γ > 1 darkens it: a
+    stand-in for the contrast differences between sequences and scanners.
     """
     unit = tf.clip_by_value((magnitude + 1.0) / 2.0, 0.0, 1.0)
     return 2.0 * tf.pow(unit, gamma) - 1.0
