@@ -120,6 +120,12 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
     gamma = training.max_gamma
     if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 1 <= gamma <= 4:
         raise InputError(f"{where}.max_gamma: a contrast bound in [1, 4] (1: off), got {gamma!r}")
+    decay = training.weight_average_decay
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
+        raise InputError(
+            f"{where}.weight_average_decay: a decay per step in [0, 1) (0: off; 0.998 averages ~500 steps), "
+            f"got {decay!r}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +144,8 @@ class InterpolationTraining:
     handedness, which every scan of one viewing convention shares). ``max_gamma`` changes each sample's
     contrast by a γ log-uniform in [1 / max_gamma, max_gamma] (1: off): other sequences make the
     myocardium brighter or darker against the blood than the phantom draws it.
+    ``weight_average_decay`` (both modules; 0: off) keeps an exponential moving average of the
+    network's weights, which validation scores and the run saves (:mod:`keras_hdl.training.averaging`).
     """
 
     learning_rate: float = 1e-3
@@ -159,6 +167,7 @@ class InterpolationTraining:
     max_rotation_deg: float = 10.0
     flips: bool = True
     max_gamma: float = 1.0
+    weight_average_decay: float = 0.0
 
     def __post_init__(self) -> None:
         where = "interpolation.training"
@@ -208,6 +217,7 @@ class PhaseTraining:
     max_rotation_deg: float = 10.0
     flips: bool = True
     max_gamma: float = 1.0
+    weight_average_decay: float = 0.0
 
     def __post_init__(self) -> None:
         where = "phase.training"

@@ -4,6 +4,9 @@
 replica (``model.fit`` fails under MultiWorkerMirroredStrategy in Keras 3.15). Every epoch draws its
 samples from (seed, epoch) and the optimizer's step counter seeds the background noise, so a resumed
 run continues exactly where the last completed epoch left it: only the interrupted epoch is lost.
+With a weight average (:mod:`keras_hdl.training.averaging`) every step updates it after the optimizers;
+the validation figures, the best epoch and the saved network are the average's (the validation loss
+terms stay the trained network's).
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from keras_hdl.training.tasks import ModuleRun
 
 
 def float32_network(run: ModuleRun) -> keras.Model:
-    """The network itself, or under mixed precision a float32 copy with its weights (for saving)."""
-    if run.network.dtype_policy.name == "float32":
-        return run.network
+    """The evaluated network (:attr:`ModuleRun.evaluated_network`), under mixed precision a float32 copy
+    with its weights (for saving)."""
+    network = run.evaluated_network
+    if network.dtype_policy.name == "float32":
+        return network
     with dtype_policy("float32"):
         copy = build_from_config(run.network_config)
-    copy.set_weights(run.network.get_weights())
+    copy.set_weights(network.get_weights())
     return copy
 
 
@@ -43,6 +48,8 @@ def _run_epoch(run: ModuleRun, strategy, train_step, epoch: int, writer, verbose
     first_step = epoch * run.steps_per_epoch
     for step, batch in zip(range(run.steps_per_epoch), dataset, strict=False):
         logs = {name: float(value) for name, value in train_step(batch).items()}
+        if run.average is not None:
+            run.average.update()
         progress.update(step + 1, [(name, logs[name]) for name in shown])
         with writer.as_default(step=first_step + step + 1):
             for name, value in logs.items():
@@ -94,7 +101,7 @@ def train_module(
         start = time.perf_counter()
         train_logs = _run_epoch(run, strategy, train_step, epoch, writer, verbose)
         validation_losses = _validation_losses(run, test_step, validation)
-        figures = run.validation_metrics(run.network, run.validation)
+        figures = run.validation_metrics(run.evaluated_network, run.validation)
         seconds = time.perf_counter() - start
         row = {"module": run.name, "epoch": epoch + 1, "seconds": round(seconds, 2)}
         row |= {f"train_{name}": _rounded(value) for name, value in train_logs.items()}

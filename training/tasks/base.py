@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras_hdl.config import Preset
 from keras_hdl.errors import InputError
 from keras_hdl.model_store import VARIANT_NETWORKS
+from keras_hdl.training.averaging import WeightAverage
 from keras_hdl.training.data import PipelineOptions
 from keras_hdl.training.options import DEFAULT_VARIANT
 from keras_hdl.training.sources import TrainingData
@@ -46,6 +47,12 @@ class ModuleRun:
     steps_per_epoch: int
     epochs: int
     selection: str  # the validation loss term or figure whose lowest value picks the best network
+    average: WeightAverage | None = None  # the averaged weights, when the preset asks for them
+
+    @property
+    def evaluated_network(self) -> keras.Model:
+        """The network validation scores and a run saves: the weight average if kept, else the network."""
+        return self.network if self.average is None else self.average.network
 
 
 def pipeline_options(training, samples: int) -> PipelineOptions:
@@ -145,12 +152,15 @@ class Task:
         validation = validation_pipeline(pipeline, data.val.num_cines)
         make_samples = self.make_samples
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        decay = training.weight_average_decay
+        average = WeightAverage(parts["network"], parts["network_config"], decay) if decay else None
+        checkpointed = parts["checkpointed"] | (average.checkpointed() if average else {})
         return ModuleRun(
             name=self.name,
             trainer=parts["trainer"],
             network=parts["network"],
             network_config=parts["network_config"],
-            checkpoint=tf.train.Checkpoint(**parts["checkpointed"], epoch=epoch),
+            checkpoint=tf.train.Checkpoint(**checkpointed, epoch=epoch),
             epoch=epoch,
             make_dataset=lambda e: make_samples(data.train, pipeline, seed, e).repeat(),
             validation=make_samples(data.val, validation, VALIDATION_SEED, 0),
@@ -158,4 +168,5 @@ class Task:
             steps_per_epoch=training.steps_per_epoch,
             epochs=epochs or training.epochs,
             selection=parts["selection"],
+            average=average,
         )
