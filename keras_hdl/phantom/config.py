@@ -242,7 +242,13 @@ class SubjectParams:
     heart_offset_mm: tuple[float, float]
     """LV centre relative to the field-of-view centre, image (x, y), before the scan's shift."""
     rv_angle_deg: float
-    """Direction of the RV from the LV centre, degrees counter-clockwise as displayed from +x."""
+    """Direction of the RV from the LV centre, degrees counter-clockwise as displayed from +x.
+
+    The displayed view looks from the base towards the apex (:mod:`keras_hdl.phantom.motion`), the
+    mirror image of the standard short-axis display (seen from the apex, RV on the left): the RV lies
+    on the image's right (about 0°), the anterolateral papillary muscle upper left, the posteromedial
+    one at the bottom, as a heart seen from its base shows them (RV to the patient's right and front).
+    """
     papillary_angles_deg: tuple[float, float]
     """Anterolateral and posteromedial papillary muscles, degrees CCW as displayed."""
     snr: float
@@ -352,8 +358,9 @@ def draw_subject(seed: int, index: int, anatomy: str = "v1") -> SubjectParams:
     def uniform(low: float, high: float) -> float:
         return round(float(rng.uniform(low, high)), 6)
 
-    anterolateral = uniform(25, 45)
-    posteromedial = uniform(-115, -85)
+    # seen from the base (keras_hdl.phantom.motion): the mirror image of the standard apex view
+    anterolateral = uniform(135, 155)
+    posteromedial = uniform(-95, -65)
     return SubjectParams(
         subject_id=subject_id(index),
         rr_interval_ms=uniform(800, 1100),
@@ -377,7 +384,7 @@ def draw_subject(seed: int, index: int, anatomy: str = "v1") -> SubjectParams:
         rotation_early_fraction=uniform(0.55, 0.7),
         rotation_atrial_fraction=uniform(0.08, 0.15),
         heart_offset_mm=(uniform(-6, 6), uniform(-6, 6)),
-        rv_angle_deg=uniform(170, 190),
+        rv_angle_deg=uniform(-10, 10),
         papillary_angles_deg=(anterolateral, posteromedial),
         snr=uniform(80, 140),
         signal_scale=uniform(600, 1000),

@@ -181,10 +181,16 @@ DEFAULT_PHANTOM = PhantomConfig(subjects=12, size=128, seed=0, **REALISM_V2)
 anatomy, each scan its own acquisition (spacing 1.3–2.6 mm, 30–60 frames, SNR, venc; see the manifest)."""
 
 
+PHANTOM_REVISION = 2
+"""Raised whenever the renderer draws other images from the same config (2: the anatomy seen from the base,
+RV on the right), so a cached built-in phantom of an earlier revision is not reused."""
+
+
 def default_phantom_name() -> str:
     """The built-in phantom's name: its cache folder's, and the tag of runs trained on it (a new phantom, new runs)."""
     config = DEFAULT_PHANTOM
-    return f"phantom-{config.anatomy}-{config.acquisition}-{config.subjects}subjects-seed{config.seed}"
+    name = f"phantom-{config.anatomy}-{config.acquisition}-{config.subjects}subjects-seed{config.seed}"
+    return f"{name}-r{PHANTOM_REVISION}"
 
 
 def default_phantom_dir() -> Path:

@@ -4,7 +4,7 @@ Scene (mm, about the LV centre; X to the right, Y *up* as displayed)
 --------------------------------------------------------------------
 Painted in this order, each shape with a one-pixel anti-aliased edge (partial volume):
 body (chest-wall band, soft tissue inside), lungs, liver, descending aorta (static);
-then the right ventricle (wall and blood, an ellipse on the image's left, its outer
+then the right ventricle (wall and blood, an ellipse on the image's right as seen from the base, its outer
 boundary meeting the LV epicardium at the two RV insertion points), the LV myocardium
 (annulus), the LV blood pool and two papillary muscles (dark blobs in the cavity). The
 RV and the papillary muscles turn with the LV rotation φ(t) about the LV centre, and the
@@ -232,8 +232,8 @@ def _rv_geometry(
 def _insertion_points(grid: ImageGrid, epi: np.ndarray, rv_centre, rv_axes, rv_direction) -> np.ndarray:
     """(T, S, 2, 2) where the RV's outer boundary meets the LV epicardium: [anterior, inferior] × (row, col).
 
-    Walking counter-clockwise (as displayed) along the epicardium, the anterior point is
-    where the walk enters the RV, the inferior one where it leaves.
+    Seen from the base (as displayed), walking counter-clockwise along the epicardium, the walk enters
+    the RV at the inferior point and leaves it at the anterior one.
     """
     angles = np.linspace(0.0, 2.0 * np.pi, INSERTION_SEARCH_ANGLES, endpoint=False)
     x = epi[..., None] * np.cos(angles)
@@ -251,7 +251,7 @@ def _insertion_points(grid: ImageGrid, epi: np.ndarray, rv_centre, rv_axes, rv_d
     )  # (T, S, K)
     enter = np.argmax(inside & ~np.roll(inside, 1, axis=-1), axis=-1)
     leave = np.argmax(inside & ~np.roll(inside, -1, axis=-1), axis=-1)
-    chosen = angles[np.stack([enter, leave], axis=-1)]  # (T, S, 2)
+    chosen = angles[np.stack([leave, enter], axis=-1)]  # (T, S, 2): anterior, inferior
     return grid.pixel_of(epi[..., None] * np.cos(chosen), epi[..., None] * np.sin(chosen))
 
 
