@@ -54,6 +54,7 @@ from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.phase_inputs import neighbour_offsets
 from keras_hdl.series import REFERENCE_VENC_CM_S, Series, displacement_venc, rescale_phase_venc
 from keras_hdl.synthesis.field_of_view import LVWindow
+from keras_hdl.viewing import canonical_view
 
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
 
@@ -122,7 +123,8 @@ def slice_cines_from_series(
     """Normalise every slice of every series and crop it around its LV on the model grid.
 
     Every series needs phase and masks. ``model_spacing`` (row, column) mm defaults to the
-    series' median spacing; a series at another spacing is resampled onto it.
+    series' median spacing; a series at another spacing is resampled onto it. A series seen from the
+    apex is mirrored into the view from the base first (:func:`keras_hdl.viewing.canonical_view`).
     """
     if not series_list:
         raise InputError("no series to train on: the data source holds no usable series")
@@ -132,6 +134,7 @@ def slice_cines_from_series(
         source = series.provenance.get("scan", series.provenance.get("source", "a series"))
         if series.masks is None or series.phase is None:
             raise InputError(f"{source}: training needs magnitude, phase and myocardium masks; this series lacks some")
+        series, _ = canonical_view(series)  # every cine seen from the base, as synthesis shows them to the networks
         if series.frame_interval_ms is None:
             raise InputError(
                 f"{source}: training needs the RR interval (the time between frames is RR / T, and the wall's "

@@ -28,7 +28,10 @@ Curves
   without it the configured ``reference_angle_deg`` is used. Its default, 120°, is where
   the anterior insertion point sits in a standard short-axis view (RV on the image's
   left, anterior at the top), which makes sectors 1..6 the AHA anteroseptal,
-  inferoseptal, inferior, inferolateral, anterolateral and anterior segments.
+  inferoseptal, inferior, inferolateral, anterolateral and anterior segments. That view is
+  seen from the apex; in a scan seen from the base (the phantom's, :mod:`keras_hdl.viewing`)
+  the anterior insertion point sits upper right and counter-clockwise runs through the
+  segments in the reverse order (sector 1 anterior … sector 6 anteroseptal).
 - Layers: endo / mid / epi thirds of the normalised wall depth. Depth is measured along
   the radius within 10° angular bins (:data:`WALL_DEPTH_ANGULAR_BINS`):
   (r − r_inner + h/2) / (r_outer − r_inner + h), with h the mean pixel spacing, so a wall

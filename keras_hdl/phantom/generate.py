@@ -19,6 +19,7 @@ from keras_hdl.phantom.render import MM_S_PER_CM_S, ImageGrid, Scene, render_sce
 from keras_hdl.phantom.scan import Acquisition, ScanParams, draw_scan
 from keras_hdl.phantom.truth import GroundTruth
 from keras_hdl.series import Series
+from keras_hdl.viewing import LV_LONG_AXIS_LPS
 
 
 def _short_axis_orientation() -> tuple[float, ...]:
@@ -27,8 +28,7 @@ def _short_axis_orientation() -> tuple[float, ...]:
     In DICOM patient coordinates (x: patient left, y: posterior, z: head) the LV long axis
     points from base to apex towards the patient's left, anterior and feet.
     """
-    normal = np.array([0.6, -0.5, -0.6])
-    normal /= np.linalg.norm(normal)
+    normal = np.array(LV_LONG_AXIS_LPS)
     row = np.cross([0.0, 0.0, -1.0], normal)
     row /= np.linalg.norm(row)
     column = np.cross(normal, row)  # row × column = normal

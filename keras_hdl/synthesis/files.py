@@ -144,6 +144,11 @@ def synthesize_path(
     twin = write_twin(plan, out_dir, SyntheticInfo(DEFAULT_METHOD, k, models.version), extra)
     if report is not None:  # after the twin is written: a failure prints its one line only
         report(f"networks: {models.backend}")
+        if plan.mirrored:
+            report(
+                "INPUT is seen from the apex (its slice normal points to the base): the networks, trained on scans "
+                "seen from the base, saw it mirrored, and the twin is mirrored back into INPUT's geometry"
+            )
         if models.phase.assumes_frame_interval(low_rate.rr_interval_ms):
             report(
                 f"RR interval unknown: the twin's velocities assume {models.phase.frame_interval_reference_ms:g} ms "

@@ -19,6 +19,8 @@ Steps
    frame from its cyclic neighbouring magnitude frames in one batched request. Frame (slice s, frame t)
    gets background seed (seed, s·T + t) (:func:`frame_seeds`), so the same seed gives the
    same twin, locally, on TF Serving, and in the exported ``twin`` graph.
+0. A scan seen from the apex is mirrored into the networks' view (seen from the base,
+   :func:`keras_hdl.viewing.canonical_view`) for steps 1-3 and every frame of the twin is mirrored back.
 3. Back in the full field of view: kept frames keep the input's magnitude and masks
    unchanged. Inside the crop's footprint, dropped frames get the interpolator's magnitude
    (de-normalised with the input's scale) and mask (probability > 0.5), and every frame the
@@ -43,6 +45,7 @@ from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.series import Series, denormalize_phase, magnitude_scale, normalize_magnitude
 from keras_hdl.synthesis.field_of_view import LVWindow
 from keras_hdl.synthesis.networks import PhaseSynthesizer, TwinModels
+from keras_hdl.viewing import canonical_view, mirror_columns, mirror_frame
 
 MAX_SEED = 2**31 - 1
 DEFAULT_METHOD = "HDL"
@@ -270,6 +273,7 @@ class TwinPlan:
     scale: float
     background: tuple[float, float]
     provenance: dict
+    mirrored: bool = False  # the networks saw the scan mirrored (seen from the apex): frames are mirrored back
 
     def frames_in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Frame t = 0 … T−1 of the twin: magnitude (S, H, W), raw phase (S, 3, H, W) float32, masks (S, H, W) bool.
@@ -277,7 +281,8 @@ class TwinPlan:
         Outside the crop: linear interpolation of the magnitude, no myocardium, background phase noise
         (drawn frame by frame from one generator: the same stream as one call, without a float64 array).
         """
-        low, masks, crops = self.low_rate, self.low_rate.masks, self.crops
+        low = mirror_columns(self.low_rate) if self.mirrored else self.low_rate  # the networks' view
+        masks, crops = low.masks, self.crops
         kept = {int(t): i for i, t in enumerate(kept_frames(self.frames, self.k))}
         plan = gap_targets(self.frames, self.k)
         gap = {int(t): m for m, t in enumerate(plan.targets)}
@@ -303,7 +308,8 @@ class TwinPlan:
                     frame_masks[s] = np.nan_to_num(window.paste(crops.mask[s, t])) > MASK_THRESHOLD
                 pasted_phase = window.paste(np.moveaxis(crops.phase[s, t], -1, 0))  # (3, H, W)
                 phase[s] = np.where(np.isfinite(pasted_phase), pasted_phase, phase[s])
-            yield magnitude, denormalize_phase(phase, out=phase), frame_masks
+            frame = (magnitude, denormalize_phase(phase, out=phase), frame_masks)
+            yield mirror_frame(*frame) if self.mirrored else frame
 
     def series(self, masks: np.ndarray) -> Series:
         """The twin's :class:`Series` with ``masks`` (T, S, H, W) and, in place of its images, a zero magnitude
@@ -333,11 +339,12 @@ def plan_twin(
     :func:`synthesize_twin`)."""
     seed = validate_seed(seed)
     total = validate_low_rate(low_rate, k, frames)
-    masks = low_rate.masks
-    normalized = normalize_magnitude(low_rate.magnitude)
+    view, mirrored = canonical_view(low_rate)
+    masks = view.masks
+    normalized = normalize_magnitude(view.magnitude)
     windows = [
-        LVWindow.around(masks[:, s], low_rate.pixel_spacing, models.pixel_spacing_mm, models.crop_size)
-        for s in range(low_rate.num_slices)
+        LVWindow.around(masks[:, s], view.pixel_spacing, models.pixel_spacing_mm, models.crop_size)
+        for s in range(view.num_slices)
     ]
     for s, window in enumerate(windows):
         if (masks[:, s] & ~window.footprint()).any():
@@ -362,6 +369,5 @@ def plan_twin(
         **{PROVENANCE_PREFIX + key: value for key, value in allowed_acquisition(low_rate.provenance).items()},
     }
     background = (models.background_mean, models.background_std)
-    return TwinPlan(
-        low_rate, k, total, seed, windows, crops, magnitude_scale(low_rate.magnitude), background, provenance
-    )
+    scale = magnitude_scale(low_rate.magnitude)
+    return TwinPlan(low_rate, k, total, seed, windows, crops, scale, background, provenance, mirrored)
