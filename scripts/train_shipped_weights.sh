@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Retrain the shipped `cpu` weights (keras_hdl/weights/) on the built-in phantom, as they were made:
-# each module on its own core, in parallel (about 75 min on 2 cores), then one models folder of both.
+# each module on its own core, in parallel (about 90 min on 2 cores), then one models folder of both.
 #
 #   scripts/train_shipped_weights.sh [RUNS_DIR]        (default: runs/shipped; logs beside the run folders)
 set -euo pipefail

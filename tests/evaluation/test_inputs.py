@@ -106,7 +106,7 @@ def test_train_missing_caches_only_runs_of_the_built_in_phantom(tmp_path, monkey
     )
     current = training_folder(request(tmp_path), "gan")
     monkeypatch.setattr(phantom_dataset, "DEFAULT_PHANTOM", PhantomConfig(subjects=12, size=128, seed=0))  # v1
-    assert training_folder(request(tmp_path), "gan").name == "tiny-gan-seed0-phantom-v1-fixed-12subjects-seed0"
+    assert training_folder(request(tmp_path), "gan").name == "tiny-gan-seed0-phantom-v1-fixed-12subjects-seed0-r2"
     assert training_folder(request(tmp_path), "gan") != current
     assert training_folder(request(tmp_path, data=tiny_phantom), "gan") == tmp_path / "out" / "runs" / "gan"
 

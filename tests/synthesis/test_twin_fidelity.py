@@ -7,8 +7,8 @@ velocity curves with the analytic truth. They also make scans unlike the trainin
 phantom (another pixel size, contrast, noise level and motion curves) by changing the
 phantom's settings, because the product meets scans we never see.
 
-Thresholds: the shipped weights reach about 0.96–0.99 Pearson at K = 0 on held-out phantom
-subjects (docs/results/report.md); the thresholds here leave room for other CPUs and seeds
+Thresholds: the shipped weights reach 0.93–0.98 Pearson overall (radial 0.97–0.99) at K = 0 on these
+held-out cases (docs/results/fidelity.md); the thresholds here leave room for other CPUs and seeds
 and still fail by far for a collapsed network (Pearson ~0.5, radial PSV 3× too small).
 """
 
