@@ -276,3 +276,18 @@ def test_without_litert_auto_runs_keras_and_tflite_names_the_fix(full_npz, tiny_
         "Error: --backend tflite needs ai-edge-litert, which is not installed: pip install keras-hdl[tflite]"
     ]
     assert not (tmp_path / "tflite").exists()
+
+
+def test_a_scan_seen_from_the_apex_is_said_and_its_twin_keeps_its_geometry(phantom_series, tiny_models_dir, tmp_path):
+    from keras_hdl.viewing import mirror_columns
+
+    from_apex = mirror_columns(phantom_series).save_npz(tmp_path / "from_apex.npz")
+    outputs = {}
+    for name, path in (("apex", from_apex), ("base", phantom_series.save_npz(tmp_path / "from_base.npz"))):
+        outputs[name] = tmp_path / name
+        result = run("synthesize", path, "--downsample", 3, "--out", outputs[name], "--model", tiny_models_dir)
+        assert result.exit_code == 0, result.output
+        assert ("INPUT is seen from the apex" in result.output) == (name == "apex")
+    twin = Series.load_npz(outputs["apex"] / "twin.npz")
+    assert twin.image_orientation == Series.load_npz(from_apex).image_orientation
+    np.testing.assert_array_equal(twin.masks, mirror_columns(Series.load_npz(outputs["base"] / "twin.npz")).masks)
