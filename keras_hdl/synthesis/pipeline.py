@@ -10,6 +10,8 @@ from a full series (for evaluation and demos).
 
 Steps
 -----
+0. A scan seen from the apex is mirrored into the networks' view (seen from the base,
+   :func:`keras_hdl.viewing.canonical_view`) for steps 1-3 and every frame of the twin is mirrored back.
 1. Per slice, an :class:`~keras_hdl.synthesis.field_of_view.LVWindow` crops the LV from
    the normalised magnitude and the masks (resampled to the networks' spacing if needed).
 2. :func:`synthesize_crops`: the interpolator fills every dropped frame of every slice in
@@ -19,8 +21,6 @@ Steps
    frame from its cyclic neighbouring magnitude frames in one batched request. Frame (slice s, frame t)
    gets background seed (seed, s·T + t) (:func:`frame_seeds`), so the same seed gives the
    same twin, locally, on TF Serving, and in the exported ``twin`` graph.
-0. A scan seen from the apex is mirrored into the networks' view (seen from the base,
-   :func:`keras_hdl.viewing.canonical_view`) for steps 1-3 and every frame of the twin is mirrored back.
 3. Back in the full field of view: kept frames keep the input's magnitude and masks
    unchanged. Inside the crop's footprint, dropped frames get the interpolator's magnitude
    (de-normalised with the input's scale) and mask (probability > 0.5), and every frame the
