@@ -27,7 +27,8 @@ import numpy as np
 
 from keras_hdl.series import PHASE_LEVELS, Series
 
-LV_LONG_AXIS_LPS = tuple(float(v) for v in np.array([0.6, -0.5, -0.6]) / np.linalg.norm([0.6, -0.5, -0.6]))
+_LV_LONG_AXIS = np.array([0.6, -0.5, -0.6])
+LV_LONG_AXIS_LPS = tuple(float(v) for v in _LV_LONG_AXIS / np.linalg.norm(_LV_LONG_AXIS))
 """Usual base → apex direction of the LV in DICOM patient coordinates (x: left, y: back, z: head), unit length."""
 
 SHORT_AXIS_CONE_DEG = 45.0
@@ -45,21 +46,17 @@ def seen_from_apex(image_orientation: tuple[float, ...] | np.ndarray) -> bool:
     return cosine < -np.cos(np.deg2rad(SHORT_AXIS_CONE_DEG))
 
 
-def mirror_phase_components(raw_phase: np.ndarray, channel_axis: int) -> np.ndarray:
-    """Raw phase with the x and z components negated (p → 4096 − p) along ``channel_axis`` (a new array)."""
-    mirrored = np.array(raw_phase, copy=True)
-    index = [slice(None)] * mirrored.ndim
-    for component in MIRRORED_COMPONENTS:
-        index[channel_axis] = component
-        mirrored[tuple(index)] = PHASE_LEVELS - mirrored[tuple(index)]
-    return mirrored
-
-
-def mirror_frame(
-    magnitude: np.ndarray, raw_phase: np.ndarray, masks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One frame of :func:`mirror_columns`: magnitude (S, H, W), raw phase (S, 3, H, W), masks (S, H, W)."""
-    return magnitude[..., ::-1], mirror_phase_components(raw_phase[..., ::-1], channel_axis=1), masks[..., ::-1]
+def mirror_images(
+    magnitude: np.ndarray, raw_phase: np.ndarray | None, masks: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Columns reversed, x and z phase negated (p → 4096 − p): magnitude (..., H, W), raw phase (..., 3, H, W)
+    and masks (..., H, W) of a series (T, S, …) or of one frame (S, …); ``None`` stays ``None``."""
+    mirrored_phase = None
+    if raw_phase is not None:
+        mirrored_phase = np.array(raw_phase[..., ::-1], copy=True)
+        for component in MIRRORED_COMPONENTS:
+            mirrored_phase[..., component, :, :] = PHASE_LEVELS - mirrored_phase[..., component, :, :]
+    return magnitude[..., ::-1], mirrored_phase, None if masks is None else masks[..., ::-1]
 
 
 def mirror_columns(series: Series) -> Series:
@@ -67,10 +64,11 @@ def mirror_columns(series: Series) -> Series:
     orientation = np.asarray(series.image_orientation)
     row_direction = orientation[:3]
     last_column_offset = (series.image_shape[1] - 1) * series.pixel_spacing[1] * row_direction
+    magnitude, phase, masks = mirror_images(series.magnitude, series.phase, series.masks)
     return series.replace(
-        magnitude=series.magnitude[..., ::-1],
-        phase=None if series.phase is None else mirror_phase_components(series.phase[..., ::-1], channel_axis=2),
-        masks=None if series.masks is None else series.masks[..., ::-1],
+        magnitude=magnitude,
+        phase=phase,
+        masks=masks,
         image_orientation=(*(-row_direction), *orientation[3:]),
         image_positions=series.image_positions + last_column_offset,
     )

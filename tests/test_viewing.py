@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_hdl.assessment import assess_series
+from keras_hdl.dicom.common import image_axes
 from keras_hdl.phantom import PhantomConfig, phantom_scan
 from keras_hdl.phantom.config import REALISM_V2
 from keras_hdl.series import PHASE_LEVELS
@@ -34,8 +35,7 @@ def patient_positions(series, slice_index: int = 0) -> np.ndarray:
 
 def patient_velocity(series) -> np.ndarray:
     """(T, S, H, W, 3) cm/s: the image-axis components (x, y, z = x × y) as vectors in patient coordinates."""
-    orientation = np.asarray(series.image_orientation)
-    axes = np.stack([orientation[:3], orientation[3:], np.cross(orientation[:3], orientation[3:])])  # (3, 3)
+    axes = image_axes(series.image_orientation)  # (3, 3): x, y, z in patient coordinates
     return np.einsum("tschw,cp->tshwp", series.velocity().astype(np.float64), axes)
 
 

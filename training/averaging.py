@@ -1,7 +1,7 @@
 """An exponential moving average of a network's weights, kept in a copy of the network.
 
 A GAN's generator swings from epoch to epoch (the phase module's held-out velocity curves went from
-faithful to 2.5× too fast between two epochs whose validation figures looked alike), so picking one
+faithful to radial peaks 2.4-2.75× the truth between two epochs whose validation figures looked alike), so picking one
 epoch's raw weights picks one point of that swing. The average over the last few hundred steps sits in
 the middle of it (Polyak averaging; the "EMA generator" of StyleGAN, BigGAN and pix2pixHD's successors).
 

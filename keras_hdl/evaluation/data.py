@@ -25,7 +25,6 @@ from keras_hdl.phantom.truth import GroundTruth, load_truth
 from keras_hdl.readers import read_series
 from keras_hdl.series import Series, magnitude_scale, normalize_phase
 from keras_hdl.synthesis.field_of_view import LVWindow
-from keras_hdl.viewing import canonical_view
 
 TEST_SPLIT = "test"
 
@@ -136,7 +135,7 @@ def _crops_of(scans: list[TestScan], k: int, crop_size: int, model_spacing_mm: t
     kept = kept_frames(scans[0].series.num_frames, k)
     magnitudes, masks, phases, vencs, intervals = [], [], [], [], []
     for scan in scans:
-        series, _ = canonical_view(scan.series)  # the networks' view, as synthesis shows them a scan
+        series = scan.series
         scale = magnitude_scale(series.magnitude[kept])
         normalized = (np.clip(series.magnitude / scale, 0.0, 1.0) * 2.0 - 1.0).astype(np.float32)
         phase = normalize_phase(series.phase)  # (T, S, 3, H, W)

@@ -45,7 +45,7 @@ from keras_hdl.metrics import MASK_THRESHOLD
 from keras_hdl.series import Series, denormalize_phase, magnitude_scale, normalize_magnitude
 from keras_hdl.synthesis.field_of_view import LVWindow
 from keras_hdl.synthesis.networks import PhaseSynthesizer, TwinModels
-from keras_hdl.viewing import canonical_view, mirror_columns, mirror_frame
+from keras_hdl.viewing import canonical_view, mirror_images
 
 MAX_SEED = 2**31 - 1
 DEFAULT_METHOD = "HDL"
@@ -273,7 +273,12 @@ class TwinPlan:
     scale: float
     background: tuple[float, float]
     provenance: dict
-    mirrored: bool = False  # the networks saw the scan mirrored (seen from the apex): frames are mirrored back
+    view: Series  # ``low_rate`` as the networks saw it: mirrored if seen from the apex (keras_hdl.viewing)
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the networks saw the scan mirrored, so that every frame is mirrored back."""
+        return self.view is not self.low_rate
 
     def frames_in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Frame t = 0 … T−1 of the twin: magnitude (S, H, W), raw phase (S, 3, H, W) float32, masks (S, H, W) bool.
@@ -281,8 +286,8 @@ class TwinPlan:
         Outside the crop: linear interpolation of the magnitude, no myocardium, background phase noise
         (drawn frame by frame from one generator: the same stream as one call, without a float64 array).
         """
-        low = mirror_columns(self.low_rate) if self.mirrored else self.low_rate  # the networks' view
-        masks, crops = low.masks, self.crops
+        low, crops = self.view, self.crops
+        masks = low.masks
         kept = {int(t): i for i, t in enumerate(kept_frames(self.frames, self.k))}
         plan = gap_targets(self.frames, self.k)
         gap = {int(t): m for m, t in enumerate(plan.targets)}
@@ -309,7 +314,7 @@ class TwinPlan:
                 pasted_phase = window.paste(np.moveaxis(crops.phase[s, t], -1, 0))  # (3, H, W)
                 phase[s] = np.where(np.isfinite(pasted_phase), pasted_phase, phase[s])
             frame = (magnitude, denormalize_phase(phase, out=phase), frame_masks)
-            yield mirror_frame(*frame) if self.mirrored else frame
+            yield mirror_images(*frame) if self.mirrored else frame
 
     def series(self, masks: np.ndarray) -> Series:
         """The twin's :class:`Series` with ``masks`` (T, S, H, W) and, in place of its images, a zero magnitude
@@ -339,7 +344,7 @@ def plan_twin(
     :func:`synthesize_twin`)."""
     seed = validate_seed(seed)
     total = validate_low_rate(low_rate, k, frames)
-    view, mirrored = canonical_view(low_rate)
+    view, _ = canonical_view(low_rate)
     masks = view.masks
     normalized = normalize_magnitude(view.magnitude)
     windows = [
@@ -370,4 +375,4 @@ def plan_twin(
     }
     background = (models.background_mean, models.background_std)
     scale = magnitude_scale(low_rate.magnitude)
-    return TwinPlan(low_rate, k, total, seed, windows, crops, scale, background, provenance, mirrored)
+    return TwinPlan(low_rate, k, total, seed, windows, crops, scale, background, provenance, view)
