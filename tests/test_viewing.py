@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from patient_coordinates import patient_points
 
 from keras_hdl.assessment import assess_series
 from keras_hdl.dicom.common import image_axes
@@ -23,14 +24,9 @@ def scan():
 
 
 def patient_positions(series, slice_index: int = 0) -> np.ndarray:
-    """(H, W, 3) mm: DICOM's pixel → patient mapping of every pixel of one slice."""
-    orientation = np.asarray(series.image_orientation)
+    """(H, W, 3) mm: the patient position of every pixel of one slice."""
     rows, cols = np.meshgrid(*(np.arange(n) for n in series.image_shape), indexing="ij")
-    return (
-        series.image_positions[slice_index]
-        + (cols * series.pixel_spacing[1])[..., None] * orientation[:3]
-        + (rows * series.pixel_spacing[0])[..., None] * orientation[3:]
-    )
+    return patient_points(series, rows, cols, slice_index)
 
 
 def patient_velocity(series) -> np.ndarray:
