@@ -75,45 +75,54 @@ def forward_seconds(model, size: int, repeats: int) -> float:
     return median_seconds(lambda: tf.nest.map_structure(np.asarray, call(inputs)), repeats=repeats)
 
 
-def training_rows(
-    preset: Preset, precision: str, networks: dict, flops: dict[str, int], batch: int | None, repeats: int
-) -> list[Row]:
-    """samples/s and achieved GFLOP/s of the interpolator and pix2pix train steps.
-
-    ``batch`` replaces the preset's batch sizes (``None``: the preset's; the paper preset: 4).
-    """
+def train_steps(preset: Preset, networks: dict, batch: int | None) -> dict[str, tuple]:
+    """{"interpolator" | "pix2pix": (trainer, (inputs, targets), crop size, batch)}: the preset's train steps
+    (its losses and Adam settings) on random data. ``networks``: "interpolator" and "phase generator";
+    ``batch`` replaces the preset's batch sizes (``None``: the preset's; the paper preset: 4)."""
     from keras_hdl.training.tasks import TASKS
 
     rng = np.random.default_rng(0)
-    peak, peak_name = peak_gflops(precision)
     interpolation, phase = preset.interpolation.training, preset.phase.training
     batches = {
         module: batch or (PAPER_BATCH if preset.name == "paper" else settings.batch_size)
         for module, settings in (("interpolator", interpolation), ("pix2pix", phase))
     }
-    steps = {
+    return {
         "interpolator": (
             TASKS["interpolator"].trainer(preset, networks["interpolator"]),
             interpolation_batch(batches["interpolator"], interpolation.crop_size, rng),
-            flops["interpolator"],
             interpolation.crop_size,
+            batches["interpolator"],
         ),
         "pix2pix": (
             TASKS["phase"].trainer(preset, networks["phase generator"]),
             phase_batch(batches["pix2pix"], phase.crop_size, rng, networks["phase generator"]),
-            flops["phase generator"] + 2 * flops["phase discriminator"],
             phase.crop_size,
+            batches["pix2pix"],
         ),
     }
+
+
+def training_rows(
+    preset: Preset, precision: str, networks: dict, flops: dict[str, int], batch: int | None, repeats: int
+) -> list[Row]:
+    """samples/s and achieved GFLOP/s of the interpolator and pix2pix train steps (:func:`train_steps`)."""
+    peak, peak_name = peak_gflops(precision)
+    forward_flops = {
+        "interpolator": flops["interpolator"],
+        "pix2pix": flops["phase generator"] + 2 * flops["phase discriminator"],
+    }
     rows = []
-    for module, (trainer, (inputs, targets), forward, size) in steps.items():
-        batch = batches[module]
-        progress(f"training {preset.name} {module} {precision}: batch {batch} @{size}px, {repeats} timed step(s)")
+    for module, (trainer, (inputs, targets), size, module_batch) in train_steps(preset, networks, batch).items():
+        forward = forward_flops[module]
+        progress(
+            f"training {preset.name} {module} {precision}: batch {module_batch} @{size}px, {repeats} timed step(s)"
+        )
         seconds = median_seconds(lambda trainer=trainer, i=inputs, t=targets: trainer.train_on_batch(i, t), repeats)
-        rate = batch / seconds
+        rate = module_batch / seconds
         rows.append(
             Row(
-                f"train {preset.name} {module} {precision} (batch {batch} @{size}px)",
+                f"train {preset.name} {module} {precision} (batch {module_batch} @{size}px)",
                 rate,
                 "samples/s",
                 note="pix2pix = generator + discriminator steps" if module == "pix2pix" else "",

@@ -20,10 +20,9 @@ import keras
 from keras import layers, ops
 
 from keras_hdl.errors import InputError
+from keras_hdl.models.norms import NORMS, fused_batch_norm, make_norm
 
 PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (docs/design.md §2.1)
-NORMS = ("batch", "instance", "group")
-GROUP_NORM_GROUPS = 8  # "group" norm: channels per group = width / 8 (every preset width is a multiple)
 BLOCK_LAYOUT = 2
 """Version of the R2 block's weight layout, stored in every network's config.
 
@@ -61,20 +60,6 @@ def checked_network_config(config: dict, network: str) -> dict:
             "any SavedModel / TFLite made from it"
         )
     return config
-
-
-def make_norm(norm: str | None, name: str, channels: int | None = None) -> keras.layers.Layer | None:
-    """Batch norm, instance norm (one group per channel), group norm (``channels`` / 8 per group), or None."""
-    if norm is None:
-        return None
-    if norm == "batch":
-        return layers.BatchNormalization(name=name)
-    if norm == "instance":
-        return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
-    if norm == "group":
-        groups = GROUP_NORM_GROUPS if channels is None or channels % GROUP_NORM_GROUPS == 0 else 1
-        return layers.GroupNormalization(groups=groups, epsilon=1e-5, name=name)
-    raise InputError(f"norm: use one of {list(NORMS)} or None, got {norm!r}")
 
 
 def activate(x, activation: str | None):
@@ -230,7 +215,8 @@ class RecurrentUnit(keras.layers.Layer):
         x = self.conv(x)
         norm = self.norms[step]
         if norm is not None and batch_moments is not None:
-            x, mean, variance = _batch_norm_with_batch_moments(norm, x)
+            normalised, mean, variance = fused_batch_norm(norm, x)
+            x = ops.cast(normalised, x.dtype)
             batch_moments.append((mean, variance))
         elif norm is not None:
             x = norm(x, training=training)
@@ -269,24 +255,6 @@ class RecurrentUnit(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "recurrence": self.recurrence, "norm": self.norm}
-
-
-def _batch_norm_with_batch_moments(norm: layers.BatchNormalization, x):
-    """``norm``'s training-mode output for ``x`` (B, H, W, C) and the batch mean and variance (C,), float32,
-    without updating its moving statistics (computed as :class:`keras.layers.BatchNormalization` does)."""
-    compute_dtype = x.dtype
-    x = ops.cast(x, "float32")
-    mean, variance = ops.moments(x, axes=[0, 1, 2])
-    y = ops.batch_normalization(
-        x,
-        mean,
-        variance,
-        axis=-1,
-        offset=ops.cast(norm.beta, "float32"),
-        scale=ops.cast(norm.gamma, "float32"),
-        epsilon=norm.epsilon,
-    )
-    return ops.cast(y, compute_dtype), mean, variance
 
 
 def set_recompute(network: keras.Model, recompute: bool) -> int:

@@ -4,7 +4,7 @@ One training step with and without recomputation, from the same weights and batc
 the same loss, the same gradients and the same batch-norm moving statistics (an update made
 inside the recomputed function would be lost: measured, the moving mean moved 1 % as far).
 Tolerances: the recomputed forward runs the same float32 ops on the same shapes, and batch
-norm's statistics come from the same ``ops.moments``; what can differ is the accumulation
+norm's statistics come from the same fused kernel; what can differ is the accumulation
 order of the gradient sums (oneDNN's kernels), a few 1e-6 relative in float32.
 """
 

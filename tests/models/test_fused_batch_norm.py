@@ -1,0 +1,78 @@
+"""Batch norm's fused training pass gives what Keras' BatchNormalization gives, and it is the op that runs.
+
+`FusedBatchNormalization` replaces Keras 3's moments + element-wise ops by TensorFlow's fused kernel in
+training. Compared with `keras.layers.BatchNormalization` holding the same weights, on one batch whose
+channels have other means and scales than 0 and 1: the output, the moving statistics after the update
+and the gradients. Tolerances: both compute in float32 from the same inputs; the fused kernel sums in
+another order (a few ulp of the per-channel sums, whose terms are O(10) here), so 1e-5 on the unit-scale
+output and relative 1e-5 on the statistics; gradients, sums over 4·12·12 terms, 1e-4 of each tensor's max.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_hdl.models.norms import FusedBatchNormalization
+
+SHAPE = (4, 12, 12, 5)
+
+
+def pair_with_the_same_weights():
+    rng = np.random.default_rng(0)
+    fused, reference = FusedBatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (fused, reference):
+        layer.build(SHAPE)
+    weights = [rng.uniform(0.5, 2.0, 5), rng.normal(0, 1, 5), rng.normal(0, 1, 5), rng.uniform(0.5, 2.0, 5)]
+    for layer in (fused, reference):  # gamma, beta, moving mean, moving variance
+        layer.set_weights([w.astype("float32") for w in weights])
+    batch = (rng.normal(3.0, 1.0, SHAPE) * np.arange(1, 6)).astype("float32")  # channel c: mean 3c, std c
+    return fused, reference, tf.constant(batch)
+
+
+def training_pass(layer, batch):
+    """(output, gradients of a weighted sum w.r.t. the input, gamma and beta, moving mean, moving variance)."""
+    weights = tf.constant(np.random.default_rng(1).normal(0, 1, SHAPE).astype("float32"))
+
+    @tf.function(input_signature=[tf.TensorSpec((None, *SHAPE[1:]), tf.float32)])  # batch size unknown when traced
+    def run(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            output = layer(x, training=True)
+            loss = tf.reduce_sum(output * weights)
+        return output, tape.gradient(loss, [x, layer.gamma, layer.beta])
+
+    output, gradients = run(batch)
+    return output.numpy(), [g.numpy() for g in gradients], layer.moving_mean.numpy(), layer.moving_variance.numpy()
+
+
+def test_the_fused_training_pass_matches_keras_batch_normalization():
+    fused, reference, batch = pair_with_the_same_weights()
+    got, expected = training_pass(fused, batch), training_pass(reference, batch)
+    np.testing.assert_allclose(got[0], expected[0], atol=1e-5)
+    for gradient, expected_gradient in zip(got[1], expected[1], strict=True):
+        np.testing.assert_allclose(gradient, expected_gradient, atol=1e-4 * np.abs(expected_gradient).max())
+    np.testing.assert_allclose(got[2], expected[2], rtol=1e-5)
+    np.testing.assert_allclose(got[3], expected[3], rtol=1e-5)
+
+
+def test_the_moving_statistics_follow_keras_formula_by_hand():
+    # the biased batch variance, not the kernel's Bessel-corrected one (n / (n − 1) = 576 / 575: 1e-3 here)
+    fused, _, batch = pair_with_the_same_weights()
+    before_mean, before_variance = fused.moving_mean.numpy(), fused.moving_variance.numpy()
+    _, _, mean, variance = training_pass(fused, batch)
+    values = batch.numpy().reshape(-1, 5).astype(np.float64)
+    np.testing.assert_allclose(mean, 0.9 * before_mean + 0.1 * values.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(variance, 0.9 * before_variance + 0.1 * values.var(0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_the_training_graph_runs_the_fused_kernel_and_inference_is_keras_own(training):
+    fused, reference, batch = pair_with_the_same_weights()
+    graph = tf.function(lambda x: fused(x, training=training)).get_concrete_function(batch).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert ("FusedBatchNormV3" in ops) == training
+    if not training:
+        np.testing.assert_array_equal(fused(batch, training=False), reference(batch, training=False))
