@@ -3,7 +3,7 @@
 Keras 3's ``BatchNormalization`` normalises a training batch with separate ops (moments, subtract,
 multiply, ... and as many again in the backward pass: about 20 % of a ``cpu``-preset pix2pix step's
 CPU time, measured with ``python -m keras_hdl.benchmarks.profile``). On the TensorFlow back end,
-:class:`FusedBatchNormalization` runs that pass as TensorFlow's fused kernel (``FusedBatchNormV3``,
+:class:`BatchNormalization` runs that pass as TensorFlow's fused kernel (``FusedBatchNormV3``,
 oneDNN on CPU, cuDNN on GPU), with the same output, batch statistics and moving-statistics update as
 Keras (float32 rounding). Inference, and every other case, is Keras' own code.
 """
@@ -39,9 +39,14 @@ def fused_batch_norm(norm: layers.BatchNormalization, x: tf.Tensor) -> tuple[tf.
 
 
 @keras.saving.register_keras_serializable(package="keras_hdl")
-class FusedBatchNormalization(layers.BatchNormalization):
+class BatchNormalization(layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` (same weights, config and inference) whose training pass on
-    (B, H, W, C) inputs is :func:`fused_batch_norm` on the TensorFlow back end (module docstring)."""
+    (B, H, W, C) inputs is :func:`fused_batch_norm` on the TensorFlow back end (module docstring).
+
+    The class keeps Keras' name on purpose: a ``.keras`` file addresses the members of a layer list (the
+    recurrent units' per-step norms) by their class's snake-case name, so another name would leave every
+    network saved before this class (the shipped weights among them) without its batch norms' weights.
+    """
 
     def call(self, inputs, training=None, mask=None):
         fusable = (
@@ -68,7 +73,7 @@ def make_norm(norm: str | None, name: str, channels: int | None = None) -> keras
     if norm is None:
         return None
     if norm == "batch":
-        return FusedBatchNormalization(name=name)
+        return BatchNormalization(name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
     if norm == "group":

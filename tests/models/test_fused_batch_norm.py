@@ -1,7 +1,7 @@
 """Batch norm's fused training pass gives what Keras' BatchNormalization gives, and it is the op that runs.
 
-`FusedBatchNormalization` replaces Keras 3's moments + element-wise ops by TensorFlow's fused kernel in
-training. Compared with `keras.layers.BatchNormalization` holding the same weights, on one batch whose
+`keras_hdl.models.norms.BatchNormalization` replaces Keras 3's moments + element-wise ops by TensorFlow's
+fused kernel in training. Compared with `keras.layers.BatchNormalization` holding the same weights, on one batch whose
 channels have other means and scales than 0 and 1: the output, the moving statistics after the update
 and the gradients. Tolerances: both compute in float32 from the same inputs; the fused kernel sums in
 another order (a few ulp of the per-channel sums, whose terms are O(10) here), so 1e-5 on the unit-scale
@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_hdl.models.norms import FusedBatchNormalization
+from keras_hdl.models import blocks
+from keras_hdl.models.norms import BatchNormalization
 
 SHAPE = (4, 12, 12, 5)
 
 
 def pair_with_the_same_weights():
     rng = np.random.default_rng(0)
-    fused, reference = FusedBatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    fused, reference = BatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
     for layer in (fused, reference):
         layer.build(SHAPE)
     weights = [rng.uniform(0.5, 2.0, 5), rng.normal(0, 1, 5), rng.normal(0, 1, 5), rng.uniform(0.5, 2.0, 5)]
@@ -76,3 +77,27 @@ def test_the_training_graph_runs_the_fused_kernel_and_inference_is_keras_own(tra
     assert ("FusedBatchNormV3" in ops) == training
     if not training:
         np.testing.assert_array_equal(fused(batch, training=False), reference(batch, training=False))
+
+
+def test_a_network_saved_with_keras_batch_norm_loads_with_its_weights(tmp_path, monkeypatch):
+    """The shipped weights and every run saved before the fused pass hold Keras' layer: a .keras file names a
+    layer list's members by class, so the recurrent units' per-step norms must load into ours."""
+
+    def network() -> keras.Model:
+        inputs = keras.Input((8, 8, 4))
+        return keras.Model(inputs, blocks.RecurrentUnit(4, recurrence=2, norm="batch")(inputs))
+
+    def keras_norm(norm, name, channels=None):
+        return keras.layers.BatchNormalization(name=name)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(blocks, "make_norm", keras_norm)
+        saved = network()
+    rng = np.random.default_rng(2)
+    saved.set_weights([rng.normal(0, 1, w.shape).astype("float32") ** 2 for w in saved.get_weights()])
+    saved.save(tmp_path / "saved.keras")
+    loaded = keras.models.load_model(tmp_path / "saved.keras")
+    norms = [layer for layer in loaded._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 3 and all(isinstance(norm, BatchNormalization) for norm in norms)
+    for got, expected in zip(loaded.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
