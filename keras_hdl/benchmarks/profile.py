@@ -6,8 +6,9 @@ crop size) runs traced and warmed up, then ``--steps`` steps under ``tf.profiler
 ``framework_op_stats`` tool turns the trace into per-op self times, summed here per op type (oneDNN's
 ``_Mkl…`` kernels keep their names). Rows: milliseconds of thread time per step of each op type, against
 the step's busy thread time (ratio = share); the last rows are the other op types, the busy total, the
-threads' idle time, the process's CPU time and the step's wall time. Not a speed figure to compare across runs (the profiler itself costs time): it says which
-kinds of op to make faster. Not part of ``keras-hdl benchmark``'s default items.
+threads' idle time, the process's CPU time and the step's wall time. Not a speed figure to compare across
+runs (the profiler itself costs time): it says which kinds of op to make faster. Not part of
+``keras-hdl benchmark``'s default items.
 """
 
 from __future__ import annotations
