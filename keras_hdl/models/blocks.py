@@ -20,7 +20,7 @@ import keras
 from keras import layers, ops
 
 from keras_hdl.errors import InputError
-from keras_hdl.models.norms import NORMS, fused_batch_norm, make_norm
+from keras_hdl.models.norms import NORMS, fused_batch_norm, make_norm, update_moving_statistics
 
 PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level, finest first (docs/design.md §2.1)
 BLOCK_LAYOUT = 2
@@ -244,10 +244,7 @@ class RecurrentUnit(keras.layers.Layer):
 
         state, batch_moments = keras.remat(unit)(inputs)
         for norm, (mean, variance) in zip(self.norms, batch_moments, strict=True):
-            momentum = norm.momentum
-            mean, variance = ops.stop_gradient(mean), ops.stop_gradient(variance)
-            norm.moving_mean.assign(norm.moving_mean * momentum + mean * (1.0 - momentum))
-            norm.moving_variance.assign(norm.moving_variance * momentum + variance * (1.0 - momentum))
+            update_moving_statistics(norm, ops.stop_gradient(mean), ops.stop_gradient(variance))
         return state
 
     def compute_output_shape(self, input_shape):

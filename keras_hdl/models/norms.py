@@ -38,6 +38,12 @@ def fused_batch_norm(norm: layers.BatchNormalization, x: tf.Tensor) -> tuple[tf.
     return y, mean, variance
 
 
+def update_moving_statistics(norm: layers.BatchNormalization, mean: tf.Tensor, variance: tf.Tensor) -> None:
+    """Keras' moving-average update of ``norm``'s statistics with a batch's mean and biased variance (C,)."""
+    norm.moving_mean.assign(norm.moving_mean * norm.momentum + mean * (1.0 - norm.momentum))
+    norm.moving_variance.assign(norm.moving_variance * norm.momentum + variance * (1.0 - norm.momentum))
+
+
 @keras.saving.register_keras_serializable(package="keras_hdl")
 class BatchNormalization(layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` (same weights, config and inference) whose training pass on
@@ -63,8 +69,7 @@ class BatchNormalization(layers.BatchNormalization):
         if not fusable:
             return super().call(inputs, training=training, mask=mask)
         outputs, mean, variance = fused_batch_norm(self, inputs)
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        update_moving_statistics(self, mean, variance)
         return tf.cast(outputs, self.compute_dtype)
 
 

@@ -75,7 +75,7 @@ def test_the_training_graph_runs_the_fused_kernel_and_inference_is_keras_own(tra
     graph = tf.function(lambda x: fused(x, training=training)).get_concrete_function(batch).graph
     ops = {op.type for op in graph.get_operations()}
     assert ("FusedBatchNormV3" in ops) == training
-    if not training:
+    if not training:  # the same Keras code on the same CPU in one process: bit for bit
         np.testing.assert_array_equal(fused(batch, training=False), reference(batch, training=False))
 
 
