@@ -61,8 +61,9 @@ def train_a_few_steps(model, inputs, target, output, steps=3):
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
-def test_inference_mode_output_equals_training_mode_output_on_training_data(name, rng):
+def trained_with_batch_statistics(name, rng):
+    """(model trained a few steps, inputs, output name, training-mode output), the model's batch norms holding
+    that training-mode pass's batch statistics as their moving ones."""
     build, make_batch = NETWORKS[name]
     keras.utils.set_random_seed(1)
     model = build()
@@ -73,12 +74,33 @@ def test_inference_mode_output_equals_training_mode_output_on_training_data(name
     for norm in norms:
         norm.momentum = 0.0  # the next training-mode pass writes its batch statistics as the moving ones
     training_output = np.asarray(model(inputs, training=True)[output])
+    return model, inputs, output, training_output
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_inference_mode_output_equals_training_mode_output_on_training_data(name, rng):
+    model, inputs, output, training_output = trained_with_batch_statistics(name, rng)
     inference_output = np.asarray(model(inputs, training=False)[output])
     spread = training_output.std()
     assert spread > 1e-2  # a real signal, not a collapsed output
     # Batch and moving statistics are the same numbers; what remains is float32 rounding of
     # (x - mean) / sqrt(var + eps) through ~20 layers: far below 1e-3 of the output's spread.
     # A norm shared by the steps gives differences of the order of the spread itself.
+    np.testing.assert_allclose(inference_output, training_output, atol=1e-3 * spread + 1e-5)
+
+
+@pytest.mark.parametrize("name", ["interpolator", "phase generator"])
+def test_the_saved_and_loaded_network_gives_the_training_mode_output(name, rng, tmp_path):
+    """What a user runs: the network written by save_models and read back by load_models, at inference. Its
+    moving statistics were written by the fused training pass; the same tolerance as the test above."""
+    model, inputs, output, training_output = trained_with_batch_statistics(name, rng)
+    network = "phase" if name == "phase generator" else "interpolator"
+    info = ModelInfo(preset="tiny", crop_size=SIZE, pixel_spacing_mm=(2.0, 2.0), frames=50)
+    folder = save_models(tmp_path / "models", info, **{network: model})
+    _, loaded = load_models(folder, network)
+    inference_output = np.asarray(loaded[network](inputs, training=False)[output])
+    spread = training_output.std()
+    assert spread > 1e-2
     np.testing.assert_allclose(inference_output, training_output, atol=1e-3 * spread + 1e-5)
 
 
