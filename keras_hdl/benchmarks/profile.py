@@ -43,42 +43,22 @@ def op_type_rows(label: str, per_type_us: Mapping[str, float], steps: int, wall_
     """Rows of :func:`thread_time_per_type`'s totals over ``steps`` steps (module docstring), ms per step."""
     busy = {name: us / steps / 1e3 for name, us in per_type_us.items() if name != IDLE}
     total = sum(busy.values())
+
+    def share(name: str, milliseconds: float) -> Row:
+        return Row(f"{label}: {name}", milliseconds, "ms/step", total, "busy thread time per step")
+
     ranked = sorted(busy.items(), key=lambda item: -item[1])
-    rows = [
-        Row(f"{label}: {name}", ms, "ms/step", total, "busy thread time per step") for name, ms in ranked[:TOP_OP_TYPES]
-    ]
+    rows = [share(name, ms) for name, ms in ranked[:TOP_OP_TYPES]]
     rest = ranked[TOP_OP_TYPES:]
     if rest:
-        rows.append(
-            Row(
-                f"{label}: {len(rest)} other op types",
-                sum(ms for _, ms in rest),
-                "ms/step",
-                total,
-                "busy thread time per step",
-            )
-        )
-    rows.append(Row(f"{label}: busy thread time", total, "ms/step"))
-    rows.append(
-        Row(
-            f"{label}: idle thread time",
-            per_type_us.get(IDLE, 0.0) / steps / 1e3,
-            "ms/step",
-            total,
-            "busy thread time per step",
-        )
-    )
-    rows.append(
-        Row(
-            f"{label}: process CPU time under the profiler",
-            cpu_s / steps * 1e3,
-            "ms/step",
-            total,
-            "busy thread time per step",
-        )
-    )
-    rows.append(Row(f"{label}: wall time under the profiler", wall_s / steps * 1e3, "ms/step"))
-    return rows
+        rows.append(share(f"{len(rest)} other op types", sum(ms for _, ms in rest)))
+    return [
+        *rows,
+        Row(f"{label}: busy thread time", total, "ms/step"),
+        share("idle thread time", per_type_us.get(IDLE, 0.0) / steps / 1e3),
+        share("process CPU time under the profiler", cpu_s / steps * 1e3),
+        Row(f"{label}: wall time under the profiler", wall_s / steps * 1e3, "ms/step"),
+    ]
 
 
 def profiled_op_stats(step, steps: int) -> tuple[list[dict], float, float]:
