@@ -110,8 +110,12 @@ def _check_optimization(where: str, training: InterpolationTraining | PhaseTrain
         epochs=training.epochs,
         steps_per_epoch=training.steps_per_epoch,
     )
-    if not isinstance(training.recompute_recurrent, bool):
-        raise InputError(f"{where}.recompute_recurrent: true or false, got {training.recompute_recurrent!r}")
+    recompute = training.recompute_recurrent
+    if not isinstance(recompute, bool) and not (isinstance(recompute, int) and recompute > 0):
+        raise InputError(
+            f"{where}.recompute_recurrent: true, false, or a channel count (recompute the R2 units of at most "
+            f"that many channels, e.g. 128), got {recompute!r}"
+        )
     rotation = training.max_rotation_deg
     if isinstance(rotation, bool) or not isinstance(rotation, int | float) or not 0 <= rotation <= 180:
         raise InputError(f"{where}.max_rotation_deg: an angle in [0, 180] degrees, got {rotation!r}")
@@ -136,7 +140,8 @@ class InterpolationTraining:
     its discriminator uses the same Adam settings. ``lv_padding_px`` dilates the target
     myocardium mask into the ω1 region (pixels). ``recompute_recurrent`` (both modules)
     recomputes the R2 blocks' recurrent steps in the backward pass instead of keeping their
-    activations: less training memory for more compute (:func:`keras_hdl.models.blocks.set_recompute`).
+    activations: less training memory for more compute; ``true`` every R2 unit, an int N the units
+    of at most N channels (:func:`keras_hdl.models.blocks.set_recompute`).
     ``max_rotation_deg`` (both modules) bounds the random in-plane rotation of the augmentation
     (velocity vectors turn with the images): 180 draws any orientation. ``flips`` adds random x / y
     mirror images; a mirror turns counter-clockwise motion clockwise, so with flips a network must
@@ -163,7 +168,7 @@ class InterpolationTraining:
     low_weight: float = 0.1
     lv_padding_px: int = 4
     adversarial_weight: float = 0.01
-    recompute_recurrent: bool = False
+    recompute_recurrent: bool | int = False
     max_rotation_deg: float = 10.0
     flips: bool = True
     max_gamma: float = 1.0
@@ -213,7 +218,7 @@ class PhaseTraining:
     myocardium_l1_weight: float = 100.0
     velocity_l1_weight: float = 0.0
     selection: str = "velocity"
-    recompute_recurrent: bool = False
+    recompute_recurrent: bool | int = False
     max_rotation_deg: float = 10.0
     flips: bool = True
     max_gamma: float = 1.0

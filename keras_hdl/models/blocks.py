@@ -254,16 +254,19 @@ class RecurrentUnit(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters, "recurrence": self.recurrence, "norm": self.norm}
 
 
-def set_recompute(network: keras.Model, recompute: bool) -> int:
-    """Switch recomputation of every :class:`RecurrentUnit` in ``network`` on or off; returns how many there are.
+def set_recompute(network: keras.Model, recompute: bool | int) -> int:
+    """Switch recomputation of ``network``'s :class:`RecurrentUnit` s; returns how many are recomputed.
 
-    On, a training step keeps only each unit's input for the backward pass and recomputes its
-    ``recurrence + 1`` steps there: the R2 blocks' per-step activations dominate training memory.
+    ``True``: every unit; ``False``: none; an int N: the units of at most N channels. A recomputed
+    unit keeps only its input for the backward pass and runs its ``recurrence + 1`` steps again
+    there. A unit stores H·W·C activations per step for 9·H·W·C² multiply-adds, so memory per
+    FLOP falls as 1 / C: a limit recomputes the narrow, large-image levels, which hold most of the
+    activations, and keeps the wide, small-image ones, which hold most of the compute.
     """
     units = [layer for layer in network._flatten_layers(include_self=False) if isinstance(layer, RecurrentUnit)]
     for unit in units:
-        unit.recompute = recompute
-    return len(units)
+        unit.recompute = recompute if isinstance(recompute, bool) else unit.filters <= recompute
+    return sum(unit.recompute for unit in units)
 
 
 def recurrent_unit(x, filters: int, recurrence: int, norm: str, name: str):

@@ -120,3 +120,23 @@ def test_contrast_bound_reaches_the_training_pipeline(tiny_dict):
 def test_unknown_preset_name():
     with pytest.raises(InputError, match="unknown preset 'huge'; use one of cpu, paper, tiny"):
         load_preset("huge")
+
+
+def test_recompute_takes_a_switch_or_a_channel_limit(tiny_dict):
+    from keras_hdl.models.blocks import RecurrentUnit
+    from keras_hdl.training.tasks import TASKS
+
+    data = copy.deepcopy(tiny_dict)
+    data["interpolation"]["training"]["recompute_recurrent"] = 8  # the tiny preset's widths: 8-16-32
+    preset = preset_from_dict(data)
+    network = build_from_config(preset.interpolation.model)
+    TASKS["interpolator"].trainer(preset, network)
+    units = [layer for layer in network._flatten_layers() if isinstance(layer, RecurrentUnit)]
+    assert {unit.filters for unit in units if unit.recompute} == {8}
+    assert {unit.filters for unit in units if not unit.recompute} == {16, 32}
+    for wrong in (0, -64, "yes", 1.5):
+        data["interpolation"]["training"]["recompute_recurrent"] = wrong
+        with pytest.raises(
+            InputError, match=r"interpolation\.training\.recompute_recurrent: true, false, or a channel"
+        ):
+            preset_from_dict(data)

@@ -21,7 +21,7 @@ from keras_hdl.models.blocks import RecurrentUnit, set_recompute
 GRADIENT_RTOL = 1e-4
 
 
-def one_training_step(config: dict, recompute: bool):
+def one_training_step(config: dict, recompute: bool | int):
     """(units switched, loss, gradients, moving statistics) of one step from seed-0 weights."""
     keras.utils.set_random_seed(0)
     network = build_from_config(config)
@@ -46,14 +46,18 @@ def one_training_step(config: dict, recompute: bool):
     return units, float(loss), [g.numpy() for g in gradients], statistics
 
 
-@pytest.mark.parametrize(("section", "norm"), [("interpolation", "batch"), ("phase", "instance")])
-def test_recomputed_step_equals_the_stored_one(section, norm):
+@pytest.mark.parametrize(
+    ("section", "norm", "recompute"),
+    [("interpolation", "batch", True), ("phase", "instance", True), ("interpolation", "batch", 16)],
+)
+def test_recomputed_step_equals_the_stored_one(section, norm, recompute):
+    """Every unit recomputed, or (16) the units of the tiny preset's 8- and 16-channel levels only."""
     config = dict(getattr(load_preset("tiny"), section).model, norm=norm)
     units, loss, gradients, statistics = one_training_step(config, recompute=False)
     units_recomputed, loss_recomputed, gradients_recomputed, statistics_recomputed = one_training_step(
-        config, recompute=True
+        config, recompute=recompute
     )
-    assert units == units_recomputed > 0
+    assert units == 0 < units_recomputed
     assert loss_recomputed == pytest.approx(loss, rel=1e-6)
     for stored, recomputed in zip(gradients, gradients_recomputed, strict=True):
         scale = np.abs(stored).max() + 1e-12
@@ -72,4 +76,9 @@ def test_recompute_is_a_training_switch_only():
     units = [layer for layer in network._flatten_layers() if isinstance(layer, RecurrentUnit)]
     assert set_recompute(network, True) == len(units) > 0 and all(unit.recompute for unit in units)
     assert "recompute" not in units[0].get_config()  # not saved with the network
-    assert set_recompute(network, False) == len(units) and not any(unit.recompute for unit in units)
+    assert set_recompute(network, False) == 0 and not any(unit.recompute for unit in units)
+    # A channel limit: the tiny preset's widths are 8-16-32, so 16 takes the units of two levels, not the third.
+    narrow = {unit.name for unit in units if unit.filters <= 16}
+    assert 0 < len(narrow) < len(units)
+    assert set_recompute(network, 16) == len(narrow)
+    assert {unit.name for unit in units if unit.recompute} == narrow
