@@ -1,8 +1,9 @@
 """Model benchmark: parameters, forward FLOPs and one training-step time per preset.
 
 Run ``python -m keras_hdl.benchmarks.models [--presets tiny cpu paper] [--batch-size N] [--quick]``.
-FLOPs are counted from the traced graph of one sample's forward pass: 2 × multiply-adds of
-every Conv2D op (the networks have no dense layers; norms and activations are not counted).
+FLOPs are counted from the traced graph of one sample's forward pass (or training step): 2 ×
+multiply-adds of every convolution op (the networks have no dense layers; norms and
+activations are not counted).
 Step times are the median wall time of
 ``train_on_batch`` on random data of the preset's crop size, after one untimed warm-up
 step (which traces the graph); ``--batch-size`` replaces the preset's batch (useful for
@@ -18,6 +19,45 @@ import numpy as np
 from keras_hdl.benchmarks import Row, emit, item_parser, median_seconds, start_item
 from keras_hdl.config import Preset, build_from_config, load_preset
 
+CONVOLUTION_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
+"""The ops counted: a convolution and its two gradients, each 2 × (output-gradient elements × kh × kw × C_in)."""
+
+
+def _ops_the_outputs_need(graph) -> list:
+    """The ops of a traced function graph that its outputs depend on. A traced gradient holds ops
+    no output needs (the input gradient of the first layers), which TensorFlow prunes before running."""
+    needed, pending = set(), [tensor.op for tensor in graph.outputs]
+    while pending:
+        op = pending.pop()
+        if op not in needed:
+            needed.add(op)
+            pending += [tensor.op for tensor in op.inputs] + list(op.control_inputs)
+    return [op for op in graph.get_operations() if op in needed]
+
+
+def _convolution_flops(graph) -> int:
+    """2 × multiply-adds of every convolution and convolution gradient op a traced graph's outputs need."""
+    total = 0
+    for op in _ops_the_outputs_need(graph):
+        if op.type not in CONVOLUTION_OPS:
+            continue
+        # The tensor of the layer's output shape, and the one that carries the kernel's shape.
+        output = op.outputs[0] if op.type == "Conv2D" else op.inputs[2]
+        kernel = op.outputs[0] if op.type == "Conv2DBackpropFilter" else op.inputs[1]
+        kernel_height, kernel_width, in_channels, _ = kernel.shape
+        total += 2 * int(np.prod(output.shape)) * kernel_height * kernel_width * in_channels
+    return total
+
+
+def _input_specs(model, size: int) -> dict:
+    """One sample's input specs of a network whose image inputs are ``size`` × ``size`` pixels."""
+    import tensorflow as tf
+
+    return {
+        tensor.name: tf.TensorSpec(tuple(size if dim is None else dim for dim in (1, *tensor.shape[1:])), tensor.dtype)
+        for tensor in model.inputs
+    }
+
 
 def forward_flops(model, input_shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str] | None = None) -> int:
     """Floating-point operations of one forward pass: 2 × multiply-adds of the graph's Conv2D ops.
@@ -29,19 +69,47 @@ def forward_flops(model, input_shapes: Mapping[str, tuple[int, ...]], dtypes: Ma
     dtypes = dtypes or {}
     specs = {name: tf.TensorSpec(shape, dtypes.get(name, "float32")) for name, shape in input_shapes.items()}
     graph = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(specs).graph
-    total = 0
-    for op in graph.get_operations():
-        if op.type == "Conv2D":
-            kernel_height, kernel_width, in_channels, _ = op.inputs[1].shape
-            total += 2 * int(np.prod(op.outputs[0].shape)) * kernel_height * kernel_width * in_channels
-    return total
+    return _convolution_flops(graph)
 
 
 def sample_flops(model, size: int) -> int:
     """:func:`forward_flops` of one sample of a network whose image inputs are ``size`` × ``size`` pixels."""
-    shapes = {tensor.name: (1, *tensor.shape[1:]) for tensor in model.inputs}
-    shapes = {name: tuple(size if dim is None else dim for dim in shape) for name, shape in shapes.items()}
-    return forward_flops(model, shapes, {tensor.name: tensor.dtype for tensor in model.inputs})
+    specs = _input_specs(model, size)
+    return forward_flops(
+        model, {name: spec.shape for name, spec in specs.items()}, {n: s.dtype for n, s in specs.items()}
+    )
+
+
+def sample_training_flops(model, size: int) -> int:
+    """Convolution FLOPs of one sample's training step: the forward pass and the gradients of every
+    trainable weight, counted from the traced graph (2 × multiply-adds of Conv2D, Conv2DBackpropInput
+    and Conv2DBackpropFilter; no input gradient of the first layers, as no step needs it).
+
+    The work the step needs: recomputation (:func:`keras_hdl.models.blocks.set_recompute`) is
+    switched off for the count and restored. A network whose every convolution reaches the loss
+    does a little under 3 × its forward FLOPs.
+    """
+    import tensorflow as tf
+
+    from keras_hdl.models.blocks import RecurrentUnit
+
+    units = [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, RecurrentUnit)]
+    recompute = [unit.recompute for unit in units]
+
+    def step(inputs):
+        with tf.GradientTape() as tape:
+            outputs = tf.nest.flatten(model(inputs, training=True))
+            loss = tf.add_n([tf.reduce_sum(tf.cast(output, "float32")) for output in outputs])
+        return loss, tape.gradient(loss, model.trainable_variables)  # a step computes both
+
+    try:
+        for unit in units:
+            unit.recompute = False
+        graph = tf.function(step).get_concrete_function(_input_specs(model, size)).graph
+    finally:
+        for unit, flag in zip(units, recompute, strict=True):
+            unit.recompute = flag
+    return _convolution_flops(graph)
 
 
 def interpolation_batch(batch: int, size: int, rng: np.random.Generator):

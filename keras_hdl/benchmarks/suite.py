@@ -180,7 +180,8 @@ def reference_rows(rows: list[Row]) -> list[Row]:
     """The ``paper`` interpolator against the reference network, both measured in this run (value / reference).
 
     Throughput and achieved GFLOP/s side by side: the two networks differ in size (the
-    parameter and FLOP rows say by how much), so the speed verdicts use GFLOP/s.
+    parameter and FLOP rows say by how much), so the speed verdicts use GFLOP/s, each network's
+    counted training FLOPs per second.
     """
     by_name = {row.name: row for row in rows if row.value is not None}
     same_run = "reference PyTorch network (same run)"
@@ -201,6 +202,11 @@ def reference_rows(rows: list[Row]) -> list[Row]:
         "paper interpolator forward FLOPs/sample @256px",
         f"{REFERENCE_LABEL} forward FLOPs/sample @256px",
         "paper interpolator forward GFLOP vs reference",
+    )
+    compare(
+        "paper interpolator training FLOPs/sample @256px",
+        f"{REFERENCE_LABEL} training FLOPs/sample @256px",
+        "paper interpolator training GFLOP vs reference",
     )
     for precision in ("fp32", "bf16"):
         compare(

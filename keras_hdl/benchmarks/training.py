@@ -6,9 +6,11 @@ Rows per network: parameters (M) and forward GFLOP per sample counted from the t
 graph (:func:`~keras_hdl.benchmarks.models.forward_flops`), forward seconds per sample at
 batch 1, training samples/s (median ``train_on_batch`` after a traced warm-up step, random
 data of the preset's crop size) and the achieved GFLOP/s of training against the machine's
-peak. Training FLOPs are counted as :data:`TRAINING_FLOP_FACTOR` × the forward FLOPs of
-every network pass in a step (backward ≈ 2 × forward): the interpolator 3 × F, pix2pix
-3 × (F_generator + 2 F_discriminator) (the discriminator sees the real and the fake pair).
+peak. The interpolator's training FLOPs are counted from the traced graph of its forward pass
+and weight gradients (:func:`~keras_hdl.benchmarks.models.sample_training_flops`: 3.00 × F,
+recomputation not credited), as the reference network's are; pix2pix's are estimated as
+:data:`TRAINING_FLOP_FACTOR` × (F_generator + 2 F_discriminator) (backward ≈ 2 × forward; the
+discriminator sees the real and the fake pair).
 The ``paper`` preset trains at batch 4, the batch at which ``keras-hdl benchmark --reference``
 times the authors' network (:mod:`~keras_hdl.benchmarks.reference`) in the same run.
 """
@@ -23,12 +25,14 @@ from keras_hdl.benchmarks.models import (
     interpolation_batch,
     phase_batch,
     sample_flops,
+    sample_training_flops,
 )
 from keras_hdl.config import Preset, build_from_config, load_preset
 from keras_hdl.precision import DTYPE_POLICIES, dtype_policy
 
 TRAINING_FLOP_FACTOR = 3
-"""Training FLOPs ≈ 3 × forward FLOPs: the forward pass, then gradients of activations and of weights."""
+"""Training FLOPs ≈ 3 × forward FLOPs: the forward pass, then gradients of activations and of weights
+(pix2pix's estimate; the interpolator's are counted)."""
 PRECISIONS = ("fp32", "bf16")
 PAPER_BATCH = 4
 """The ``paper`` preset's training batch here: the batch the reference network is timed at."""
@@ -106,15 +110,19 @@ def train_steps(preset: Preset, networks: dict, batch: int | None) -> dict[str, 
 def training_rows(
     preset: Preset, precision: str, networks: dict, flops: dict[str, int], batch: int | None, repeats: int
 ) -> list[Row]:
-    """samples/s and achieved GFLOP/s of the interpolator and pix2pix train steps (:func:`train_steps`)."""
+    """samples/s and achieved GFLOP/s of the interpolator and pix2pix train steps (:func:`train_steps`).
+
+    ``flops``: forward FLOPs per sample of each network, and the interpolator's counted training
+    FLOPs per sample (``"interpolator training"``)."""
     peak, peak_name = peak_gflops(precision)
-    forward_flops = {
-        "interpolator": flops["interpolator"],
-        "pix2pix": flops["phase generator"] + 2 * flops["phase discriminator"],
+    pix2pix_forward = flops["phase generator"] + 2 * flops["phase discriminator"]
+    step_flops = {
+        "interpolator": (flops["interpolator training"], "counted training FLOPs per sample"),
+        "pix2pix": (TRAINING_FLOP_FACTOR * pix2pix_forward, f"{TRAINING_FLOP_FACTOR} × forward FLOPs per sample"),
     }
     rows = []
     for module, (trainer, (inputs, targets), size, module_batch) in train_steps(preset, networks, batch).items():
-        forward = forward_flops[module]
+        per_sample, how = step_flops[module]
         progress(
             f"training {preset.name} {module} {precision}: batch {module_batch} @{size}px, {repeats} timed step(s)"
         )
@@ -131,11 +139,11 @@ def training_rows(
         rows.append(
             Row(
                 f"train {preset.name} {module} {precision} achieved GFLOP/s",
-                TRAINING_FLOP_FACTOR * forward * rate / 1e9,
+                per_sample * rate / 1e9,
                 "GFLOP/s",
                 peak or None,
                 peak_name,
-                note=f"{TRAINING_FLOP_FACTOR} × forward FLOPs per sample ({forward / 1e9:.3g} GFLOP) × samples/s",
+                note=f"{how} ({per_sample / 1e9:.4g} GFLOP) × samples/s",
             )
         )
     return rows
@@ -171,6 +179,18 @@ def run(
                         note="counted from the traced graph: 2 × multiply-adds of every Conv2D",
                     )
                 )
+            if label == "interpolator":
+                flops["interpolator training"] = sample_training_flops(model, size)
+                if precision == "fp32":
+                    rows.append(
+                        Row(
+                            f"{preset.name} interpolator training FLOPs/sample @{size}px",
+                            flops["interpolator training"] / 1e9,
+                            "GFLOP",
+                            note="counted from the traced graph: the forward pass and the weight gradients' "
+                            f"convolutions, {flops['interpolator training'] / flops[label]:.3g} × forward",
+                        )
+                    )
             if label == "phase discriminator":
                 continue
             progress(f"forward {preset.name} {label} {precision}, batch 1 @{size}px")

@@ -22,6 +22,7 @@ from keras_hdl.benchmarks.reference import (  # noqa: E402
     parameter_count,
     reference_inputs,
     training_loss,
+    training_step_flops,
 )
 
 
@@ -91,6 +92,27 @@ def test_forward_flops_match_the_released_network_and_the_layer_formula():
     assert flops == expected_flops(256)  # integer counts: exact
     assert flops / 1e9 == pytest.approx(868, abs=0.5)
     assert forward_flops(64) == expected_flops(64)  # the time maps follow the bottleneck of any size
+
+
+def expected_training_flops(size: int) -> int:
+    """Forward + backward by the architecture: every convolution's gradients (input and weights, each its
+    forward's FLOPs) but for two kinds. Each recurrent block's first ``f(x + x)`` is discarded by the
+    released ``forward`` (its ``out`` is overwritten): it runs forward only. The projections on the two
+    network inputs need no input gradient."""
+    f1, f2, f3, f4, _ = FILTERS
+    sides = [size // 2**level for level in range(5)]
+    # Blocks run per sample (the encoder once per stream, decode2 for both heads): (channels, side, runs).
+    blocks = [(width, sides[level], 2) for level, width in enumerate(FILTERS)]
+    blocks += [(2 * f4, sides[3], 1), (2 * f3, sides[2], 1), (2 * f2, sides[1], 1), (f1, sides[0], 2)]
+    discarded = sum(runs * 2 * _conv_flops(width, width, 3, side) for width, side, runs in blocks)  # 2 per block
+    input_projections = 2 * _conv_flops(STREAM_CHANNELS, f1, 1, sides[0])
+    return 3 * expected_flops(size) - 2 * discarded - input_projections
+
+
+def test_training_flops_leave_out_the_discarded_recurrent_step():
+    flops = training_step_flops(256)  # counted on the meta device, forward and backward
+    assert flops == expected_training_flops(256)  # integer counts: exact
+    assert flops / forward_flops(256) == pytest.approx(2.465, abs=0.001)  # not the 3 × of the naive estimate
 
 
 def test_training_step_lowers_the_released_loss_on_a_fixed_batch():

@@ -205,6 +205,8 @@ def test_paper_interpolator_is_compared_with_the_reference_of_the_same_run():
     rows = [
         Row("paper interpolator parameters", 86.4, "M"),
         Row("reference interpolator parameters", 104.5, "M"),
+        Row("paper interpolator training FLOPs/sample @256px", 1626.8, "GFLOP"),
+        Row("reference interpolator training FLOPs/sample @256px", 2139.2, "GFLOP"),
         Row("forward paper interpolator fp32 (batch 1 @256px)", 2.0, "s/sample"),
         Row("forward reference interpolator fp32 (batch 1 @256px)", 5.0, "s/sample"),
         Row("train paper interpolator fp32 (batch 4 @256px)", 0.0324, "samples/s"),
@@ -219,6 +221,7 @@ def test_paper_interpolator_is_compared_with_the_reference_of_the_same_run():
     derived = {row.name: row for row in reference_rows(rows)}
     assert set(derived) == {
         "paper interpolator parameters vs reference",
+        "paper interpolator training GFLOP vs reference",
         "paper interpolator fp32 forward speed vs reference",
         "paper interpolator fp32 samples/s vs reference",
         "paper interpolator fp32 GFLOP/s vs reference",
@@ -229,6 +232,7 @@ def test_paper_interpolator_is_compared_with_the_reference_of_the_same_run():
     assert derived["paper interpolator fp32 samples/s vs reference"].ratio == pytest.approx(0.0324 / 0.0493)
     assert derived["paper interpolator fp32 forward speed vs reference"].ratio == pytest.approx(5.0 / 2.0)
     assert derived["peak RSS training paper fp32 vs reference"].ratio == pytest.approx(14.0 / 11.5)
+    assert derived["paper interpolator training GFLOP vs reference"].ratio == pytest.approx(1626.8 / 2139.2)
     verdicts = {result["row"]: result["met"] for target in TARGETS for result in target.check(list(derived.values()))}
     assert verdicts == {
         "paper interpolator fp32 GFLOP/s vs reference": False,
