@@ -248,6 +248,19 @@ def forward_seconds(size: int = 256, precision: str = "fp32", repeats: int = 3) 
     return _median_seconds(forward, repeats)
 
 
+GEMM_SIZE = 2048
+"""The square matrix product timed in PyTorch, the size of the ``gemm`` item's TensorFlow product."""
+
+
+def gemm_gflops(precision: str = "fp32", repeats: int = 5) -> float:
+    """GFLOP/s of PyTorch's ``GEMM_SIZE``² matrix product on this CPU: the rate its convolutions can approach."""
+    torch = _torch()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.rand((GEMM_SIZE, GEMM_SIZE), generator=generator).to(dtype) for _ in range(2))
+    return 2 * GEMM_SIZE**3 / _median_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+
+
 def _median_seconds(fn, repeats: int) -> float:
     from keras_hdl.benchmarks import median_seconds
 
@@ -306,11 +319,15 @@ def run(quick: bool, precision: str = "fp32", forward_only: bool = False) -> lis
         seconds = training_step_seconds(REFERENCE_BATCH, REFERENCE_SIZE, precision, 1 if quick else 2)
         rate = REFERENCE_BATCH / seconds
         rows.append(Row(f"train {REFERENCE_LABEL} {precision} (batch {REFERENCE_BATCH} {at})", rate, "samples/s"))
+        gemm = gemm_gflops(precision)
+        rows.append(Row(f"{REFERENCE_LABEL} PyTorch GEMM {precision} {GEMM_SIZE}x{GEMM_SIZE}", gemm, "GFLOP/s"))
         rows.append(
             Row(
                 f"train {REFERENCE_LABEL} {precision} achieved GFLOP/s",
                 step_flops * rate / 1e9,
                 "GFLOP/s",
+                gemm,
+                f"PyTorch GEMM {precision} {GEMM_SIZE}x{GEMM_SIZE} (same process)",
                 note=f"counted training FLOPs per sample ({step_flops / 1e9:.4g} GFLOP) × samples/s; "
                 f"{TRAINING_FLOP_FACTOR} × forward would credit {TRAINING_FLOP_FACTOR * flops * rate / 1e9:.4g}",
             )

@@ -21,9 +21,15 @@ GROUP_NORM_GROUPS = 8  # "group" norm: channels per group = width / 8 (every pre
 
 
 def fused_batch_norm(norm: layers.BatchNormalization, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """``norm``'s training-mode output for ``x`` (B, H, W, C), float32, and the batch mean and (biased)
-    variance (C,), as Keras computes them, in one fused op; ``norm``'s moving statistics are not touched."""
-    x = tf.cast(x, tf.float32)
+    """``norm``'s training-mode output for ``x`` (B, H, W, C) and the batch mean and (biased) variance (C,),
+    float32, as Keras computes them, in one fused op; ``norm``'s moving statistics are not touched.
+
+    A bfloat16 ``x`` stays bfloat16 (the kernel sums in float32; output bfloat16): cast to float32 as
+    Keras does, the batch norm's float32 input would be kept for the backward pass, twice the memory of
+    the bfloat16 one (measured: the ``paper`` preset's bf16 training step, 7.5 → 6.9 GB). Any other
+    dtype is normalised in float32."""
+    if x.dtype != tf.bfloat16:
+        x = tf.cast(x, tf.float32)
     y, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
         x,
         tf.cast(norm.gamma, tf.float32),

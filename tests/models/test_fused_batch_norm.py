@@ -21,9 +21,10 @@ from keras_hdl.models.norms import BatchNormalization
 SHAPE = (4, 12, 12, 5)
 
 
-def pair_with_the_same_weights():
+def pair_with_the_same_weights(dtype: str = "float32"):
     rng = np.random.default_rng(0)
-    fused, reference = BatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    fused = BatchNormalization(momentum=0.9, dtype=dtype)
+    reference = keras.layers.BatchNormalization(momentum=0.9, dtype=dtype)
     for layer in (fused, reference):
         layer.build(SHAPE)
     weights = [rng.uniform(0.5, 2.0, 5), rng.normal(0, 1, 5), rng.normal(0, 1, 5), rng.uniform(0.5, 2.0, 5)]
@@ -101,3 +102,20 @@ def test_a_network_saved_with_keras_batch_norm_loads_with_its_weights(tmp_path, 
     assert len(norms) == 3 and all(isinstance(norm, BatchNormalization) for norm in norms)
     for got, expected in zip(loaded.get_weights(), saved.get_weights(), strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_a_bfloat16_batch_is_normalised_in_bfloat16_with_float32_statistics():
+    """Mixed bf16 training: the fused pass keeps the bf16 input (what the backward pass stores) and matches
+    Keras' float32 computation from the same bf16 values to bf16 rounding: 2⁻⁸ relative on outputs of
+    magnitude ≤ 4 (so 2e-2), the statistics (float32 sums of the same values) to 1e-5 relative."""
+    fused, reference, batch = pair_with_the_same_weights("mixed_bfloat16")
+    batch = tf.cast(batch, tf.bfloat16)
+    graph = tf.function(lambda x: fused(x, training=True)).get_concrete_function(batch).graph
+    (kernel,) = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
+    assert kernel.get_attr("T") == tf.bfloat16  # not a float32 copy of the batch
+    got = fused(batch, training=True)
+    expected = reference(batch, training=True)
+    assert got.dtype == expected.dtype == tf.bfloat16  # the mixed policy's compute dtype
+    np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(), tf.cast(expected, tf.float32).numpy(), atol=2e-2)
+    np.testing.assert_allclose(fused.moving_mean.numpy(), reference.moving_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), reference.moving_variance.numpy(), rtol=1e-5)
