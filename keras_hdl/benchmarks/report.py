@@ -113,7 +113,8 @@ def format_report(report: dict) -> str:
         f"Machine: {machine['cpu_model']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags'])}; "
         f"TensorFlow {machine['versions']['tensorflow']}; GPUs: {', '.join(machine['gpus']) or 'none'}",
         f"fp32 peak: {machine['fp32_peak_derivation']}",
-        f"Training FLOPs = {report['training_flop_factor']} × forward FLOPs (forward + backward ≈ 2 × forward).",
+        "Training FLOPs: counted from each step's graph for the interpolators (ours and the reference); "
+        f"pix2pix: {report['training_flop_factor']} × forward FLOPs (forward + backward ≈ 2 × forward).",
         "Timings on a shared machine vary by 20-40% between runs: compare the ratios (same run), not absolutes.",
         "",
         "Targets:",

@@ -17,7 +17,7 @@ def two_convolutions() -> keras.Model:
     """8×8×2 → 3×3 conv to 4 channels → 1×1 conv to 5 channels."""
     inputs = keras.Input((8, 8, 2), name="image")
     hidden = keras.layers.Conv2D(4, 3, padding="same")(inputs)
-    return keras.Model(inputs, keras.layers.Conv2D(5, 1)(hidden))
+    return keras.Model({"image": inputs}, keras.layers.Conv2D(5, 1)(hidden))  # named inputs, as our networks
 
 
 def test_training_flops_of_two_convolutions_by_hand():
