@@ -67,17 +67,21 @@ def forward_flops(model, input_shapes: Mapping[str, tuple[int, ...]], dtypes: Ma
     import tensorflow as tf
 
     dtypes = dtypes or {}
-    specs = {name: tf.TensorSpec(shape, dtypes.get(name, "float32")) for name, shape in input_shapes.items()}
+    return _forward_pass_flops(
+        model, {name: tf.TensorSpec(shape, dtypes.get(name, "float32")) for name, shape in input_shapes.items()}
+    )
+
+
+def _forward_pass_flops(model, specs: dict) -> int:
+    import tensorflow as tf
+
     graph = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(specs).graph
     return _convolution_flops(graph)
 
 
 def sample_flops(model, size: int) -> int:
     """:func:`forward_flops` of one sample of a network whose image inputs are ``size`` × ``size`` pixels."""
-    specs = _input_specs(model, size)
-    return forward_flops(
-        model, {name: spec.shape for name, spec in specs.items()}, {n: s.dtype for n, s in specs.items()}
-    )
+    return _forward_pass_flops(model, _input_specs(model, size))
 
 
 def sample_training_flops(model, size: int) -> int:
@@ -91,9 +95,9 @@ def sample_training_flops(model, size: int) -> int:
     """
     import tensorflow as tf
 
-    from keras_hdl.models.blocks import RecurrentUnit
+    from keras_hdl.models.blocks import recurrent_units
 
-    units = [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, RecurrentUnit)]
+    units = recurrent_units(model)
     recompute = [unit.recompute for unit in units]
 
     def step(inputs):

@@ -263,10 +263,15 @@ def set_recompute(network: keras.Model, recompute: bool | int) -> int:
     FLOP falls as 1 / C: a limit recomputes the narrow, large-image levels, which hold most of the
     activations, and keeps the wide, small-image ones, which hold most of the compute.
     """
-    units = [layer for layer in network._flatten_layers(include_self=False) if isinstance(layer, RecurrentUnit)]
+    units = recurrent_units(network)
     for unit in units:
         unit.recompute = recompute if isinstance(recompute, bool) else unit.filters <= recompute
     return sum(unit.recompute for unit in units)
+
+
+def recurrent_units(network: keras.Model) -> list[RecurrentUnit]:
+    """Every :class:`RecurrentUnit` inside ``network``, nested layers included."""
+    return [layer for layer in network._flatten_layers(include_self=False) if isinstance(layer, RecurrentUnit)]
 
 
 def recurrent_unit(x, filters: int, recurrence: int, norm: str, name: str):

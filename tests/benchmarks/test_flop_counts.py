@@ -10,7 +10,7 @@ import keras
 
 from keras_hdl.benchmarks.models import sample_flops, sample_training_flops
 from keras_hdl.config import build_from_config, load_preset
-from keras_hdl.models.blocks import RecurrentUnit, set_recompute
+from keras_hdl.models.blocks import recurrent_units, set_recompute
 
 
 def two_convolutions() -> keras.Model:
@@ -35,7 +35,7 @@ def test_training_flops_ignore_recomputation_and_leave_it_as_it_was():
     stored = sample_training_flops(network, 32)
     recomputed_units = set_recompute(network, 16)
     assert sample_training_flops(network, 32) == stored  # the work the step needs, not how it is scheduled
-    units = [layer for layer in network._flatten_layers() if isinstance(layer, RecurrentUnit)]
+    units = recurrent_units(network)
     assert sum(unit.recompute for unit in units) == recomputed_units > 0
     # Every convolution reaches the loss; only the first layers' input gradients are left out.
     assert 2.99 * sample_flops(network, 32) < stored < 3 * sample_flops(network, 32)

@@ -123,7 +123,7 @@ def test_unknown_preset_name():
 
 
 def test_recompute_takes_a_switch_or_a_channel_limit(tiny_dict):
-    from keras_hdl.models.blocks import RecurrentUnit
+    from keras_hdl.models.blocks import recurrent_units
     from keras_hdl.training.tasks import TASKS
 
     data = copy.deepcopy(tiny_dict)
@@ -131,7 +131,7 @@ def test_recompute_takes_a_switch_or_a_channel_limit(tiny_dict):
     preset = preset_from_dict(data)
     network = build_from_config(preset.interpolation.model)
     TASKS["interpolator"].trainer(preset, network)
-    units = [layer for layer in network._flatten_layers() if isinstance(layer, RecurrentUnit)]
+    units = recurrent_units(network)
     assert {unit.filters for unit in units if unit.recompute} == {8}
     assert {unit.filters for unit in units if not unit.recompute} == {16, 32}
     for wrong in (0, -64, "yes", 1.5):
