@@ -1,6 +1,7 @@
 """Where a preset's training step spends its CPU time: TensorFlow's profiler, summed per op type.
 
-Run ``python -m keras_hdl.benchmarks.profile --preset cpu [--module interpolator|pix2pix] [--steps 3] [--json]``.
+Run ``python -m keras_hdl.benchmarks.profile --preset cpu [--module interpolator|pix2pix] [--precision bf16] [--steps 3]
+[--json]``.
 The train step of :func:`keras_hdl.benchmarks.training.train_steps` (the preset's trainer, random data of its
 crop size) runs traced and warmed up, then ``--steps`` steps under ``tf.profiler``; TensorFlow's
 ``framework_op_stats`` tool turns the trace into per-op self times, summed here per op type (oneDNN's
@@ -90,30 +91,35 @@ def profiled_op_stats(step, steps: int) -> tuple[list[dict], float, float]:
     return rows, wall, cpu
 
 
-def run(quick: bool, preset_name: str = "cpu", modules: tuple[str, ...] = MODULES, steps: int = 3) -> list[Row]:
-    """Rows per module (module docstring)."""
+def run(
+    quick: bool, preset_name: str = "cpu", modules: tuple[str, ...] = MODULES, steps: int = 3, precision: str = "fp32"
+) -> list[Row]:
+    """Rows per module (module docstring); ``precision``: fp32, or bf16 (Keras' mixed_bfloat16 policy)."""
     import keras
 
     from keras_hdl.benchmarks.training import train_steps
     from keras_hdl.config import build_from_config, load_preset
+    from keras_hdl.precision import DTYPE_POLICIES, dtype_policy
 
     preset = load_preset(preset_name)
     keras.utils.set_random_seed(0)
-    networks = {
-        "interpolator": build_from_config(preset.interpolation.model),
-        "phase generator": build_from_config(preset.phase.model),
-    }
-    rows = []
-    for module, (trainer, (inputs, targets), size, batch) in train_steps(preset, networks, None).items():
-        if module not in modules:
-            continue
-        progress(f"profile {preset.name} {module} fp32: batch {batch} @{size}px, {steps} step(s)")
-        step = lambda trainer=trainer, i=inputs, t=targets: trainer.train_on_batch(i, t)  # noqa: E731
-        for _ in range(1 if quick else 3):  # trace and warm up
-            step()
-        op_stats, wall, cpu = profiled_op_stats(step, steps)
-        label = f"profile {preset.name} {module}"
-        rows += op_type_rows(label, thread_time_per_type(op_stats), steps, wall, cpu)
+    with dtype_policy(DTYPE_POLICIES[precision]):
+        networks = {
+            "interpolator": build_from_config(preset.interpolation.model),
+            "phase generator": build_from_config(preset.phase.model),
+        }
+        module_steps = train_steps(preset, networks, None)
+        rows = []
+        for module, (trainer, (inputs, targets), size, batch) in module_steps.items():
+            if module not in modules:
+                continue
+            progress(f"profile {preset.name} {module} {precision}: batch {batch} @{size}px, {steps} step(s)")
+            step = lambda trainer=trainer, i=inputs, t=targets: trainer.train_on_batch(i, t)  # noqa: E731
+            for _ in range(1 if quick else 3):  # trace and warm up
+                step()
+            op_stats, wall, cpu = profiled_op_stats(step, steps)
+            label = f"profile {preset.name} {module}" + (f" {precision}" if precision != "fp32" else "")
+            rows += op_type_rows(label, thread_time_per_type(op_stats), steps, wall, cpu)
     return rows
 
 
@@ -123,8 +129,9 @@ def main() -> None:
     parser.add_argument("--preset", default="cpu", help="preset name or YAML path (default: cpu)")
     parser.add_argument("--module", choices=MODULES, action="append", help="repeatable (default: both)")
     parser.add_argument("--steps", type=int, default=3, help="profiled steps (default: 3)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     args = parser.parse_args()
-    emit(run(args.quick, args.preset, tuple(args.module or MODULES), args.steps), args.json, started)
+    emit(run(args.quick, args.preset, tuple(args.module or MODULES), args.steps, args.precision), args.json, started)
 
 
 if __name__ == "__main__":
