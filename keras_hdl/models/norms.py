@@ -26,7 +26,7 @@ def fused_batch_norm(norm: layers.BatchNormalization, x: tf.Tensor) -> tuple[tf.
 
     A bfloat16 ``x`` stays bfloat16 (the kernel sums in float32; output bfloat16): cast to float32 as
     Keras does, the batch norm's float32 input would be kept for the backward pass, twice the memory of
-    the bfloat16 one (measured: the ``paper`` preset's bf16 training step, 7.5 → 6.9 GB). Any other
+    the bfloat16 one (measured: the ``paper`` preset's bf16 training item, 7.55 → 6.76 GB). Any other
     dtype is normalised in float32."""
     if x.dtype != tf.bfloat16:
         x = tf.cast(x, tf.float32)
