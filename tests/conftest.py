@@ -7,6 +7,8 @@ import os
 import numpy as np
 import pytest
 
+import keras_hdl  # noqa: F401  (before any test imports TensorFlow: it switches oneDNN on, as for users)
+
 # Quiet TensorFlow's C++ start-up logs for the tests that import it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -8,10 +8,12 @@ import sys
 
 import pytest
 
+import keras_hdl
 from keras_hdl import runtime
 
 MALLOC_PROBE = """
 import ctypes, sys
+import keras_hdl
 from keras_hdl import runtime
 applied = runtime.tune_allocator()
 libc = runtime.glibc()
@@ -73,3 +75,21 @@ def test_heavy_commands_tune_the_allocator_before_they_load(monkeypatch):
     assert calls == [True]
     assert CliRunner().invoke(main, ["phantom", "--help"]).exit_code == 0
     assert calls == [True]  # a light command leaves glibc's defaults alone
+
+
+ONEDNN_PROBE = (
+    "import keras_hdl, tensorflow\n"
+    "from tensorflow.python.util import _pywrap_util_port\n"
+    "print(_pywrap_util_port.IsMklEnabled())\n"
+)
+
+
+@pytest.mark.parametrize(("setting", "enabled"), [(None, "True"), ("0", "False"), ("1", "True")])
+def test_importing_keras_hdl_switches_tensorflow_onednn_on_unless_told_not_to(setting, enabled):
+    """TensorFlow enables oneDNN by itself only on CPUs with AVX512_VNNI / AVX512_BF16 / AMX: on an AVX2 CPU the
+    unset case would print False without keras_hdl's default (checked on a 2-core AVX2 EPYC); the user's 0 wins."""
+    env = {key: value for key, value in os.environ.items() if key != keras_hdl.ONEDNN_ENV}
+    if setting is not None:
+        env[keras_hdl.ONEDNN_ENV] = setting
+    result = subprocess.run([sys.executable, "-c", ONEDNN_PROBE], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == enabled

@@ -8,9 +8,11 @@ rule or assumption, and :class:`CpuPeak` says which (``derivation``):
   (``siblings`` / ``cpu cores``).
 - vector width: 512 bits with ``avx512f``, 256 with ``avx2`` + ``fma``, else 128 (SSE).
 - FMA units of that width per core: AMD family 25 (Zen 4) runs a 512-bit FMA as two
-  halves on its two 256-bit FMA pipes, so it retires one 512-bit FMA per cycle; every
-  other CPU is assumed to have two FMA units of its widest vector width (Intel Xeon
-  Gold/Platinum and Sapphire Rapids, AMD Zen 2/3 with 256 bits, Zen 5).
+  halves on its two 256-bit FMA pipes, so it retires one 512-bit FMA per cycle; AMD
+  family 23 below model 0x30 (Zen, Zen+) likewise runs a 256-bit FMA as two halves on
+  its two 128-bit pipes (one 256-bit FMA per cycle: its 2048² GEMM measured 0.96 of that
+  peak); every other CPU is assumed to have two FMA units of its widest vector width
+  (Intel Xeon Gold/Platinum and Sapphire Rapids, AMD Zen 2/3 with 256 bits, Zen 5).
 - frequency: the largest ``cpu MHz`` in ``/proc/cpuinfo`` (under a hypervisor this is
   usually the nominal frequency, not the boost one); when missing, the 2.1 GHz of the
   issue-10 reference machine is assumed.
@@ -110,9 +112,12 @@ def cpu_peak(cpuinfo_text: str, usable_cpus: int | None = None) -> CpuPeak:
     cores = max(1, logical // threads_per_core)
 
     vector_bits = 512 if "avx512f" in flags else 256 if {"avx2", "fma"} <= flags else 128
-    family = first.get("cpu family", "")
-    if first.get("vendor_id") == "AuthenticAMD" and family == "25" and vector_bits == 512:
+    amd = first.get("vendor_id") == "AuthenticAMD"
+    family, model = first.get("cpu family", ""), first.get("model", "")
+    if amd and family == "25" and vector_bits == 512:
         fma_units = 1  # Zen 4: two 256-bit FMA pipes = one 512-bit FMA per cycle
+    elif amd and family == "23" and model.isdigit() and int(model) < 0x30 and vector_bits == 256:
+        fma_units = 1  # Zen, Zen+: two 128-bit FMA pipes = one 256-bit FMA per cycle
     else:
         fma_units = 2
         assumed.append("2 FMA units per core")

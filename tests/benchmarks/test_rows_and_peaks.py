@@ -18,7 +18,16 @@ from keras_hdl.benchmarks.suite import (
 from keras_hdl.errors import InputError
 
 
-def cpuinfo(processors: int, vendor: str, family: int, flags: str, mhz: float | None, siblings: int, cores: int) -> str:
+def cpuinfo(
+    processors: int,
+    vendor: str,
+    family: int,
+    flags: str,
+    mhz: float | None,
+    siblings: int,
+    cores: int,
+    model: int = 17,
+) -> str:
     """/proc/cpuinfo text of ``processors`` identical logical CPUs."""
     blocks = []
     for index in range(processors):
@@ -26,7 +35,7 @@ def cpuinfo(processors: int, vendor: str, family: int, flags: str, mhz: float | 
             f"processor\t: {index}",
             f"vendor_id\t: {vendor}",
             f"cpu family\t: {family}",
-            "model\t\t: 17",
+            f"model\t\t: {model}",
             "model name\t: Test CPU",
         ]
         if mhz is not None:
@@ -73,10 +82,19 @@ def test_peak_without_mhz_assumes_the_reference_frequency_and_counts_physical_co
 
 
 def test_avx2_peak_and_usable_cpus():
-    # 8 usable of 16 logical CPUs, no SMT: 8 × 8 lanes × 2 × 2 × 3.0 GHz = 768 GFLOP/s.
-    peak = cpu_peak(cpuinfo(16, "AuthenticAMD", 23, "fma avx avx2", 3000.0, 16, 16), usable_cpus=8)
+    # Zen 2 (family 23, model 0x31): 8 usable of 16 logical CPUs, no SMT: 8 × 8 lanes × 2 × 2 × 3.0 GHz = 768 GFLOP/s.
+    peak = cpu_peak(cpuinfo(16, "AuthenticAMD", 23, "fma avx avx2", 3000.0, 16, 16, model=0x31), usable_cpus=8)
     assert (peak.cores, peak.vector_bits, peak.fma_units) == (8, 256, 2)
     assert peak.gflops == pytest.approx(768.0)
+
+
+def test_zen1_peak_counts_one_256_bit_fma_per_cycle():
+    # Zen (family 23, model 1, an EPYC 7001): 2 × 8 lanes × 1 × 2 × 1.99625 GHz = 63.88 GFLOP/s, nothing assumed
+    # (its 2048² GEMM measured 61.5 GFLOP/s; two 256-bit FMA units would claim 128).
+    peak = cpu_peak(cpuinfo(2, "AuthenticAMD", 23, "fma avx avx2", 1996.250, 2, 2, model=1))
+    assert (peak.cores, peak.vector_bits, peak.fma_units) == (2, 256, 1)
+    assert peak.gflops == pytest.approx(63.88)
+    assert peak.assumed == ()
 
 
 def test_bf16_flags():
