@@ -8,8 +8,9 @@ It sets one TensorFlow switch, before TensorFlow is imported (TensorFlow reads i
 kernels on by itself only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX; elsewhere (AVX2-only
 CPUs) its convolutions fall back to Eigen, whose gradients ran 2.4× slower: a ``cpu``-preset
 interpolator training step took 7.4 against 3.1 s of CPU time on a 2-core AVX2 EPYC
-(``python -m keras_hdl.benchmarks.profile``; docs/benchmarks.md). ``TF_ENABLE_ONEDNN_OPTS=0``
-keeps Eigen. A program that imports TensorFlow before keras-hdl keeps TensorFlow's own choice.
+(``python -m keras_hdl.benchmarks.profile``). On that CPU the paper preset goes the other way (its
+training 1.12× faster with Eigen; docs/benchmarks.md): ``TF_ENABLE_ONEDNN_OPTS=0`` keeps Eigen. A
+program that imports TensorFlow before keras-hdl keeps TensorFlow's own choice.
 """
 
 import os as _os

@@ -10,9 +10,9 @@ rule or assumption, and :class:`CpuPeak` says which (``derivation``):
 - FMA units of that width per core: AMD family 25 (Zen 4) runs a 512-bit FMA as two
   halves on its two 256-bit FMA pipes, so it retires one 512-bit FMA per cycle; AMD
   family 23 below model 0x30 (Zen, Zen+) likewise runs a 256-bit FMA as two halves on
-  its two 128-bit pipes (one 256-bit FMA per cycle: its 2048² GEMM measured 0.96 of that
-  peak); every other CPU is assumed to have two FMA units of its widest vector width
-  (Intel Xeon Gold/Platinum and Sapphire Rapids, AMD Zen 2/3 with 256 bits, Zen 5).
+  its two 128-bit pipes (one 256-bit FMA per cycle); every other CPU is assumed to have
+  two FMA units of its widest vector width (Intel Xeon Gold/Platinum and Sapphire Rapids,
+  AMD Zen 2/3 with 256 bits, Zen 5).
 - frequency: the largest ``cpu MHz`` in ``/proc/cpuinfo`` (under a hypervisor this is
   usually the nominal frequency, not the boost one); when missing, the 2.1 GHz of the
   issue-10 reference machine is assumed.
