@@ -111,7 +111,9 @@ def format_report(report: dict) -> str:
         format_table(rows),
         "",
         f"Machine: {machine['cpu_model']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags'])}; "
-        f"TensorFlow {machine['versions']['tensorflow']}; GPUs: {', '.join(machine['gpus']) or 'none'}",
+        f"TensorFlow {machine['versions']['tensorflow']} "
+        f"(TF_ENABLE_ONEDNN_OPTS={machine['allocator_env'].get('TF_ENABLE_ONEDNN_OPTS', 'unset')}); "
+        f"GPUs: {', '.join(machine['gpus']) or 'none'}",
         f"fp32 peak: {machine['fp32_peak_derivation']}",
         "Training FLOPs: counted from each step's graph for the interpolators (ours and the reference); "
         f"pix2pix: {report['training_flop_factor']} × forward FLOPs (forward + backward ≈ 2 × forward).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def test_quick_benchmark_of_startup_and_assessment_writes_the_report(tmp_path):
     assert machine["cores"] >= 1 and "GFLOP/s" in machine["fp32_peak_derivation"]
     assert machine["versions"]["tensorflow"].startswith("2.21")
     assert isinstance(machine["allocator_env"], dict)
+    # Which convolution kernels ran (oneDNN or Eigen) is recorded and printed (keras_hdl sets 1 unless set).
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")
+    assert machine["allocator_env"]["TF_ENABLE_ONEDNN_OPTS"] == onednn
+    assert f"(TF_ENABLE_ONEDNN_OPTS={onednn})" in output
     verdicts = {target["target"]: target["verdict"] for target in report["targets"]}
     assert verdicts["pipeline ≥ 10× consumption"] == "not measured in this run"
     assert verdicts["keras-hdl --help < 1 s"] == "met" or verdicts["keras-hdl --help < 1 s"].startswith("missed by ")
