@@ -9,6 +9,7 @@ import dataclasses
 import fnmatch
 from pathlib import Path
 
+from keras_hdl import ONEDNN_ENV
 from keras_hdl.benchmarks import Row, format_table
 from keras_hdl.benchmarks.reference import REFERENCE_LABEL
 from keras_hdl.io_utils import write_json
@@ -112,7 +113,7 @@ def format_report(report: dict) -> str:
         "",
         f"Machine: {machine['cpu_model']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags'])}; "
         f"TensorFlow {machine['versions']['tensorflow']} "
-        f"(TF_ENABLE_ONEDNN_OPTS={machine['allocator_env'].get('TF_ENABLE_ONEDNN_OPTS', 'unset')}); "
+        f"({ONEDNN_ENV}={machine['allocator_env'].get(ONEDNN_ENV, 'unset')}); "
         f"GPUs: {', '.join(machine['gpus']) or 'none'}",
         f"fp32 peak: {machine['fp32_peak_derivation']}",
         "Training FLOPs: counted from each step's graph for the interpolators (ours and the reference); "
