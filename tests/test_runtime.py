@@ -13,7 +13,6 @@ from keras_hdl import runtime
 
 MALLOC_PROBE = """
 import ctypes, sys
-import keras_hdl
 from keras_hdl import runtime
 applied = runtime.tune_allocator()
 libc = runtime.glibc()
