@@ -64,7 +64,7 @@ def read_dicom_frames(path: str | Path, pixels: bool = True) -> tuple[Series, So
         raise InputError(f"{path}: a DICOM SEG holds masks, not images; read it with read_masks(path, series)")
     if require_mr(ds, path) == "classic":
         return read_classic_frames(path)
-    series, source = read_enhanced_frames(path, pixels)
+    series, source = read_enhanced_frames(path, pixels, header=ds)
     return series, source, []
 
 
@@ -92,9 +92,9 @@ def _with_seg(path: Path, series: Series, inner_segs: list[Path]) -> Series:
         return series.replace(masks=read_seg_masks(inner_segs[0], series))
     beside = path.parent / SEG_FILE
     if beside != path and is_dicom_file(beside):
-        seg = read_dataset(beside, stop_before_pixels=True)
+        seg = read_dataset(beside)  # parsed once, with its (small) pixel data, for read_seg_masks too
         if series.provenance["dicom_series_uid"] in referenced_series_uids(seg):
-            return series.replace(masks=read_seg_masks(beside, series))
+            return series.replace(masks=read_seg_masks(beside, series, seg))
     return series
 
 

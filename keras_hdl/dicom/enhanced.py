@@ -141,13 +141,17 @@ class EnhancedImages:
         return magnitude, phase
 
 
-def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series, SourceFrames]:
+def read_enhanced_frames(
+    path: str | Path, pixels: bool = True, header: Dataset | None = None
+) -> tuple[Series, SourceFrames]:
     """Read an Enhanced MR file into a :class:`Series` and the references a SEG needs.
 
     ``pixels=False`` reads the header only: the series has the geometry, shape and venc but a
     zero, read-only magnitude and no phase (what the SEG writer needs, without the images' memory).
+    ``header``: the file's dataset already read by :func:`~keras_hdl.dicom.elements.read_dataset` (without
+    pixels), so that it is not parsed again.
     """
-    series, source, images = read_enhanced_slices(path)
+    series, source, images = read_enhanced_slices(path, header)
     if pixels:
         magnitude, phase = images.read_all()
         with about(path):
@@ -155,14 +159,17 @@ def read_enhanced_frames(path: str | Path, pixels: bool = True) -> tuple[Series,
     return series, source
 
 
-def read_enhanced_slices(path: str | Path) -> tuple[Series, SourceFrames, EnhancedImages]:
+def read_enhanced_slices(
+    path: str | Path, header: Dataset | None = None
+) -> tuple[Series, SourceFrames, EnhancedImages]:
     """(header, references for a SEG, the images to read slice by slice) of an Enhanced MR file.
 
     The header is the series without pixels: its geometry, shape and venc, a zero read-only
     magnitude and no phase; :meth:`EnhancedImages.read_slice` reads the images from the file.
+    ``header``: the file's dataset if already read (see :func:`read_enhanced_frames`).
     """
     path = Path(path)
-    ds = read_dataset(path, stop_before_pixels=True)
+    ds = read_dataset(path, stop_before_pixels=True) if header is None else header
     if require_mr(ds, path) != "enhanced":
         raise InputError(f"{path}: a classic MR image, not an Enhanced MR multi-frame file; pass its folder instead")
     shared_items = sequence(ds, "SharedFunctionalGroupsSequence", str(path))

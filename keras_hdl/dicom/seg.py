@@ -229,10 +229,14 @@ def referenced_series_uids(ds: Dataset) -> set[str]:
     return {str(item.get("SeriesInstanceUID")) for item in items if isinstance(item, Dataset)}
 
 
-def read_seg_masks(path: str | Path, series: Series) -> np.ndarray:
-    """Masks (T, S, H, W) bool of the myocardium segment of the DICOM SEG at ``path``, placed on ``series``."""
+def read_seg_masks(path: str | Path, series: Series, dataset: Dataset | None = None) -> np.ndarray:
+    """Masks (T, S, H, W) bool of the myocardium segment of the DICOM SEG at ``path``, placed on ``series``.
+
+    ``dataset``: the SEG as :func:`~keras_hdl.dicom.elements.read_dataset` read it (with pixels), so that it is
+    not parsed again.
+    """
     path = Path(path)
-    ds = read_dataset(path)
+    ds = read_dataset(path) if dataset is None else dataset
     if str(ds.get("SOPClassUID", "")) != SEG_SOP_CLASS:
         raise InputError(f"{path}: not a DICOM SEG (SOP class {ds.get('SOPClassUID', 'missing')})")
     own_uid = series.provenance.get(SERIES_UID_KEY)

@@ -43,6 +43,26 @@ def test_enhanced_mr_round_trip_is_exact_in_phase(dicom_scan, mvm_series):
     assert back.provenance["dicom.RepetitionTime"] == 33.0
 
 
+def test_reading_an_enhanced_file_and_its_seg_parses_each_once(dicom_scan, monkeypatch):
+    """Every element of a file is decoded when it is read (keras_hdl.dicom.elements); the header of series.dcm
+    and the SEG beside it were each decoded twice (kind check, then the read), which nearly doubled the time
+    of reading a long series."""
+    from keras_hdl.dicom import elements
+
+    decoded = []
+    decode = elements._decode_elements
+
+    def counting(ds, path, where=""):
+        if not where:
+            decoded.append(path.name)
+        decode(ds, path, where)
+
+    monkeypatch.setattr(elements, "_decode_elements", counting)
+    series = read_series(dicom_scan / "series.dcm")
+    assert series.masks is not None and series.masks.any()
+    assert sorted(decoded) == ["seg.dcm", "series.dcm"]
+
+
 def test_classic_round_trip_loses_only_the_top_phase_value(classic_scan, mvm_series):
     back = read_series(classic_scan / "series")
     # 12-bit phase: raw 4096 (+venc) is stored as 4095, one quantum lower; everything else is exact.
