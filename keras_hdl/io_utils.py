@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from keras_hdl.errors import InputError
+
+NPZ_READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, tokenize.TokenError)
+"""What reading a damaged ``.npz`` raises: zip and zlib errors, short reads, and from numpy's ``.npy`` header parser
+ValueError or, for a header that its fallback tokenizes, tokenize.TokenError (found by tests/dicom/test_fuzz.py)."""
 
 NPZ_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 """Fixed zip entry time of :func:`write_npz` (zipfile's default), so equal arrays give equal bytes."""
@@ -158,7 +163,7 @@ def _npz_member(path: str | Path, name: str):
             yield handle
     except KeyError as err:
         raise InputError(f"{path}: no array {name}; this is not a keras-hdl series file") from err
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+    except NPZ_READ_ERRORS as err:
         raise InputError(f"{path}: not a readable .npz file ({err})") from err
 
 
@@ -177,6 +182,6 @@ def read_npz(path: str | Path, skip: tuple[str, ...] = ()) -> dict[str, np.ndarr
         if isinstance(data, np.lib.npyio.NpzFile):
             with data:
                 return {name: data[name] for name in data.files if name not in skip}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+    except NPZ_READ_ERRORS as err:
         raise InputError(f"{path}: not a readable .npz file ({err})") from err
     raise InputError(f"{path}: one bare array (.npy), not an .npz archive of named arrays")

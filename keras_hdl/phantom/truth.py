@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_hdl.errors import InputError
-from keras_hdl.io_utils import write_npz
+from keras_hdl.io_utils import NPZ_READ_ERRORS, write_npz
 
 TISSUE_NAMES = (
     "air",
@@ -112,14 +112,12 @@ class GroundTruth:
 
 def load_truth(path: str | Path) -> GroundTruth:
     """Read the ground truth of a scan: its folder (holding ``truth.npz``) or the file itself."""
-    import zipfile
-
     path = Path(path)
     if path.is_dir():
         path = path / TRUTH_FILE
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
+    except NPZ_READ_ERRORS as err:
         raise InputError(f"{path}: not a readable phantom ground-truth file ({err})") from err
     with data:
         missing = {*_ARRAY_FIELDS, "slice_labels", "rr_interval_ms"} - set(data)
