@@ -18,21 +18,22 @@ ORIENTATION = (0.0, 1.0, 0.0, 0.6, 0.0, -0.8)  # an oblique short-axis-like plan
 SLICE_GAP_MM = 8.0
 
 
-def make_series(rr_interval_ms: float | None = RR_MS, seed: int = 7) -> Series:
-    """6 frames x 2 slices x 32x32: a ring (myocardium) whose radius changes per frame, velocities up to ±venc."""
+def make_series(rr_interval_ms: float | None = RR_MS, seed: int = 7, frames: int = FRAMES) -> Series:
+    """``frames`` (6) frames x 2 slices x 32x32: a ring (myocardium) whose radius changes per frame, velocities up
+    to ±venc."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[:ROWS, :COLS]
     radius = np.hypot(rows - 15.5, cols - 16.5)
-    inner = 5.0 + np.arange(FRAMES)[:, None, None, None] * 0.6 + np.arange(SLICES)[None, :, None, None]
+    inner = 5.0 + np.arange(frames)[:, None, None, None] * 0.6 + np.arange(SLICES)[None, :, None, None]
     masks = (radius >= inner) & (radius < inner + 4.0)
     # Frame- and slice-dependent magnitude (so any mix-up of frames or slices shows), float scanner units.
     magnitude = (
-        rng.uniform(0.0, 50.0, (FRAMES, SLICES, ROWS, COLS))
+        rng.uniform(0.0, 50.0, (frames, SLICES, ROWS, COLS))
         + 400.0 * masks
-        + 10.0 * np.arange(FRAMES)[:, None, None, None]
+        + 10.0 * np.arange(frames)[:, None, None, None]
         + 100.0 * np.arange(SLICES)[None, :, None, None]
     )
-    velocity = rng.uniform(-1.0, 1.0, (FRAMES, SLICES, 3, ROWS, COLS)) * np.asarray(VENC)[:, None, None]
+    velocity = rng.uniform(-1.0, 1.0, (frames, SLICES, 3, ROWS, COLS)) * np.asarray(VENC)[:, None, None]
     velocity[0, 0, :, 0, :3] = np.asarray(VENC)[:, None]  # +venc exactly: raw phase 4096
     velocity[0, 0, :, 1, :3] = -np.asarray(VENC)[:, None]  # −venc: raw phase 0
     orientation = np.asarray(ORIENTATION)

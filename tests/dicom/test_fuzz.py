@@ -7,8 +7,12 @@ repeated (mostly in the header, where the structure is), or one DICOM element (a
 top level or inside a functional group) deleted, emptied or given an odd value (another
 multiplicity, 0, −1, 10⁹, NaN, text), or one ``.npz`` array dropped, reshaped, retyped or
 filled with NaN. The default run tries :data:`DEFAULT_CASES` cases, ``-m slow``
-:data:`SLOW_CASES`. A failure lists each case with its mutation, so one case reruns alone
-with :func:`run_case`.
+:data:`SLOW_CASES` in :data:`SLOW_CHUNKS` tests (so that pytest-xdist's workers share them). A failure
+lists each case with its mutation, so one case reruns alone with ``fuzz(targets, range(case, case + 1), ...)``.
+
+The inputs are made from a series of :data:`FUZZ_FRAMES` frames x 2 slices: every structure a longer one has
+(several frames and slices, per-frame functional groups, a SEG of several frames), at half the reading
+time of the 6-frame series the other DICOM tests use.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner
+from dicom_test_series import make_series
 from pydicom.data import get_testdata_files
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from test_roundtrip import nifti_affine
 
 from keras_hdl.cli import main
+from keras_hdl.dicom import write_dicom_classic_scan, write_dicom_scan
 from keras_hdl.errors import InputError
 from keras_hdl.readers import read_masks, read_series
 from keras_hdl.series import Series
@@ -38,6 +44,9 @@ from keras_hdl.series import Series
 FUZZ_SEED = 17
 DEFAULT_CASES = 360
 SLOW_CASES = 10_000
+SLOW_CHUNKS = 8
+FUZZ_FRAMES = 3
+"""The fewest frames a series may have (Series)."""
 CASE_SECONDS = 5.0
 """Per-case limit: a valid case reads in about 0.05 s on 2 cores; 100× that is a hang, not slowness."""
 
@@ -180,9 +189,14 @@ def folder_bytes(folder: Path, under: str) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="session")
-def targets(dicom_scan, classic_scan, mvm_series, tmp_path_factory) -> dict[str, Target]:
-    plain = read_series(dicom_scan / "series.dcm").replace(masks=None)
+def targets(tmp_path_factory) -> dict[str, Target]:
+    mvm_series = make_series(frames=FUZZ_FRAMES)
     work = tmp_path_factory.mktemp("fuzz_sources")
+    dicom_scan, classic_scan = (
+        write_dicom_scan(mvm_series, work / "dicom"),
+        write_dicom_classic_scan(mvm_series, work / "classic"),
+    )
+    plain = read_series(dicom_scan / "series.dcm").replace(masks=None)
     nifti = work / "masks.nii"
     data = mvm_series.masks.transpose(3, 2, 1, 0).astype(np.uint8)
     nibabel.save(nibabel.Nifti1Image(data, nifti_affine(mvm_series, flip_rows=False)), nifti)
@@ -278,11 +292,22 @@ def test_fuzzed_inputs_read_or_raise_input_error(targets, tmp_path):
     assert not failures, f"{len(failures)} of {DEFAULT_CASES} cases escaped:\n" + "\n".join(failures)
 
 
+SLOW_CASE_CHUNKS = [
+    range(first, min(first + SLOW_CASES // SLOW_CHUNKS, SLOW_CASES))
+    for first in range(0, SLOW_CASES, SLOW_CASES // SLOW_CHUNKS)
+]
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_ten_thousand_fuzzed_inputs_read_or_raise_input_error(targets, tmp_path):
-    failures = fuzz(targets, range(SLOW_CASES), tmp_path)
-    assert not failures, f"{len(failures)} of {SLOW_CASES} cases escaped:\n" + "\n".join(failures[:50])
+@pytest.mark.parametrize("cases", SLOW_CASE_CHUNKS, ids=lambda cases: f"cases-{cases.start}-{cases.stop - 1}")
+def test_ten_thousand_fuzzed_inputs_read_or_raise_input_error(targets, cases, tmp_path):
+    failures = fuzz(targets, cases, tmp_path)
+    assert not failures, f"{len(failures)} of {len(cases)} cases escaped:\n" + "\n".join(failures[:50])
+
+
+def test_the_slow_chunks_cover_every_case_once():
+    assert [case for cases in SLOW_CASE_CHUNKS for case in cases] == list(range(SLOW_CASES))
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
