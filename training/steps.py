@@ -80,7 +80,7 @@ def distributed_step(
     """
     step = trainer.train_step if training else trainer.test_step
 
-    @tf.function
+    @tf.function(autograph=False)
     def run(distributed_batch):
         strategy.run(step, args=(distributed_batch,))
         return {metric.name: metric.result() for metric in trainer.metrics}
