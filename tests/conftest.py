@@ -13,6 +13,14 @@ import keras_hdl  # noqa: F401  (before any test imports TensorFlow: it switches
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow first (in their collected order), then the rest: pytest-xdist hands tests out in
+    this order, so the minutes-long ones start early and the short ones fill both workers at the end, instead
+    of one worker finishing a long test alone (addopts: ``--dist worksteal`` moves waiting tests to an idle
+    worker)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

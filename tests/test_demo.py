@@ -2,11 +2,13 @@
 
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from keras_hdl.cli import main
 
 
+@pytest.mark.slow  # 132-140 s on 2 cores; the README's test command runs it
 def test_demo_runs_generate_train_synthesize_assess(tmp_path, monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     out_dir = tmp_path / "demo"

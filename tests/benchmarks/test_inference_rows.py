@@ -20,6 +20,7 @@ def low_rate():
     return downsample(series, K)
 
 
+@pytest.mark.slow  # 56-61 s on 2 cores
 def test_full_twin_rows_time_each_back_end_and_the_default_speed_is_judged(tmp_path_factory, low_rate):
     from keras_hdl.benchmarks.inference import full_twin_rows
 

@@ -148,6 +148,7 @@ def assert_same_as_one_replica(result: dict) -> None:
         assert two["change"] == pytest.approx(one["change"], rel=1e-4), mode  # SGD: gradient scale shows
 
 
+@pytest.mark.slow  # 86-152 s on 2 cores
 def test_pix2pix_on_two_replicas_matches_one_replica():
     """Both the custom loop (steps.distributed_step) and Keras fit, on 2 logical CPUs."""
     assert_same_as_one_replica(replica_results("pix2pix", "loop", "fit"))

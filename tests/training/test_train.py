@@ -37,6 +37,7 @@ def scalar_tags(log_dir: Path) -> set[str]:
     return tags
 
 
+@pytest.mark.slow  # 73-89 s on 2 cores
 def test_tiny_run_leaves_a_complete_run_folder(tiny_phantom, tmp_path, cli):
     from keras_hdl.model_store import load_models
     from keras_hdl.models import fit_background_noise
