@@ -14,10 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked slow first (in their collected order), then the rest: pytest-xdist hands tests out in
-    this order, so the minutes-long ones start early and the short ones fill both workers at the end, instead
-    of one worker finishing a long test alone (addopts: ``--dist worksteal`` moves waiting tests to an idle
-    worker)."""
+    """The tests marked slow first (in their collected order), then the rest: pytest-xdist's default ``load``
+    scheduling deals the first quarter of the tests out one by one in turn, so the minutes-long ones start
+    early on both workers and the short ones fill them at the end, instead of one worker finishing a long test
+    alone. (``--dist worksteal`` would not: it splits the list into one contiguous half per worker.)"""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
