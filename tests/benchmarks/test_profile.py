@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+import yaml
 
 from keras_hdl.benchmarks import profile
+from keras_hdl.config import load_preset
 
 
 def test_op_types_are_summed_ranked_and_the_rest_lumped(monkeypatch):
@@ -50,9 +50,10 @@ def test_the_bf16_profile_runs_the_batch_norm_without_float32_casts(tmp_path):
     from float32 around every norm took 9 % of the cpu interpolator's bf16 step (measured), none are left
     (tests/models/test_fused_batch_norm.py checks the graph). The tiny preset with the cpu preset's batch norm:
     the cpu one took 78 s on a CPU without AVX512_BF16, where TensorFlow emulates bf16 convolutions."""
-    preset = (Path(__file__).parents[2] / "configs" / "tiny.yaml").read_text()
+    preset = load_preset("tiny").as_dict()
+    preset["name"], preset["interpolation"]["model"]["norm"] = "tbn", "batch"
     tiny_batch_norm = tmp_path / "tiny-batch-norm.yaml"
-    tiny_batch_norm.write_text(preset.replace("norm: instance", "norm: batch").replace("name: tiny", "name: tbn"))
+    tiny_batch_norm.write_text(yaml.safe_dump(preset))
     rows = profile.run(
         quick=True, preset_name=str(tiny_batch_norm), modules=("interpolator",), steps=1, precision="bf16"
     )
