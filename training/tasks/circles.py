@@ -18,6 +18,7 @@ from keras_hdl.losses import LeastSquaresGANLoss, mean_absolute_error
 from keras_hdl.models.blocks import SpatialSizeCheck, image_input, r2unet_features
 from keras_hdl.models.phase import PatchDiscriminator
 from keras_hdl.training.adversarial import AdversarialTrainer
+from keras_hdl.training.optimizers import adam
 
 if TYPE_CHECKING:  # the experiment's data types; training does not import the evaluation at run time
     from keras_hdl.evaluation.circles_data import CirclePairs, CirclesSettings
@@ -55,7 +56,7 @@ class PairTrainer(AdversarialTrainer):
         self.gan = LeastSquaresGANLoss()
 
         def optimizer():
-            return keras.optimizers.Adam(settings.learning_rate, beta_1=settings.beta_1)
+            return adam(settings.learning_rate, beta_1=settings.beta_1)
 
         # built here, outside the trace (tracing the build is slow)
         self.compile(optimizer(), optimizer() if adversarial else None)
