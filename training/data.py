@@ -59,6 +59,12 @@ from keras_hdl.viewing import canonical_view
 DEFAULT_K_VALUES = (1, 2, 3, 4, 5, 6)
 
 
+def parallel_map(dataset: tf.data.Dataset, function) -> tf.data.Dataset:
+    """``dataset.map(function)`` on parallel calls, traced as written: the pipeline's functions branch only
+    on Python values, so AutoGraph's conversion (redone for every epoch's dataset) would only cost time."""
+    return dataset.map(tf.autograph.experimental.do_not_convert(function), num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def epoch_order(num_cines: int, samples_per_cine: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
     """Shuffled cine indices (each cine ``samples_per_cine`` times) and one stateless seed (2,) per sample."""
     rng = np.random.default_rng([seed, epoch])
@@ -100,7 +106,7 @@ class SliceCines:
         def gather(index, sample_seed):
             return {name: array[index] for name, array in arrays.items()}, sample_seed
 
-        return tf.data.Dataset.from_tensor_slices((order, seeds)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        return parallel_map(tf.data.Dataset.from_tensor_slices((order, seeds)), gather)
 
 
 def median_spacing(series_list: Sequence[Series]) -> tuple[float, float]:
@@ -355,7 +361,7 @@ class CineSource(Protocol):
 
 def _batched(source: CineSource, sample_fn, options: PipelineOptions, seed: int, epoch: int) -> tf.data.Dataset:
     stream = source.stream(options.samples_per_cine, seed, epoch)
-    samples = stream.map(sample_fn, num_parallel_calls=tf.data.AUTOTUNE)
+    samples = parallel_map(stream, sample_fn)
     if not isinstance(source, SliceCines):  # streamed cines arrive in file order: mix their samples
         samples = samples.shuffle(options.shuffle_buffer, seed=seed * 100_003 + epoch)
     return samples.batch(options.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -25,7 +25,7 @@ import tensorflow as tf
 from keras_hdl.errors import InputError
 from keras_hdl.io_utils import atomic_path, write_json
 from keras_hdl.series import PHASE_LEVELS, REFERENCE_FRAME_INTERVAL_MS
-from keras_hdl.training.data import SliceCines
+from keras_hdl.training.data import SliceCines, parallel_map
 
 _FEATURES = {
     "magnitude": tf.io.FixedLenFeature([], tf.string),
@@ -136,9 +136,10 @@ class RecordShards:
         """(cine dict, sample seed) pairs: files in a seeded order, each cine ``samples_per_cine`` times."""
         order = np.random.default_rng([seed, epoch]).permutation(len(self.files))
         files = tf.data.Dataset.from_tensor_slices([self.files[i] for i in order])
-        cines = files.interleave(
+        records = files.interleave(
             tf.data.TFRecordDataset, cycle_length=min(4, len(self.files)), num_parallel_calls=tf.data.AUTOTUNE
-        ).map(lambda record: self._shaped(parse_cine(record)), num_parallel_calls=tf.data.AUTOTUNE)
+        )
+        cines = parallel_map(records, lambda record: self._shaped(parse_cine(record)))
         base = tf.constant([seed, epoch], tf.int64)
 
         def repeat_with_seeds(index, cine):
