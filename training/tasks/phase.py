@@ -25,7 +25,7 @@ Batches are ``(inputs, targets)`` as made by :func:`keras_hdl.training.data.phas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import keras
 import numpy as np
@@ -38,6 +38,7 @@ from keras_hdl.errors import InputError
 from keras_hdl.losses import LeastSquaresGANLoss, VelocityCurveL1, WeightedMAE, foreground_region
 from keras_hdl.metrics import FOREGROUND_THRESHOLD
 from keras_hdl.models.blocks import set_recompute
+from keras_hdl.predictors import KerasPredictor
 from keras_hdl.series import REFERENCE_FRAME_INTERVAL_MS, REFERENCE_VENC_CM_S
 from keras_hdl.training.adversarial import DISCRIMINATOR_LOSS, AdversarialTrainer
 from keras_hdl.training.data import SliceCines, phase_dataset
@@ -204,7 +205,9 @@ def validation_metrics(network: keras.Model, dataset: tf.data.Dataset) -> dict[s
     return mean_figures(per_batch)
 
 
-def velocity_figures(network: keras.Model, cines: SliceCines) -> dict[str, float]:
+def velocity_figures(
+    network: keras.Model, cines: SliceCines, predictor: KerasPredictor | None = None
+) -> dict[str, float]:
     """The K = 0 twin's velocity figures on whole validation cines (what a user of the network gets).
 
     Every frame's phase is synthesised from the real magnitude at inference, as synthesis does, one
@@ -212,12 +215,12 @@ def velocity_figures(network: keras.Model, cines: SliceCines) -> dict[str, float
     (:meth:`~keras_hdl.synthesis.networks.PhaseSynthesizer.synthesize_cycles`); the global radial,
     circumferential and longitudinal curves of synthetic and real phase (true masks, each cine's
     pixel spacing, mm/s) are compared by :func:`keras_hdl.assessment.twin_velocity_figures`.
+    ``predictor``: ``network``'s traced predictor, if one is kept (it reads the weights as they are).
     """
     from keras_hdl.models import background_seeds
-    from keras_hdl.predictors import KerasPredictor
     from keras_hdl.synthesis.networks import PhaseSynthesizer
 
-    synthesizer = PhaseSynthesizer.for_network(KerasPredictor(network), network)
+    synthesizer = PhaseSynthesizer.for_network(predictor or KerasPredictor(network), network)
     curves, reference = [], []
     for group, frames in enumerate(np.unique(cines.frames)):  # cycles of one length at a time (cyclic inputs)
         members = np.flatnonzero(cines.frames == frames)
@@ -234,6 +237,19 @@ def velocity_figures(network: keras.Model, cines: SliceCines) -> dict[str, float
         curves.append(np.concatenate(group_curves))
         reference.append(np.concatenate(group_reference))
     return twin_velocity_figures(curves, reference)
+
+
+def epoch_figures(cines: SliceCines) -> Callable[[keras.Model, tf.data.Dataset], dict[str, float]]:
+    """A run's validation figures, every epoch: :func:`validation_metrics` and :func:`velocity_figures` on
+    ``cines``, tracing each evaluated network's predictor once for the whole run, not once per epoch."""
+    predictors: dict[int, KerasPredictor] = {}
+
+    def figures(network: keras.Model, dataset: tf.data.Dataset) -> dict[str, float]:
+        if id(network) not in predictors:
+            predictors[id(network)] = KerasPredictor(network)
+        return validation_metrics(network, dataset) | velocity_figures(network, cines, predictors[id(network)])
+
+    return figures
 
 
 class PhaseTask(Task):
@@ -296,9 +312,7 @@ class PhaseTask(Task):
                 "optimizer": trainer.generator_optimizer,
                 "discriminator_optimizer": trainer.discriminator_optimizer,
             },
-            "validation_metrics": lambda network, dataset: (
-                validation_metrics(network, dataset) | velocity_figures(network, data.val)
-            ),
+            "validation_metrics": epoch_figures(data.val),
             # the twin's velocity figures, or the reconstruction objective (the adversarial terms are not comparable)
             "selection": "velocity_score" if selection == "velocity" else "l1_foreground",
             "sample_options": {"neighbours": generator.neighbours, "cycle_position": generator.cycle_position},
