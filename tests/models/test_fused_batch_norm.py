@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_hdl.models import blocks
 from keras_hdl.models.norms import BatchNormalization
+from keras_hdl.precision import dtype_policy
 
 SHAPE = (4, 12, 12, 5)
 
@@ -119,3 +120,51 @@ def test_a_bfloat16_batch_is_normalised_in_bfloat16_with_float32_statistics():
     np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(), tf.cast(expected, tf.float32).numpy(), atol=2e-2)
     np.testing.assert_allclose(fused.moving_mean.numpy(), reference.moving_mean.numpy(), rtol=1e-5)
     np.testing.assert_allclose(fused.moving_variance.numpy(), reference.moving_variance.numpy(), rtol=1e-5)
+
+
+def recurrent_unit_with_statistics(dtype: str = "float32") -> blocks.RecurrentUnit:
+    """A batch-norm RecurrentUnit on (B, 8, 8, 4) whose norms hold moving statistics far from 0 and 1."""
+    with dtype_policy(dtype):  # the policy of the unit's conv and norms too, as when a network is built under it
+        unit = blocks.RecurrentUnit(4, recurrence=2, norm="batch")
+        unit.build((None, 8, 8, 4))
+    rng = np.random.default_rng(3)
+    weights = []
+    for weight in unit.weights:  # kernel, then gamma, beta, moving mean, moving variance per step
+        low, high = (0.5, 2.0) if weight.path.endswith(("gamma", "moving_variance")) else (-1.0, 1.0)
+        weights.append(rng.uniform(low, high, weight.shape).astype("float32"))
+    unit.set_weights(weights)
+    return unit
+
+
+def unfolded_inference(unit: blocks.RecurrentUnit, x: tf.Tensor) -> tf.Tensor:
+    """The unit's inference as Keras composes it: conv, Keras' BatchNormalization in inference mode, ReLU."""
+    state = None
+    for step, norm in enumerate(unit.norms):
+        reference = keras.layers.BatchNormalization(epsilon=norm.epsilon, dtype=norm.dtype_policy)
+        reference.build(x.shape)
+        reference.set_weights(norm.get_weights())
+        state = tf.nn.relu(reference(unit.conv(x if step == 0 else x + state), training=False))
+    return state
+
+
+def test_inference_folds_each_steps_batch_norm_into_the_shared_conv():
+    """Tolerance: the folded kernel W·s rounds once more than conv-then-scale (float32, sums of 36 terms of
+    O(1)): 1e-5 of outputs of O(10). The traced inference runs no element-wise pass over the conv outputs
+    other than the bias and ReLU, which oneDNN fuses into the convolution."""
+    unit = recurrent_unit_with_statistics()
+    x = tf.constant(np.random.default_rng(4).normal(0, 1, (2, 8, 8, 4)).astype("float32"))
+    expected = unfolded_inference(unit, x).numpy()
+    np.testing.assert_allclose(unit(x, training=False).numpy(), expected, atol=1e-5 * np.abs(expected).max())
+    graph = tf.function(lambda inputs: unit(inputs, training=False)).get_concrete_function(x).graph
+    convolutions = [op for op in graph.get_operations() if op.type == "Conv2D"]
+    assert len(convolutions) == 3
+    for convolution in convolutions:
+        assert [consumer.type for consumer in convolution.outputs[0].consumers()] in (["AddV2"], ["BiasAdd"])
+
+
+def test_bfloat16_inference_is_not_folded():
+    """Rounding the folded kernel W·s to bf16 made a bf16 step's error 1.5× larger (mean, against float32):
+    a mixed bf16 copy runs Keras' own composition, bit for bit (same ops, same CPU, one process)."""
+    unit = recurrent_unit_with_statistics("mixed_bfloat16")
+    x = tf.cast(np.random.default_rng(4).normal(0, 1, (2, 8, 8, 4)), tf.bfloat16)
+    np.testing.assert_array_equal(unit(x, training=False).numpy(), unfolded_inference(unit, x).numpy())
