@@ -228,12 +228,11 @@ class RecurrentUnit(keras.layers.Layer):
     def _folded_step(self, x, norm: layers.BatchNormalization):
         """An inference step with its batch norm folded into the conv: ReLU(x ⊛ W·s + β − μ·s), s = γ / √(σ² + ε)
         from the moving statistics; the same result to float32 rounding, one fused conv + bias + ReLU instead of
-        a conv and two element-wise passes over its output. (Not in bfloat16: the folded kernel's rounding
-        doubled the error of a bf16 step.)"""
+        a conv and two element-wise passes over its output. float32 only: rounding the folded kernel to bfloat16
+        made a bf16 step's mean error 1.5× larger."""
         scale = norm.gamma * ops.rsqrt(norm.moving_variance + norm.epsilon)
-        kernel = ops.cast(self.conv.kernel * scale, x.dtype)
-        bias = ops.cast(norm.beta - norm.moving_mean * scale, x.dtype)
-        return ops.relu(ops.conv(x, kernel, padding="same") + bias)
+        bias = norm.beta - norm.moving_mean * scale
+        return ops.relu(ops.conv(x, self.conv.kernel * scale, padding="same") + bias)
 
     def _steps(self, inputs, training, batch_moments: list | None = None):
         state = self._step(inputs, 0, training, batch_moments)
