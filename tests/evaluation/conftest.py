@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from evaluation_helpers import VARIANTS, evaluate_args, invoke, phantom_spacing, save_untrained_run, write_tiny_phantom
+from evaluation_helpers import VARIANTS, evaluate_args, invoke, phantom_spacing, save_untrained_run
+from tiny_dataset import write_tiny_phantom
 from twin_helpers import shared_folder
 
 

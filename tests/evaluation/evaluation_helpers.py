@@ -5,18 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
+from tiny_dataset import TINY_PHANTOM
 
-TINY_PHANTOM = {"subjects": 3, "slices": 1, "frames": 20, "size": 64, "seed": 1}
-"""1 training, 1 validation and 1 test subject; one 20-frame slice each, 64 px."""
 VARIANTS = ("hdl", "vanilla", "gan")
 EVALUATED_K = "1,3"
-
-
-def write_tiny_phantom(folder: Path) -> None:
-    from keras_hdl.phantom import PhantomConfig
-    from keras_hdl.phantom.dataset import write_dataset
-
-    write_dataset(folder, PhantomConfig(**TINY_PHANTOM))
 
 
 def phantom_spacing(phantom: Path) -> tuple[float, float]:

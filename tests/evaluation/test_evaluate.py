@@ -8,7 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
-from evaluation_helpers import EVALUATED_K, TINY_PHANTOM, evaluate_args, invoke
+from evaluation_helpers import EVALUATED_K, evaluate_args, invoke
+from tiny_dataset import TINY_PHANTOM
 
 FIGURES = ("fig10_metrics_vs_k.png", "fig5_error_maps.png", "fig8_marker_boxes.png", "fig9_example_curves.png")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

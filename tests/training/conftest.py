@@ -6,19 +6,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-TINY_PHANTOM = {"subjects": 3, "slices": 1, "frames": 20, "size": 64, "seed": 1}
-"""1 training, 1 validation and 1 test subject; one 20-frame slice each, 64 px."""
+from tiny_dataset import write_tiny_phantom
 
 
 @pytest.fixture(scope="session")
 def tiny_phantom(tmp_path_factory) -> Path:
     """A phantom dataset folder small enough to train the tiny preset in seconds."""
-    from keras_hdl.phantom import PhantomConfig
-    from keras_hdl.phantom.dataset import write_dataset
-
     folder = tmp_path_factory.mktemp("phantom") / "tiny"
-    write_dataset(folder, PhantomConfig(**TINY_PHANTOM))
+    write_tiny_phantom(folder)
     return folder
 
 
