@@ -67,8 +67,3 @@ class FusedAdam(keras.optimizers.Adam):
             epsilon=scalars.epsilon,
             grad=tf.cast(gradient, tf.float32),
         )
-
-
-def adam(learning_rate: float, beta_1: float = 0.9, beta_2: float = 0.999) -> keras.optimizers.Optimizer:
-    """The optimizer every task trains with: :class:`FusedAdam` (Keras' Adam, fused update)."""
-    return FusedAdam(learning_rate, beta_1=beta_1, beta_2=beta_2)

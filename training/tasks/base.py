@@ -22,9 +22,9 @@ import tensorflow as tf
 from keras_hdl.config import Preset
 from keras_hdl.errors import InputError
 from keras_hdl.model_store import VARIANT_NETWORKS
-from keras_hdl.training import optimizers
 from keras_hdl.training.averaging import WeightAverage
 from keras_hdl.training.data import PipelineOptions
+from keras_hdl.training.optimizers import FusedAdam
 from keras_hdl.training.options import DEFAULT_VARIANT
 from keras_hdl.training.sources import TrainingData
 
@@ -79,8 +79,8 @@ def validation_pipeline(pipeline: PipelineOptions, num_cines: int) -> PipelineOp
 
 
 def adam(training) -> keras.optimizers.Optimizer:
-    """Adam (:func:`keras_hdl.training.optimizers.adam`) with a preset section's learning rate and betas."""
-    return optimizers.adam(training.learning_rate, beta_1=training.beta_1, beta_2=training.beta_2)
+    """Adam (:class:`~keras_hdl.training.optimizers.FusedAdam`) with a preset section's learning rate and betas."""
+    return FusedAdam(training.learning_rate, beta_1=training.beta_1, beta_2=training.beta_2)
 
 
 def mean_figures(per_batch: list[dict[str, np.ndarray]]) -> dict[str, float]:

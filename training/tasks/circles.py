@@ -18,7 +18,7 @@ from keras_hdl.losses import LeastSquaresGANLoss, mean_absolute_error
 from keras_hdl.models.blocks import SpatialSizeCheck, image_input, r2unet_features
 from keras_hdl.models.phase import PatchDiscriminator
 from keras_hdl.training.adversarial import AdversarialTrainer
-from keras_hdl.training.optimizers import adam
+from keras_hdl.training.optimizers import FusedAdam
 
 if TYPE_CHECKING:  # the experiment's data types; training does not import the evaluation at run time
     from keras_hdl.evaluation.circles_data import CirclePairs, CirclesSettings
@@ -56,7 +56,7 @@ class PairTrainer(AdversarialTrainer):
         self.gan = LeastSquaresGANLoss()
 
         def optimizer():
-            return adam(settings.learning_rate, beta_1=settings.beta_1)
+            return FusedAdam(settings.learning_rate, beta_1=settings.beta_1)
 
         # built here, outside the trace (tracing the build is slow)
         self.compile(optimizer(), optimizer() if adversarial else None)

@@ -220,7 +220,8 @@ def velocity_figures(
     from keras_hdl.models import background_seeds
     from keras_hdl.synthesis.networks import PhaseSynthesizer
 
-    synthesizer = PhaseSynthesizer.for_network(predictor or KerasPredictor(network), network)
+    predictor = KerasPredictor(network) if predictor is None else predictor
+    synthesizer = PhaseSynthesizer.for_network(predictor, network)
     curves, reference = [], []
     for group, frames in enumerate(np.unique(cines.frames)):  # cycles of one length at a time (cyclic inputs)
         members = np.flatnonzero(cines.frames == frames)
@@ -241,13 +242,13 @@ def velocity_figures(
 
 def epoch_figures(cines: SliceCines) -> Callable[[keras.Model, tf.data.Dataset], dict[str, float]]:
     """A run's validation figures, every epoch: :func:`validation_metrics` and :func:`velocity_figures` on
-    ``cines``, tracing each evaluated network's predictor once for the whole run, not once per epoch."""
-    predictors: dict[int, KerasPredictor] = {}
+    ``cines``, tracing the evaluated network's predictor once for the whole run, not once per epoch."""
+    traced: list[tuple[keras.Model, KerasPredictor]] = []  # the network evaluated and its predictor
 
     def figures(network: keras.Model, dataset: tf.data.Dataset) -> dict[str, float]:
-        if id(network) not in predictors:
-            predictors[id(network)] = KerasPredictor(network)
-        return validation_metrics(network, dataset) | velocity_figures(network, cines, predictors[id(network)])
+        if not traced or traced[0][0] is not network:
+            traced[:] = [(network, KerasPredictor(network))]
+        return validation_metrics(network, dataset) | velocity_figures(network, cines, traced[0][1])
 
     return figures
 
