@@ -18,6 +18,7 @@ any input matrix size and spacing, one slice's :class:`LVWindow`:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -31,13 +32,13 @@ def same_spacing(first: tuple[float, float], second: tuple[float, float]) -> boo
     return bool(np.allclose(first, second, rtol=SPACING_TOLERANCE, atol=0))
 
 
-def _linear_taps(size_out: int, size_in: int, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear taps along one axis: output i samples the input at i · ``step`` (edges extended).
+def _linear_taps(outputs: np.ndarray, size_in: int, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis: output i (of ``outputs``) samples the input at i · ``step`` (edges extended).
 
-    Returns (lower index, upper index, upper weight), each (size_out,); both taps always count as
+    Returns (lower index, upper index, upper weight), each shaped as ``outputs``; both taps always count as
     touched, so a NaN neighbour makes the output NaN even at zero weight (as scipy's order-1 spline).
     """
-    position = np.arange(size_out) * step
+    position = outputs * step
     lower = np.floor(position)
     weight = position - lower
     lower = lower.astype(np.int64)
@@ -48,9 +49,14 @@ def _linear_taps(size_out: int, size_in: int, step: float) -> tuple[np.ndarray, 
 
 
 def resample(
-    images: np.ndarray, from_spacing: tuple[float, float], to_spacing: tuple[float, float], shape: tuple[int, int]
+    images: np.ndarray,
+    from_spacing: tuple[float, float],
+    to_spacing: tuple[float, float],
+    shape: tuple[int, int],
+    region: tuple[slice, slice] | None = None,
 ) -> np.ndarray:
-    """Bilinear resampling of (..., H, W) images from one pixel spacing (mm) to another, output (..., *shape).
+    """Bilinear resampling of (..., H, W) images from one pixel spacing (mm) to another, output (..., *shape)
+    (or only its ``region``, (row slice, column slice) with steps of 1: (..., rows, columns)).
 
     Output pixel (i, j) samples the input at (i · to_row / from_row, j · to_col / from_col);
     edges are extended. NaN input pixels make every output pixel that touches them NaN.
@@ -58,12 +64,15 @@ def resample(
     ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` per image, at a fraction of its cost.
     """
     images = np.asarray(images, np.float32)
+    out_rows, out_columns = range(shape[0]), range(shape[1])
+    if region is not None:
+        out_rows, out_columns = out_rows[region[0]], out_columns[region[1]]
     if same_spacing(from_spacing, to_spacing) and images.shape[-2:] == tuple(shape):
-        return images.copy()
-    lower, upper, weight = _linear_taps(shape[0], images.shape[-2], to_spacing[0] / from_spacing[0])
+        return images[..., out_rows.start : out_rows.stop, out_columns.start : out_columns.stop].copy()
+    lower, upper, weight = _linear_taps(np.asarray(out_rows), images.shape[-2], to_spacing[0] / from_spacing[0])
     weight = weight[:, None]
     rows = images[..., lower, :] * (1.0 - weight) + images[..., upper, :].astype(np.float64) * weight
-    lower, upper, weight = _linear_taps(shape[1], images.shape[-1], to_spacing[1] / from_spacing[1])
+    lower, upper, weight = _linear_taps(np.asarray(out_columns), images.shape[-1], to_spacing[1] / from_spacing[1])
     return (rows[..., lower] * (1.0 - weight) + rows[..., upper] * weight).astype(np.float32)
 
 
@@ -115,16 +124,42 @@ class LVWindow:
         on_model_grid = resample(images, self.source_spacing, self.model_spacing, self.model_shape)
         return crop_around(on_model_grid, self.centre, self.crop_size, fill=fill)
 
-    def paste(self, crops: np.ndarray) -> np.ndarray:
-        """(..., C, C) crops → (..., H, W) on the source pixels, NaN outside the crop's footprint."""
-        crops = np.asarray(crops, np.float32)
+    @functools.cached_property
+    def _crop_on_model_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flat model-grid index of each crop pixel inside the grid, (C, C) bool: which crop pixels are inside)."""
         height, width = self.model_shape
         flat_index = crop_around(np.arange(height * width).reshape(height, width), self.centre, self.crop_size, -1)
-        inside = flat_index >= 0
+        return flat_index[flat_index >= 0], flat_index >= 0
+
+    @functools.cached_property
+    def region(self) -> tuple[slice, slice]:
+        """(rows, columns) of the source pixels around the footprint: the bounding box :meth:`paste_region` fills."""
+        full = (slice(0, self.source_shape[0]), slice(0, self.source_shape[1]))
+        inside = np.isfinite(self._paste(np.zeros((self.crop_size, self.crop_size), np.float32), full))
+        rows, columns = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        if not rows.size:
+            return slice(0, 0), slice(0, 0)
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(columns[0]), int(columns[-1]) + 1)
+
+    def _paste(self, crops: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
+        crops = np.asarray(crops, np.float32)
+        height, width = self.model_shape
+        flat_index, inside = self._crop_on_model_grid
         canvas = np.full((*crops.shape[:-2], height * width), np.nan, np.float32)
-        canvas[..., flat_index[inside]] = crops[..., inside]
+        canvas[..., flat_index] = crops[..., inside]
         canvas = canvas.reshape(*crops.shape[:-2], height, width)
-        return resample(canvas, self.model_spacing, self.source_spacing, self.source_shape)
+        return resample(canvas, self.model_spacing, self.source_spacing, self.source_shape, region)
+
+    def paste_region(self, crops: np.ndarray) -> np.ndarray:
+        """(..., C, C) crops → (..., rows, columns) on the source pixels of :attr:`region`, NaN outside the
+        footprint (what :meth:`paste` gives there, at the cost of the footprint only)."""
+        return self._paste(crops, self.region)
+
+    def paste(self, crops: np.ndarray) -> np.ndarray:
+        """(..., C, C) crops → (..., H, W) on the source pixels, NaN outside the crop's footprint."""
+        pasted = np.full((*np.shape(crops)[:-2], *self.source_shape), np.nan, np.float32)
+        pasted[(..., *self.region)] = self.paste_region(crops)
+        return pasted
 
     def footprint(self) -> np.ndarray:
         """(H, W) bool: the source pixels the networks' crop covers."""

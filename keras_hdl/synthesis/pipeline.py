@@ -306,13 +306,19 @@ class TwinPlan:
                 )
                 frame_masks = np.zeros(masks.shape[1:], bool)
             for s, window in enumerate(self.windows):
-                if t not in kept:
-                    pasted_magnitude = window.paste(crops.magnitude[s, t])  # (H, W), NaN outside
+                rows, columns = window.region
+                crop_phase = np.moveaxis(crops.phase[s, t], -1, 0)  # (3, C, C)
+                if t in kept:
+                    pasted_phase = window.paste_region(crop_phase)  # (3, rows, columns), NaN outside the footprint
+                else:  # magnitude, mask and phase pasted in one call: (5, rows, columns)
+                    pasted = window.paste_region(
+                        np.concatenate([crops.magnitude[s, t][None], crops.mask[s, t][None], crop_phase])
+                    )
+                    pasted_magnitude, pasted_phase = pasted[0], pasted[2:]
                     denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * self.scale
-                    magnitude[s] = np.where(np.isfinite(pasted_magnitude), denormalized, magnitude[s])
-                    frame_masks[s] = np.nan_to_num(window.paste(crops.mask[s, t])) > MASK_THRESHOLD
-                pasted_phase = window.paste(np.moveaxis(crops.phase[s, t], -1, 0))  # (3, H, W)
-                phase[s] = np.where(np.isfinite(pasted_phase), pasted_phase, phase[s])
+                    np.copyto(magnitude[s, rows, columns], denormalized, where=np.isfinite(pasted_magnitude))
+                    frame_masks[s, rows, columns] = np.nan_to_num(pasted[1]) > MASK_THRESHOLD
+                np.copyto(phase[s, :, rows, columns], pasted_phase, where=np.isfinite(pasted_phase))
             frame = (magnitude, denormalize_phase(phase, out=phase), frame_masks)
             yield mirror_images(*frame) if self.mirrored else frame
 
