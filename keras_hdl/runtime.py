@@ -1,6 +1,6 @@
 """Process-level performance settings: inference precision and back end, and glibc's allocator.
 
-Importing this module is cheap (no TensorFlow); TensorFlow is imported only by the GPU check
+Importing this module is cheap (no TensorFlow); TensorFlow is imported only by the GPU checks
 of :func:`native_bf16`.
 
 - :func:`tune_allocator`: glibc's malloc serves every large tensor with its own ``mmap`` and gives
@@ -15,15 +15,18 @@ of :func:`native_bf16`.
   else ``"fp32"``. bf16 inference is checked against fp32 by ``tests/synthesis/test_inference_precision.py``
   (tolerances in :data:`BF16_TOLERANCE`).
 
-- :func:`resolve_backend`: what runs the networks of a local synthesis (:data:`BACKENDS`). ``"auto"``
-  is decided once, from what is installed and the precision, never by timing: ``keras`` for bf16
-  (a Keras dtype policy; TFLite and XLA run fp32 only), else ``tflite`` (TFLite fp32 through
-  ai-edge-litert's XNNPACK) when ai-edge-litert imports, else ``keras``. On the 2-core AVX-512
-  EPYC, full 256² twins in one run with the interpolator split (interleaved, one training job beside
-  it; docs/benchmarks.md), TFLite made 1.35x the twins/s of Keras, XLA 1.06x (and XLA compiles for
-  seconds per batch size), so ``xla`` is never picked; ``python -m keras_hdl.benchmarks.inference``
-  measures it on any machine. Each back end's twin is checked against fp32 Keras by ``tests/synthesis/test_backends.py``
-  (tolerances in :data:`BACKEND_TOLERANCE`).
+- :func:`backend_candidates`: what may run the networks of a local synthesis (:data:`BACKENDS`).
+  ``"auto"`` is ``keras`` alone for bf16 (a Keras dtype policy; TFLite and XLA run fp32 only), where
+  a GPU is visible (TFLite runs on the CPU) or where ai-edge-litert does not import; otherwise
+  ``keras`` and ``tflite`` (TFLite fp32 through ai-edge-litert's XNNPACK), and
+  :func:`keras_hdl.synthesis.backends.fastest_backend` times both on a short twin of the networks'
+  crops once per machine and weights and keeps the faster. Which one wins depends on the CPU: full
+  256² twins ran 1.35x faster on TFLite than on Keras on a 2-core AVX-512 EPYC (Zen 4), but 1.12x
+  slower on an AVX2 Zen 1 (docs/benchmarks.md). ``xla`` is never picked: each process compiles it
+  again for every batch size (seconds), and its steady state was 1.06x Keras on Zen 4 and slower on
+  Zen 1; ``python -m keras_hdl.benchmarks.inference`` measures every back end on any machine. Each
+  back end's twin is checked against fp32 Keras by ``tests/synthesis/test_backends.py`` (tolerances
+  in :data:`BACKEND_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -67,16 +70,30 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16_GPU_COMPUTE_CAPABILITY = (8, 0)
 
 
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
-    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none, e.g. off Linux)."""
+def cpuinfo_field(name: str, cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The first CPU's ``name`` field of ``/proc/cpuinfo`` (e.g. ``flags``, ``model name``; empty where there is
+    none, e.g. off Linux)."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return frozenset()
+        return ""
     for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return ""
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none, e.g. off Linux)."""
+    return frozenset(cpuinfo_field("flags", cpuinfo).split())
+
+
+def visible_gpus() -> list:
+    """TensorFlow's physical GPU devices (empty on a CPU-only machine or build)."""
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,7 +101,7 @@ def native_bf16() -> bool:
     """True where inference runs on hardware with native bfloat16 arithmetic (see module docstring)."""
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = visible_gpus()
     if gpus:
         capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
         return capability is not None and tuple(capability) >= BF16_GPU_COMPUTE_CAPABILITY
@@ -133,18 +150,22 @@ def litert_version() -> str | None:
     return importlib.metadata.version(LITERT_DISTRIBUTION)
 
 
-def resolve_backend(backend: str, precision: str) -> str:
-    """``"keras"``, ``"xla"`` or ``"tflite"`` for a back end of :data:`BACKENDS` at a resolved precision
-    (``"fp32"`` or ``"bf16"``); InputError for one that cannot run here (module docstring)."""
+def backend_candidates(backend: str, precision: str) -> tuple[str, ...]:
+    """The back ends (``"keras"``, ``"xla"``, ``"tflite"``) that may run a local synthesis asked for ``backend``
+    (one of :data:`BACKENDS`) at a resolved precision (``"fp32"`` or ``"bf16"``): one, or for ``"auto"`` on a
+    CPU with ai-edge-litert, ``keras`` and ``tflite`` to time (module docstring); InputError for one that
+    cannot run here."""
     if backend not in BACKENDS:
         raise InputError(f"--backend: use one of {list(BACKENDS)}, got {backend!r}")
     if backend == "auto":
-        return "keras" if precision != "fp32" or litert_version() is None else "tflite"
+        if precision != "fp32" or litert_version() is None or visible_gpus():
+            return ("keras",)
+        return ("keras", "tflite")
     if backend != "keras" and precision != "fp32":
         raise InputError(f"--backend {backend} computes in fp32 only: use --precision fp32, or --backend keras (bf16)")
     if backend == "tflite" and litert_version() is None:
         raise InputError(f"--backend tflite needs ai-edge-litert, which is not installed: {TFLITE_INSTALL}")
-    return backend
+    return (backend,)
 
 
 def backend_description(backend: str, precision: str) -> str:

@@ -17,9 +17,11 @@ float16) into a temporary folder, then each back end runs on the networks' crops
 - the full twin (:func:`~keras_hdl.synthesis.pipeline.synthesize_twin`): crop, resample, both
   networks, paste back into the 256 × 256 slice (target ≤ 5 s), with the Keras fp32 path as it was
   before #19 (the whole interpolator once per dropped frame), today's Keras fp32 path (its encoder
-  once per gap, its decoder once per dropped frame), XLA-compiled Keras and ``synthesize``'s default
-  back end (``auto``), timed in interleaved rounds; the default's and XLA's speed against Keras fp32
-  before and after the split, on the same input in the same run (target: default ≥ 1.5× the old path).
+  once per gap, its decoder once per dropped frame), XLA-compiled Keras, TFLite fp32 and ``synthesize``'s
+  default back end (``auto``: the faster of Keras and TFLite here, timed once per machine and weights by
+  :func:`~keras_hdl.synthesis.backends.fastest_backend`), timed in interleaved rounds; the default's, XLA's
+  and TFLite's speed against Keras fp32 before and after the split, on the same input in the same run
+  (target: default ≥ 1.5× the old path).
 
 Crop inputs are random (the networks' cost does not depend on the pixel values); the full
 twin runs on the phantom slice. Baseline of every row: linear interpolation of the same
@@ -43,7 +45,7 @@ from keras_hdl.runtime import usable_cpus
 
 LINEAR_PER_FRAME = "linear interpolation per frame, 256² slice (same run)"
 LINEAR_PER_TWIN = "linear interpolation of the slice's 42 dropped frames, 256² (same run)"
-FULL_TWIN_BACKENDS = {"keras": "Keras", "xla": "XLA", "auto": "default back end"}
+FULL_TWIN_BACKENDS = {"keras": "Keras", "xla": "XLA", "tflite": "TFLite", "auto": "default back end"}
 """The back ends of the full-twin rows (``load_local_models(backend=...)``) and their names in the rows."""
 WHOLE_INTERPOLATOR = "keras-whole"
 """The full-twin row of the Keras fp32 path before #19: the whole interpolator run once per dropped frame."""
@@ -118,7 +120,7 @@ def full_twin_rows(folder: Path, low_rate, repeats: int, linear_twin: float) -> 
     }
     for baseline, (against, how) in baselines.items():
         same_run = f"{against} full twin ({how}), same input, same run (interleaved rounds)"
-        for backend, name in (("auto", "default synthesis"), ("xla", "XLA synthesis")):
+        for backend, name in (("auto", "default synthesis"), ("xla", "XLA synthesis"), ("tflite", "TFLite synthesis")):
             speed = f"{name} speed vs {against} ({SLICE_SIZE}² twin)"
             rows.append(
                 Row(speed, 1 / seconds[backend], "twins/s", 1 / seconds[baseline], same_run, models[backend].backend)

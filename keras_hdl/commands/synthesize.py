@@ -84,9 +84,10 @@ from keras_hdl.runtime import BACKENDS, DEFAULT_BACKEND
     default=DEFAULT_BACKEND,
     show_default=True,
     help="What runs the local networks: keras, xla (XLA-compiled Keras) or tflite (TFLite fp32, needs "
-    "ai-edge-litert: pip install keras-hdl[tflite]). auto picks tflite where ai-edge-litert is installed "
-    "(faster than keras on the CPUs measured; within a tested tolerance of it), else keras, and keras with --precision "
-    "bf16 (xla and tflite compute fp32). The output names the one used.",
+    "ai-edge-litert: pip install keras-hdl[tflite]; within a tested tolerance of keras). auto: on a CPU with "
+    "ai-edge-litert, the faster of keras and tflite here (timed on a short twin the first time, then kept in "
+    "$KERAS_HDL_CACHE/backend-choice/ per machine and weights); else keras, also on a GPU and with --precision "
+    "bf16 (xla and tflite compute fp32). The output names the one used and why.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 def command(

@@ -3,7 +3,8 @@
 :func:`backend_predictors` gives one predictor per model of ``{"interpolator" or "interpolator_encoder"
 and "interpolator_decoder" (:func:`keras_hdl.models.inference_parts`), "phase"}`` with the models'
 Keras signatures (:mod:`keras_hdl.predictors`), so synthesis sends the same batches to any of them.
-Which one ``auto`` picks is :func:`keras_hdl.runtime.resolve_backend`.
+Which ones ``auto`` may pick is :func:`keras_hdl.runtime.backend_candidates`; where that is more than one,
+:func:`fastest_backend` times them once per machine and weights and keeps the faster.
 
 - ``keras``: :class:`~keras_hdl.predictors.KerasPredictor`, fp32 or bf16.
 - ``xla``: the same graphs with ``jit_compile``; the phase network's background noise is drawn
@@ -18,12 +19,19 @@ Which one ``auto`` picks is :func:`keras_hdl.runtime.resolve_backend`.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from keras_hdl import __version__
 from keras_hdl.io_utils import atomic_path
 from keras_hdl.predictors import GraphPredictor, KerasPredictor, Predictor, SeededNoise, TFLitePredictor
-from keras_hdl.runtime import cache_dir, usable_cpus
+from keras_hdl.runtime import cache_dir, cpuinfo_field, litert_version, usable_cpus
 
 TFLITE_GRAPHS = 2
 """Version of the converted graphs in the TFLite cache's folder name; raised whenever they change, so that
@@ -80,3 +88,98 @@ def backend_predictors(backend: str, running: dict, crop_size: int, version: str
     if phase.composite:
         predictors["phase"] = SeededNoise(predictors["phase"], crop_size)
     return predictors
+
+
+PROBE_FRAMES = 16
+PROBE_K = 3
+PROBE_ROUNDS = 2
+""":func:`fastest_backend`'s probe: the crop twin of one slice, T = 16 frames at K = 3 (4 kept frames: 4 encoder,
+12 decoder and 16 phase samples, the batch shapes a real twin runs), after one untimed run (tracing, conversion);
+the fastest of this many interleaved rounds per back end."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendChoice:
+    """What ``--backend auto`` runs on this machine for one models version.
+
+    Attributes:
+        backend: the faster back end (``keras`` or ``tflite``).
+        seconds: the probe's time per candidate, s (:data:`PROBE_FRAMES`).
+        descriptions: each candidate in words (``Keras fp32``, ``TFLite fp32 (ai-edge-litert 2.3.0)``).
+    """
+
+    backend: str
+    seconds: dict[str, float]
+    descriptions: dict[str, str]
+
+    def describe(self) -> str:
+        """The chosen back end in words, and why: for the ``networks:`` line of ``synthesize``."""
+        others = ", ".join(
+            f"{self.descriptions[name]} {seconds:.2f} s"
+            for name, seconds in self.seconds.items()
+            if name != self.backend
+        )
+        return (
+            f"{self.descriptions[self.backend]} (--backend auto: the fastest here, {self.seconds[self.backend]:.2f} s "
+            f"for a {PROBE_FRAMES}-frame twin of the crops against {others}; timed once per machine and weights)"
+        )
+
+
+def machine_signature() -> str:
+    """12 hex digits naming what the back ends' speed depends on: CPU model and flags, usable CPUs, and the
+    TensorFlow, ai-edge-litert and keras-hdl releases."""
+    import tensorflow as tf
+
+    parts = (
+        cpuinfo_field("model name"),
+        cpuinfo_field("flags"),
+        usable_cpus(),
+        tf.__version__,
+        litert_version(),
+        __version__,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def choice_path(version: str) -> Path:
+    """Where ``auto``'s choice for the weights ``version`` on this machine is kept."""
+    return cache_dir() / "backend-choice" / f"{version}-{machine_signature()}.json"
+
+
+def probe_seconds(models) -> float:
+    """Seconds the probe twin (:data:`PROBE_FRAMES`) takes through ``models`` (:class:`TwinModels`)."""
+    from keras_hdl.interpolation.plan import kept_frames
+    from keras_hdl.synthesis.pipeline import synthesize_crops
+
+    size = models.crop_size
+    rng = np.random.default_rng(0)
+    magnitudes = rng.uniform(-1, 1, (1, kept_frames(PROBE_FRAMES, PROBE_K).size, size, size)).astype(np.float32)
+    masks = (rng.uniform(0, 1, magnitudes.shape) > 0.9).astype(np.float32)
+    start = time.perf_counter()
+    synthesize_crops(magnitudes, masks, PROBE_K, PROBE_FRAMES, 0, models.interpolator, models.phase)
+    return time.perf_counter() - start
+
+
+def fastest_backend(candidates: tuple[str, ...], models_on: Callable[[str], object]) -> BackendChoice:
+    """The faster of ``candidates`` for the networks ``models_on(name)`` runs (:class:`TwinModels` on that back end,
+    without a progress bar): read from :func:`choice_path`, else timed on the probe twin (:data:`PROBE_FRAMES`) and
+    kept there. A cache that cannot be read or written only costs the probe again."""
+    models = {name: models_on(name) for name in candidates[:1]}
+    path = choice_path(models[candidates[0]].version)
+    try:
+        kept = json.loads(path.read_text())
+        choice = BackendChoice(kept["backend"], kept["seconds"], kept["descriptions"])
+        if choice.backend in candidates and set(choice.seconds) == set(candidates):
+            return choice
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    models |= {name: models_on(name) for name in candidates[1:]}
+    rounds = [{name: probe_seconds(models[name]) for name in candidates} for _ in range(PROBE_ROUNDS + 1)]
+    seconds = {name: min(times[name] for times in rounds[1:]) for name in candidates}  # round 0: warm-up
+    choice = BackendChoice(min(seconds, key=seconds.get), seconds, {name: models[name].backend for name in candidates})
+    try:
+        with atomic_path(path) as partial:
+            partial.write_text(json.dumps(dataclasses.asdict(choice), indent=1))
+    except OSError:
+        pass
+    return choice

@@ -83,9 +83,9 @@ def synthesize_path(
     written into ``out_dir`` with the twin, and the segmentation is returned (``None`` when
     INPUT had masks). With ``server``, each request waits at most ``server_timeout_s`` seconds,
     and the twin is written only if the server still serves the models version it began with.
-    ``backend`` runs the local networks (:func:`keras_hdl.runtime.resolve_backend`; ``auto``: TFLite fp32
-    where ai-edge-litert is installed). ``report`` (e.g. ``print``) gets a line naming what ran the
-    networks, one for automatic masks and one for the twin written.
+    ``backend`` runs the local networks (:func:`keras_hdl.runtime.backend_candidates`; ``auto``: the faster of
+    Keras and TFLite fp32 on this machine, timed once per machine and weights). ``report`` (e.g. ``print``)
+    gets a line naming what ran the networks, one for automatic masks and one for the twin written.
     """
     from tqdm import tqdm
 

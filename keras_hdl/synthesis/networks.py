@@ -23,7 +23,7 @@ from keras_hdl.model_store import NETWORK_FILES, SHIPPED_MODELS, ModelInfo, load
 from keras_hdl.phase_inputs import cycle_phase_inputs
 from keras_hdl.precision import DEFAULT_PRECISION, DTYPE_POLICIES, dtype_policy
 from keras_hdl.predictors import DEFAULT_BATCH_SIZE, Predictor, Progress, predict_in_batches
-from keras_hdl.runtime import backend_description, resolve_backend, resolve_precision
+from keras_hdl.runtime import backend_candidates, backend_description, resolve_precision
 from keras_hdl.series import displacement_venc, rescale_phase_venc
 
 INTERPOLATOR_INPUTS = ("condition", "magnitudes", "masks")
@@ -209,6 +209,13 @@ def with_dtype_policy(model, policy: str):
     return copy
 
 
+@functools.lru_cache(maxsize=2)
+def _loaded_networks(folder: Path, stamp: tuple) -> tuple[ModelInfo, dict]:
+    """:func:`load_local_networks`, kept while the folder's files (``stamp``) are unchanged (every back end and
+    precision starts from the same networks)."""
+    return load_local_networks(folder)
+
+
 @functools.lru_cache(maxsize=4)
 def _loaded_predictors(
     folder: Path, stamp: tuple, precision: str, backend: str
@@ -217,7 +224,7 @@ def _loaded_predictors(
     kept while its files (``stamp``) are unchanged."""
     from keras_hdl.synthesis.backends import backend_predictors
 
-    info, networks = load_local_networks(folder)
+    info, networks = _loaded_networks(folder, stamp)
     policy = DTYPE_POLICIES[precision]
     running = networks if policy == "float32" else {name: with_dtype_policy(m, policy) for name, m in networks.items()}
     predictors = backend_predictors(backend, inference_networks(running), info.crop_size, models_version(folder, info))
@@ -251,22 +258,34 @@ def load_local_models(
     graphs), ``"bf16"`` (about 1.5× faster on CPUs with AVX512_BF16; within
     :data:`keras_hdl.runtime.BF16_TOLERANCE` of fp32) or ``"auto"`` (bf16 where the hardware has it).
     ``backend``: ``"keras"`` (the default here), ``"xla"``, ``"tflite"`` (fp32 only; within
-    :data:`keras_hdl.runtime.BACKEND_TOLERANCE` of Keras) or ``"auto"`` (``synthesize``'s default:
-    :func:`keras_hdl.runtime.resolve_backend`). Loaded networks and their graphs are reused by later
-    calls for the same, unchanged folder, precision and back end (e.g. an evaluation synthesising many scans).
+    :data:`keras_hdl.runtime.BACKEND_TOLERANCE` of Keras) or ``"auto"`` (``synthesize``'s default: the
+    fastest of :func:`keras_hdl.runtime.backend_candidates`, timed once per machine and weights by
+    :func:`keras_hdl.synthesis.backends.fastest_backend`, which :attr:`TwinModels.backend` then states).
+    Loaded networks and their graphs are reused by later calls for the same, unchanged folder, precision and
+    back end (e.g. an evaluation synthesising many scans).
     An interpolator whose condition joins at the bottleneck runs as its encoder, once per gap, and its
     decoder, once per dropped frame (:func:`keras_hdl.models.inference_parts`), on every back end.
     """
     from keras_hdl.interpolation.network import network_interpolator
 
     precision = resolve_precision(precision)
-    backend = resolve_backend(backend, precision)
+    candidates = backend_candidates(backend, precision)
     folder = Path(folder).resolve()
     read_model_info(folder)  # a clear error for a folder of the wrong kind
-    info, networks, predictors = _loaded_predictors(folder, _files_stamp(folder), precision, backend)
-    interpolator = network_interpolator(predictors, batch_size=batch_size, progress=progress)
-    phase = PhaseSynthesizer.for_network(predictors["phase"], networks["phase"], batch_size, progress)
-    return twin_models(folder, info, interpolator, phase, networks["phase"], precision, backend)
+    stamp = _files_stamp(folder)
+
+    def models_on(name: str, shown: Progress | None = None) -> TwinModels:
+        info, networks, predictors = _loaded_predictors(folder, stamp, precision, name)
+        interpolator = network_interpolator(predictors, batch_size=batch_size, progress=shown)
+        phase = PhaseSynthesizer.for_network(predictors["phase"], networks["phase"], batch_size, shown)
+        return twin_models(folder, info, interpolator, phase, networks["phase"], precision, name)
+
+    if len(candidates) == 1:
+        return models_on(candidates[0], progress)
+    from keras_hdl.synthesis.backends import fastest_backend
+
+    choice = fastest_backend(candidates, models_on)
+    return dataclasses.replace(models_on(choice.backend, progress), backend=choice.describe())
 
 
 def twin_models(

@@ -1,4 +1,4 @@
-"""Back ends of the local networks: TFLite and XLA twins within tolerance of fp32 Keras; which one auto picks.
+"""Back ends of the local networks: TFLite and XLA twins within tolerance of fp32 Keras; which one auto picks (timed).
 
 Only back ends are compared with each other (never with stored outputs), so the tests hold for any
 shipped weights; tolerances and their justification: :data:`keras_hdl.runtime.BACKEND_TOLERANCE`.
@@ -6,7 +6,9 @@ shipped weights; tolerances and their justification: :data:`keras_hdl.runtime.BA
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from shipped_crops import FRAMES, K, assert_phase_within
 
 from keras_hdl import runtime
 from keras_hdl.errors import InputError
-from keras_hdl.runtime import BACKEND_TOLERANCE, TFLITE_INSTALL, resolve_backend
+from keras_hdl.runtime import BACKEND_TOLERANCE, TFLITE_INSTALL, backend_candidates
 from keras_hdl.synthesis import load_local_models, resolve_models_folder, synthesize_crops
 from keras_hdl.synthesis.pipeline import kept_frames
 
@@ -47,8 +49,8 @@ def test_fp32_backend_twin_within_tolerance_of_keras(shipped_crops, backend):
     assert background.any() and np.abs(other.phase - keras.phase)[background].max() <= 1e-6
 
 
-def test_default_twin_velocity_curves_match_keras():
-    """The twin of the default back end (TFLite here) and of Keras fp32, through the user's path, assessed."""
+def test_tflite_twin_velocity_curves_match_keras():
+    """The twins of TFLite and of Keras fp32, through the user's path, assessed."""
     from keras_hdl.assessment import assess_series
     from keras_hdl.phantom import phantom_scan
     from keras_hdl.phantom.config import PhantomConfig
@@ -56,42 +58,107 @@ def test_default_twin_velocity_curves_match_keras():
 
     series, _ = phantom_scan(PhantomConfig(subjects=1, slices=1, frames=FRAMES, size=128, seed=4), 0)
     curves, runs_on = {}, {}
-    for backend in ("keras", "auto"):
+    for backend in ("keras", "tflite"):
         models = load_local_models(resolve_models_folder(), backend=backend)
         twin = synthesize_twin(downsample(series, K), K, models, seed=3, frames=FRAMES)
         curves[backend], runs_on[backend] = assess_series(twin).global_curves, models.backend  # (S, 3, T) mm/s
-    assert runs_on == {"keras": "Keras fp32", "auto": f"TFLite fp32 (ai-edge-litert {runtime.litert_version()})"}
+    assert runs_on == {"keras": "Keras fp32", "tflite": f"TFLite fp32 (ai-edge-litert {runtime.litert_version()})"}
     assert np.abs(curves["keras"]).max() > 10  # real curves (peaks of several cm/s)
-    np.testing.assert_allclose(curves["auto"], curves["keras"], rtol=0, atol=CURVES_ATOL_MM_S)
+    np.testing.assert_allclose(curves["tflite"], curves["keras"], rtol=0, atol=CURVES_ATOL_MM_S)
 
 
-def test_auto_picks_tflite_where_litert_imports():
+def test_auto_times_keras_and_tflite_on_a_cpu_where_litert_imports(monkeypatch):
     assert runtime.litert_version() is not None  # the test environment installs it
-    assert resolve_backend("auto", "fp32") == "tflite"
-    assert resolve_backend("auto", "bf16") == "keras"  # bf16 is a Keras dtype policy
-    assert resolve_backend("keras", "bf16") == "keras" and resolve_backend("xla", "fp32") == "xla"
+    monkeypatch.setattr(runtime, "visible_gpus", lambda: [])
+    assert backend_candidates("auto", "fp32") == ("keras", "tflite")
+    assert backend_candidates("auto", "bf16") == ("keras",)  # bf16 is a Keras dtype policy
+    assert backend_candidates("keras", "bf16") == ("keras",) and backend_candidates("xla", "fp32") == ("xla",)
+    assert backend_candidates("tflite", "fp32") == ("tflite",)
     assert runtime.backend_description("tflite", "fp32") == f"TFLite fp32 (ai-edge-litert {runtime.litert_version()})"
     assert runtime.backend_description("xla", "fp32") == "XLA-compiled Keras fp32"
     assert runtime.backend_description("keras", "bf16") == "Keras bf16"
 
 
+def test_auto_runs_keras_on_a_gpu(monkeypatch):
+    """TFLite would run on the CPU beside an idle GPU."""
+    monkeypatch.setattr(runtime, "visible_gpus", lambda: ["GPU:0"])
+    assert backend_candidates("auto", "fp32") == ("keras",)
+    assert backend_candidates("tflite", "fp32") == ("tflite",)  # asked for by name, it runs
+
+
 def test_auto_falls_back_to_keras_without_litert(no_litert):
     assert runtime.litert_version() is None
-    assert resolve_backend("auto", "fp32") == "keras"
+    assert backend_candidates("auto", "fp32") == ("keras",)
     with pytest.raises(InputError, match=r"--backend tflite needs ai-edge-litert.*pip install keras-hdl\[tflite\]"):
-        resolve_backend("tflite", "fp32")
+        backend_candidates("tflite", "fp32")
 
 
 @pytest.mark.parametrize("backend", ["tflite", "xla"])
 def test_fp32_only_backends_refuse_bf16(backend):
     with pytest.raises(InputError, match=f"--backend {backend} computes in fp32 only"):
-        resolve_backend(backend, "bf16")
+        backend_candidates(backend, "bf16")
 
 
 def test_unknown_backend_is_refused():
     with pytest.raises(InputError, match="--backend: use one of"):
-        resolve_backend("onnx", "fp32")
+        backend_candidates("onnx", "fp32")
     assert "keras-hdl[tflite]" in TFLITE_INSTALL
+
+
+class DelayedPredictor:
+    """A predictor that waits ``seconds`` before each call of the real one: a slower back end."""
+
+    def __init__(self, predictor, seconds):
+        self.predictor, self.seconds = predictor, seconds
+
+    def __call__(self, inputs):
+        time.sleep(self.seconds)
+        return self.predictor(inputs)
+
+
+@pytest.mark.parametrize("slower", ["keras", "tflite"])
+def test_auto_keeps_the_faster_back_end_once_per_machine_and_weights(tiny_models_dir, monkeypatch, tmp_path, slower):
+    """The probe times real twins: the back end made 0.5 s per phase call slower loses, by the probe's own
+    figures; the choice is kept (a second load reads it without timing), a damaged record is measured again."""
+    from keras_hdl.synthesis import backends, networks
+
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "visible_gpus", lambda: [])
+    built = []
+    real_twin_models = networks.twin_models
+
+    def twin_models(*args):
+        models = real_twin_models(*args)
+        built.append(args[-1])
+        if args[-1] == slower:
+            models.phase.predictor = DelayedPredictor(models.phase.predictor, 0.5)
+        return models
+
+    monkeypatch.setattr(networks, "twin_models", twin_models)
+    models = load_local_models(tiny_models_dir, backend="auto")
+    faster = {"keras": "tflite", "tflite": "keras"}[slower]
+    stated = runtime.backend_description(faster, "fp32")
+    assert models.backend.startswith(f"{stated} (--backend auto: the fastest here, ")
+    assert sorted(built) == ["keras", "keras", "tflite"] or sorted(built) == ["keras", "tflite", "tflite"]
+    record = backends.choice_path(models.version)
+    assert record.parent == tmp_path / "cache" / "backend-choice" and record.name.startswith(models.version)
+    kept = json.loads(record.read_text())
+    assert kept["backend"] == faster and kept["seconds"][slower] > max(0.5, kept["seconds"][faster])  # ≥ 1 delay
+    assert f"{kept['seconds'][faster]:.2f} s" in models.backend and f"{kept['seconds'][slower]:.2f} s" in models.backend
+
+    def no_probe(models):
+        raise AssertionError("timed again")
+
+    probe_seconds = backends.probe_seconds
+    monkeypatch.setattr(backends, "probe_seconds", no_probe)
+    built.clear()
+    assert load_local_models(tiny_models_dir, backend="auto").backend == models.backend
+    assert built == ["keras", faster]  # the first candidate names the weights, then the one kept
+
+    record.write_text("{damaged")
+    monkeypatch.setattr(backends, "probe_seconds", probe_seconds)
+    load_local_models(tiny_models_dir, backend="auto")
+    assert set(json.loads(record.read_text())["seconds"]) == {"keras", "tflite"}
 
 
 def test_tflite_flatbuffers_are_converted_once_per_weights(tiny_models_dir, monkeypatch, tmp_path):
