@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -284,7 +285,8 @@ class TwinPlan:
         """Frame t = 0 … T−1 of the twin: magnitude (S, H, W), raw phase (S, 3, H, W) float32, masks (S, H, W) bool.
 
         Outside the crop: linear interpolation of the magnitude, no myocardium, background phase noise
-        (drawn frame by frame from one generator: the same stream as one call, without a float64 array).
+        (drawn frame by frame from one generator, a frame ahead on a second thread: the same stream as one call,
+        without a float64 array).
         """
         low, crops = self.view, self.crops
         masks = low.masks
@@ -293,34 +295,44 @@ class TwinPlan:
         gap = {int(t): m for m, t in enumerate(plan.targets)}
         rng = np.random.default_rng(self.seed)
         shape = (low.num_slices, 3, *low.image_shape)
-        for t in range(self.frames):
-            phase = np.clip(rng.normal(*self.background, shape), -1, 1).astype(np.float32)
-            if t in kept:
-                magnitude, frame_masks = low.magnitude[kept[t]].copy(), masks[kept[t]].copy()
-            else:
-                m = gap[t]
-                start, end = plan.start_index[m], plan.end_index[m]
-                positions = np.repeat(plan.positions[m : m + 1], low.num_slices, axis=0)
-                magnitude, _ = LinearInterpolator().interpolate(
-                    low.magnitude[start], low.magnitude[end], masks[start], masks[end], positions
-                )
-                frame_masks = np.zeros(masks.shape[1:], bool)
-            for s, window in enumerate(self.windows):
-                rows, columns = window.region
-                crop_phase = np.moveaxis(crops.phase[s, t], -1, 0)  # (3, C, C)
+
+        def draw() -> np.ndarray:
+            return np.clip(rng.normal(*self.background, shape), -1, 1).astype(np.float32)
+
+        # The next frame's noise is drawn on another thread (numpy lets go of the GIL) while this frame is
+        # pasted: one draw at a time, in frame order, so the same stream as drawing it here.
+        with ThreadPoolExecutor(max_workers=1) as noise:
+            upcoming = noise.submit(draw)
+            for t in range(self.frames):
+                phase = upcoming.result()
+                if t + 1 < self.frames:
+                    upcoming = noise.submit(draw)
                 if t in kept:
-                    pasted_phase = window.paste_region(crop_phase)  # (3, rows, columns), NaN outside the footprint
-                else:  # magnitude, mask and phase pasted in one call: (5, rows, columns)
-                    pasted = window.paste_region(
-                        np.concatenate([crops.magnitude[s, t][None], crops.mask[s, t][None], crop_phase])
+                    magnitude, frame_masks = low.magnitude[kept[t]].copy(), masks[kept[t]].copy()
+                else:
+                    m = gap[t]
+                    start, end = plan.start_index[m], plan.end_index[m]
+                    positions = np.repeat(plan.positions[m : m + 1], low.num_slices, axis=0)
+                    magnitude, _ = LinearInterpolator().interpolate(
+                        low.magnitude[start], low.magnitude[end], masks[start], masks[end], positions
                     )
-                    pasted_magnitude, pasted_phase = pasted[0], pasted[2:]
-                    denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * self.scale
-                    np.copyto(magnitude[s, rows, columns], denormalized, where=np.isfinite(pasted_magnitude))
-                    frame_masks[s, rows, columns] = np.nan_to_num(pasted[1]) > MASK_THRESHOLD
-                np.copyto(phase[s, :, rows, columns], pasted_phase, where=np.isfinite(pasted_phase))
-            frame = (magnitude, denormalize_phase(phase, out=phase), frame_masks)
-            yield mirror_images(*frame) if self.mirrored else frame
+                    frame_masks = np.zeros(masks.shape[1:], bool)
+                for s, window in enumerate(self.windows):
+                    rows, columns = window.region
+                    crop_phase = np.moveaxis(crops.phase[s, t], -1, 0)  # (3, C, C)
+                    if t in kept:
+                        pasted_phase = window.paste_region(crop_phase)  # (3, rows, columns), NaN outside the footprint
+                    else:  # magnitude, mask and phase pasted in one call: (5, rows, columns)
+                        pasted = window.paste_region(
+                            np.concatenate([crops.magnitude[s, t][None], crops.mask[s, t][None], crop_phase])
+                        )
+                        pasted_magnitude, pasted_phase = pasted[0], pasted[2:]
+                        denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * self.scale
+                        np.copyto(magnitude[s, rows, columns], denormalized, where=np.isfinite(pasted_magnitude))
+                        frame_masks[s, rows, columns] = np.nan_to_num(pasted[1]) > MASK_THRESHOLD
+                    np.copyto(phase[s, :, rows, columns], pasted_phase, where=np.isfinite(pasted_phase))
+                frame = (magnitude, denormalize_phase(phase, out=phase), frame_masks)
+                yield mirror_images(*frame) if self.mirrored else frame
 
     def series(self, masks: np.ndarray) -> Series:
         """The twin's :class:`Series` with ``masks`` (T, S, H, W) and, in place of its images, a zero magnitude
