@@ -169,9 +169,9 @@ def fastest_backend(candidates: tuple[str, ...], models_on: Callable[[str], obje
     try:
         kept = json.loads(path.read_text())
         choice = BackendChoice(kept["backend"], kept["seconds"], kept["descriptions"])
-        if choice.backend in candidates and set(choice.seconds) == set(candidates):
+        if choice.backend in candidates and set(choice.seconds) == set(candidates) and choice.describe():
             return choice
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # missing, damaged or from another set of candidates
         pass
     models |= {name: models_on(name) for name in candidates[1:]}
     rounds = [{name: probe_seconds(models[name]) for name in candidates} for _ in range(PROBE_ROUNDS + 1)]

@@ -155,10 +155,12 @@ def test_auto_keeps_the_faster_back_end_once_per_machine_and_weights(tiny_models
     assert load_local_models(tiny_models_dir, backend="auto").backend == models.backend
     assert built == ["keras", faster]  # the first candidate names the weights, then the one kept
 
-    record.write_text("{damaged")
     monkeypatch.setattr(backends, "probe_seconds", probe_seconds)
-    load_local_models(tiny_models_dir, backend="auto")
-    assert set(json.loads(record.read_text())["seconds"]) == {"keras", "tflite"}
+    for damaged in ("{damaged", json.dumps(kept | {"seconds": {"keras": "fast", "tflite": 1.0}})):
+        record.write_text(damaged)
+        load_local_models(tiny_models_dir, backend="auto")
+        seconds = json.loads(record.read_text())["seconds"]
+        assert set(seconds) == {"keras", "tflite"} and all(isinstance(value, float) for value in seconds.values())
 
 
 def test_tflite_flatbuffers_are_converted_once_per_weights(tiny_models_dir, monkeypatch, tmp_path):
