@@ -1,7 +1,7 @@
 """Process-level performance settings: inference precision and back end, and glibc's allocator.
 
-Importing this module is cheap (no TensorFlow); TensorFlow is imported only by the GPU checks
-of :func:`native_bf16`.
+Importing this module is cheap (no TensorFlow); TensorFlow is imported only by the GPU check
+(:func:`visible_gpus`, used by :func:`native_bf16` and :func:`backend_candidates`).
 
 - :func:`tune_allocator`: glibc's malloc serves every large tensor with its own ``mmap`` and gives
   it back with ``munmap`` on free, so each training step maps, zero-fills and unmaps gigabytes
@@ -21,7 +21,7 @@ of :func:`native_bf16`.
   ``keras`` and ``tflite`` (TFLite fp32 through ai-edge-litert's XNNPACK), and
   :func:`keras_hdl.synthesis.backends.fastest_backend` times both on a short twin of the networks'
   crops once per machine and weights and keeps the faster. Which one wins depends on the CPU: full
-  256² twins ran 1.35x faster on TFLite than on Keras on a 2-core AVX-512 EPYC (Zen 4), but 1.12x
+  256² twins ran 1.35x faster on TFLite than on Keras on a 2-core AVX-512 EPYC (Zen 4), but 1.1-1.2x
   slower on an AVX2 Zen 1 (docs/benchmarks.md). ``xla`` is never picked: each process compiles it
   again for every batch size (seconds), and its steady state was 1.06x Keras on Zen 4 and slower on
   Zen 1; ``python -m keras_hdl.benchmarks.inference`` measures every back end on any machine. Each
