@@ -160,12 +160,11 @@ def probe_seconds(models) -> float:
     return time.perf_counter() - start
 
 
-def fastest_backend(candidates: tuple[str, ...], models_on: Callable[[str], object]) -> BackendChoice:
-    """The faster of ``candidates`` for the networks ``models_on(name)`` runs (:class:`TwinModels` on that back end,
-    without a progress bar): read from :func:`choice_path`, else timed on the probe twin (:data:`PROBE_FRAMES`) and
-    kept there. A cache that cannot be read or written only costs the probe again."""
-    models = {name: models_on(name) for name in candidates[:1]}
-    path = choice_path(models[candidates[0]].version)
+def fastest_backend(candidates: tuple[str, ...], models_on: Callable[[str], object], version: str) -> BackendChoice:
+    """The faster of ``candidates`` for the weights ``version``, which ``models_on(name)`` runs (:class:`TwinModels`
+    on that back end, without a progress bar): read from :func:`choice_path`, else timed on the probe twin
+    (:data:`PROBE_FRAMES`) and kept there. A cache that cannot be read or written only costs the probe again."""
+    path = choice_path(version)
     try:
         kept = json.loads(path.read_text())
         choice = BackendChoice(kept["backend"], kept["seconds"], kept["descriptions"])
@@ -173,7 +172,7 @@ def fastest_backend(candidates: tuple[str, ...], models_on: Callable[[str], obje
             return choice
     except (OSError, ValueError, KeyError, TypeError):  # missing, damaged or from another set of candidates
         pass
-    models |= {name: models_on(name) for name in candidates[1:]}
+    models = {name: models_on(name) for name in candidates}
     rounds = [{name: probe_seconds(models[name]) for name in candidates} for _ in range(PROBE_ROUNDS + 1)]
     seconds = {name: min(times[name] for times in rounds[1:]) for name in candidates}  # round 0: warm-up
     choice = BackendChoice(min(seconds, key=seconds.get), seconds, {name: models[name].backend for name in candidates})

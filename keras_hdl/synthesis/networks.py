@@ -271,11 +271,11 @@ def load_local_models(
     precision = resolve_precision(precision)
     candidates = backend_candidates(backend, precision)
     folder = Path(folder).resolve()
-    read_model_info(folder)  # a clear error for a folder of the wrong kind
+    info = read_model_info(folder)  # a clear error for a folder of the wrong kind
     stamp = _files_stamp(folder)
 
     def models_on(name: str, shown: Progress | None = None) -> TwinModels:
-        info, networks, predictors = _loaded_predictors(folder, stamp, precision, name)
+        _, networks, predictors = _loaded_predictors(folder, stamp, precision, name)
         interpolator = network_interpolator(predictors, batch_size=batch_size, progress=shown)
         phase = PhaseSynthesizer.for_network(predictors["phase"], networks["phase"], batch_size, shown)
         return twin_models(folder, info, interpolator, phase, networks["phase"], precision, name)
@@ -284,7 +284,7 @@ def load_local_models(
         return models_on(candidates[0], progress)
     from keras_hdl.synthesis.backends import fastest_backend
 
-    choice = fastest_backend(candidates, models_on)
+    choice = fastest_backend(candidates, models_on, models_version(folder, info))
     return dataclasses.replace(models_on(choice.backend, progress), backend=choice.describe())
 
 
