@@ -96,13 +96,17 @@ def mutate_bytes(data: bytes, rng: np.random.Generator, structure_end: int) -> t
 
 
 def elements(ds: Dataset, top_level_only: bool) -> list[tuple[Dataset, int, str]]:
-    """(container, tag, path) of every element of ``ds``, or of its top level only."""
+    """(container, tag, path) of every element of ``ds``, or of its top level only.
+
+    Only sequences are converted from the bytes read (to reach their items): the rest stay raw, so the file
+    is written again with every element but the damaged one as it was read (and converting each element of
+    the Enhanced MR file would take 50 ms a case)."""
     found = []
-    for element in ds:
-        found.append((ds, element.tag, str(element.tag)))
-        if element.VR == "SQ" and not top_level_only:
-            for index, item in enumerate(element.value):
-                found += [(c, t, f"{element.tag}[{index}].{p}") for c, t, p in elements(item, False)]
+    for tag in ds.keys():  # noqa: SIM118 (iterating the dataset itself would convert every element)
+        found.append((ds, tag, str(tag)))
+        if not top_level_only and ds.get_item(tag).VR == "SQ":
+            for index, item in enumerate(ds[tag].value):
+                found += [(c, t, f"{tag}[{index}].{p}") for c, t, p in elements(item, False)]
     return found
 
 
