@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import keras_hdl  # noqa: F401  (before any test imports TensorFlow: it switches oneDNN on, as for users)
+from keras_hdl.runtime import usable_cpus
 
 # Quiet TensorFlow's C++ start-up logs for the tests that import it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,7 +25,7 @@ def _share_the_cores_between_workers() -> None:
     """
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
-        share = max(1, len(os.sched_getaffinity(0)) // workers)
+        share = max(1, usable_cpus() // workers)
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(share))
 
 
