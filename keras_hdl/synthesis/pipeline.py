@@ -293,46 +293,50 @@ class TwinPlan:
         kept = {int(t): i for i, t in enumerate(kept_frames(self.frames, self.k))}
         plan = gap_targets(self.frames, self.k)
         gap = {int(t): m for m, t in enumerate(plan.targets)}
+        for t, phase in enumerate(self._background_noise((low.num_slices, 3, *low.image_shape))):
+            if t in kept:
+                magnitude, frame_masks = low.magnitude[kept[t]].copy(), masks[kept[t]].copy()
+            else:
+                m = gap[t]
+                start, end = plan.start_index[m], plan.end_index[m]
+                positions = np.repeat(plan.positions[m : m + 1], low.num_slices, axis=0)
+                magnitude, _ = LinearInterpolator().interpolate(
+                    low.magnitude[start], low.magnitude[end], masks[start], masks[end], positions
+                )
+                frame_masks = np.zeros(masks.shape[1:], bool)
+            for s, window in enumerate(self.windows):
+                rows, columns = window.region
+                crop_phase = np.moveaxis(crops.phase[s, t], -1, 0)  # (3, C, C)
+                if t in kept:
+                    pasted_phase = window.paste_region(crop_phase)  # (3, rows, columns), NaN outside the footprint
+                else:  # magnitude, mask and phase pasted in one call: (5, rows, columns)
+                    pasted = window.paste_region(
+                        np.concatenate([crops.magnitude[s, t][None], crops.mask[s, t][None], crop_phase])
+                    )
+                    pasted_magnitude, pasted_phase = pasted[0], pasted[2:]
+                    denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * self.scale
+                    np.copyto(magnitude[s, rows, columns], denormalized, where=np.isfinite(pasted_magnitude))
+                    frame_masks[s, rows, columns] = np.nan_to_num(pasted[1]) > MASK_THRESHOLD
+                np.copyto(phase[s, :, rows, columns], pasted_phase, where=np.isfinite(pasted_phase))
+            frame = (magnitude, denormalize_phase(phase, out=phase), frame_masks)
+            yield mirror_images(*frame) if self.mirrored else frame
+
+    def _background_noise(self, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+        """Background phase noise of each frame t = 0 … T−1, float32 ``shape``, from one generator seeded with the
+        plan's seed. Each frame's draw runs on a second thread while the caller works on the frame before (numpy
+        lets go of the GIL): one draw at a time, in frame order, so the same stream as drawing them in turn."""
         rng = np.random.default_rng(self.seed)
-        shape = (low.num_slices, 3, *low.image_shape)
 
         def draw() -> np.ndarray:
             return np.clip(rng.normal(*self.background, shape), -1, 1).astype(np.float32)
 
-        # The next frame's noise is drawn on another thread (numpy lets go of the GIL) while this frame is
-        # pasted: one draw at a time, in frame order, so the same stream as drawing it here.
         with ThreadPoolExecutor(max_workers=1) as noise:
             upcoming = noise.submit(draw)
             for t in range(self.frames):
-                phase = upcoming.result()
+                current = upcoming.result()
                 if t + 1 < self.frames:
                     upcoming = noise.submit(draw)
-                if t in kept:
-                    magnitude, frame_masks = low.magnitude[kept[t]].copy(), masks[kept[t]].copy()
-                else:
-                    m = gap[t]
-                    start, end = plan.start_index[m], plan.end_index[m]
-                    positions = np.repeat(plan.positions[m : m + 1], low.num_slices, axis=0)
-                    magnitude, _ = LinearInterpolator().interpolate(
-                        low.magnitude[start], low.magnitude[end], masks[start], masks[end], positions
-                    )
-                    frame_masks = np.zeros(masks.shape[1:], bool)
-                for s, window in enumerate(self.windows):
-                    rows, columns = window.region
-                    crop_phase = np.moveaxis(crops.phase[s, t], -1, 0)  # (3, C, C)
-                    if t in kept:
-                        pasted_phase = window.paste_region(crop_phase)  # (3, rows, columns), NaN outside the footprint
-                    else:  # magnitude, mask and phase pasted in one call: (5, rows, columns)
-                        pasted = window.paste_region(
-                            np.concatenate([crops.magnitude[s, t][None], crops.mask[s, t][None], crop_phase])
-                        )
-                        pasted_magnitude, pasted_phase = pasted[0], pasted[2:]
-                        denormalized = (np.clip(pasted_magnitude, -1.0, 1.0) + 1.0) * 0.5 * self.scale
-                        np.copyto(magnitude[s, rows, columns], denormalized, where=np.isfinite(pasted_magnitude))
-                        frame_masks[s, rows, columns] = np.nan_to_num(pasted[1]) > MASK_THRESHOLD
-                    np.copyto(phase[s, :, rows, columns], pasted_phase, where=np.isfinite(pasted_phase))
-                frame = (magnitude, denormalize_phase(phase, out=phase), frame_masks)
-                yield mirror_images(*frame) if self.mirrored else frame
+                yield current
 
     def series(self, masks: np.ndarray) -> Series:
         """The twin's :class:`Series` with ``masks`` (T, S, H, W) and, in place of its images, a zero magnitude
