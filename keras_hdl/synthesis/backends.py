@@ -168,9 +168,10 @@ def fastest_backend(candidates: tuple[str, ...], models_on: Callable[[str], obje
     try:
         kept = json.loads(path.read_text())
         choice = BackendChoice(kept["backend"], kept["seconds"], kept["descriptions"])
-        if choice.backend in candidates and set(choice.seconds) == set(candidates) and choice.describe():
+        recorded = choice.backend in candidates and set(choice.seconds) == set(choice.descriptions) == set(candidates)
+        if recorded and all(isinstance(seconds, int | float) for seconds in choice.seconds.values()):
             return choice
-    except (OSError, ValueError, KeyError, TypeError):  # missing, damaged or from another set of candidates
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # missing, not JSON or not such a record
         pass
     models = {name: models_on(name) for name in candidates}
     rounds = [{name: probe_seconds(models[name]) for name in candidates} for _ in range(PROBE_ROUNDS + 1)]

@@ -156,7 +156,8 @@ def test_auto_keeps_the_faster_back_end_once_per_machine_and_weights(tiny_models
     assert built == [faster]  # only the one kept
 
     monkeypatch.setattr(backends, "probe_seconds", probe_seconds)
-    for damaged in ("{damaged", json.dumps(kept | {"seconds": {"keras": "fast", "tflite": 1.0}})):
+    not_numbers, not_a_mapping = {"keras": "fast", "tflite": 1.0}, ["keras", "tflite"]
+    for damaged in ("{damaged", *(json.dumps(kept | {"seconds": odd}) for odd in (not_numbers, not_a_mapping))):
         record.write_text(damaged)
         load_local_models(tiny_models_dir, backend="auto")
         seconds = json.loads(record.read_text())["seconds"]
