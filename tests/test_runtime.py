@@ -92,3 +92,12 @@ def test_importing_keras_hdl_switches_tensorflow_onednn_on_unless_told_not_to(se
         env[keras_hdl.ONEDNN_ENV] = setting
     result = subprocess.run([sys.executable, "-c", ONEDNN_PROBE], env=env, capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == enabled
+
+
+def test_each_test_worker_gives_tensorflow_its_share_of_the_cores():
+    """tests/conftest.py: under pytest-xdist (the README's test command), one worker's TensorFlow threads per op
+    are the usable cores divided among the workers, so that the workers do not oversubscribe the cores."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers == 1:
+        pytest.skip("only under pytest-xdist with two workers or more")
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == str(max(1, runtime.usable_cpus() // workers))
